@@ -1,0 +1,32 @@
+"""zoo's entry point for zoo-keras: registers the backend and the models.
+
+Only metadata here: importing this module must not import keras or tensorflow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from zoo import BackendSpec, ModelSpec, hookimpl
+
+from zoo_keras.variants import alexnet_specs
+
+
+@hookimpl
+def zoo_register_backends(register: Callable[[BackendSpec], None]) -> None:
+    """The Keras 3 backend (TensorFlow by default; ``KERAS_BACKEND`` picks jax or torch)."""
+    register(
+        BackendSpec(
+            name="keras",
+            framework="Keras 3",
+            factory="zoo_keras.backend:KerasBackend",
+            summary="Keras 3: model.fit on tf.data, XLA where it pays, .keras checkpoints",
+        )
+    )
+
+
+@hookimpl
+def zoo_register_models(register: Callable[[ModelSpec], None]) -> None:
+    """The four AlexNet variants, built by ``zoo_keras.models``."""
+    for spec in alexnet_specs("keras", "zoo_keras.models"):
+        register(spec)

@@ -1,0 +1,70 @@
+"""Metadata of the AlexNet family as zoo-torch registers it.
+
+zoo-keras registers the same names with ``keras`` in place of ``torch`` and the
+same metadata; ``tests/test_parity.py`` holds the two to it.
+"""
+
+from __future__ import annotations
+
+from zoo import ModelSpec
+
+KRIZHEVSKY = (
+    "Krizhevsky, Sutskever, Hinton (2012), ImageNet Classification with Deep "
+    "Convolutional Neural Networks, NeurIPS"
+)
+MNIST_TUTORIAL = "AlexNet in Keras on MNIST tutorial (BatchNorm after every conv, average-pool head)"
+CIFAR_TUTORIAL = "AlexNet in Keras on CIFAR-10 tutorial (BatchNorm plus bottleneck residual blocks)"
+
+
+def alexnet_specs(backend: str, module: str) -> list[ModelSpec]:
+    """The four AlexNet variants for ``backend``, built by functions in ``module``."""
+    return [
+        ModelSpec(
+            name=f"alexnet-{backend}",
+            backend=backend,
+            family="alexnet",
+            variant="",
+            builder=f"{module}:alexnet",
+            summary="Classic AlexNet (LRN, overlapping pools) at 227 px; smaller data is resized up",
+            input_size=(3, 227, 227),
+            min_input_size=(227, 227),
+            reference=KRIZHEVSKY,
+            license="architecture: public paper",
+        ),
+        ModelSpec(
+            name=f"alexnet-{backend}-bn",
+            backend=backend,
+            family="alexnet",
+            variant="bn",
+            builder=f"{module}:alexnet_bn",
+            summary="The MNIST tutorial's AlexNet: BatchNorm after every conv, average-pool head",
+            input_size=(1, 28, 28),
+            min_input_size=(25, 25),
+            reference=MNIST_TUTORIAL,
+            license="architecture: public tutorial",
+        ),
+        ModelSpec(
+            name=f"alexnet-{backend}-res",
+            backend=backend,
+            family="alexnet",
+            variant="res",
+            builder=f"{module}:alexnet_res",
+            summary="The CIFAR-10 tutorial's AlexNet with bottleneck residual blocks, made to run",
+            input_size=(3, 32, 32),
+            min_input_size=(25, 25),
+            reference=CIFAR_TUTORIAL,
+            license="architecture: public tutorial",
+        ),
+        ModelSpec(
+            name=f"alexnet-{backend}-small",
+            backend=backend,
+            family="alexnet",
+            variant="small",
+            builder=f"{module}:alexnet_small",
+            summary="AlexNet's 5-conv/3-FC shape for 28-32 px inputs: stride-1 stem, BatchNorm",
+            input_size=(3, 32, 32),
+            min_input_size=(28, 28),
+            reference=KRIZHEVSKY + "; adapted to small images",
+            license="architecture: public paper",
+        ),
+    ]

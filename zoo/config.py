@@ -1,0 +1,105 @@
+"""Training settings shared by every backend, checked before any work starts."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+from zoo.errors import UsageError
+
+OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
+SCHEDULERS = ("none", "cosine", "step")
+PRECISIONS = ("fp32", "bf16")
+AUGMENTATIONS = ("none", "crop-flip")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One training recipe plus how to run it.
+
+    Defaults are the tutorials' recipe: Adam, learning rate 1e-3, batch 128,
+    cross-entropy, 10 epochs, 10% of train held out for validation. A model's
+    ``ModelSpec.recipe`` overrides these defaults; the user's options override both.
+    """
+
+    epochs: int = 10
+    batch_size: int = 128
+    lr: float = 1e-3
+    optimizer: str = "adam"
+    weight_decay: float = 0.0
+    scheduler: str = "none"
+    val_split: float = 0.1
+    seed: int = 0
+    augment: str | None = None
+    limit: int | None = None
+    limit_test: int | None = None
+    device: str = "auto"
+    precision: str = "fp32"
+    compile: bool = False
+    channels_last: bool | None = None
+    deterministic: bool = False
+
+    @classmethod
+    def build(cls, *layers: Mapping[str, Any] | None) -> TrainConfig:
+        """Defaults overridden by each mapping in turn; ``None`` values are skipped."""
+        known = {f.name for f in fields(cls)}
+        values: dict[str, Any] = {}
+        for layer in layers:
+            for key, value in (layer or {}).items():
+                if key not in known:
+                    raise UsageError(f"unknown training setting {key!r}; known: {', '.join(sorted(known))}")
+                if value is not None:
+                    values[key] = value
+        return cls(**values).validated()
+
+    def with_changes(self, **changes: Any) -> TrainConfig:
+        """A copy with ``changes`` applied and validated."""
+        return replace(self, **changes).validated()
+
+    def validated(self) -> TrainConfig:
+        """This config, or a :class:`UsageError` naming the first bad value and the fix."""
+        _positive_int("epochs", self.epochs)
+        _positive_int("batch-size", self.batch_size)
+        if not isinstance(self.lr, (int, float)) or not math.isfinite(self.lr) or self.lr <= 0:
+            raise UsageError(f"--lr must be a positive number, got {self.lr!r}")
+        if not math.isfinite(self.weight_decay) or self.weight_decay < 0:
+            raise UsageError(f"--weight-decay must be zero or positive, got {self.weight_decay!r}")
+        if not 0 <= self.val_split < 1:
+            raise UsageError(f"--val-split must be in [0, 1), got {self.val_split!r}")
+        if self.seed < 0:
+            raise UsageError(f"--seed must be zero or positive, got {self.seed!r}")
+        for name, value in (("limit", self.limit), ("limit-test", self.limit_test)):
+            if value is not None:
+                _positive_int(name, value)
+        _choice("optimizer", self.optimizer, OPTIMIZERS)
+        _choice("scheduler", self.scheduler, SCHEDULERS)
+        _choice("precision", self.precision, PRECISIONS)
+        if self.augment is not None:
+            _choice("augment", self.augment, AUGMENTATIONS)
+        device = self.device.lower()
+        if not (device in {"auto", "cpu", "cuda"} or device.startswith("cuda:")):
+            raise UsageError(f"--device must be auto, cpu, cuda or cuda:N, got {self.device!r}")
+        return self
+
+    def recipe(self) -> dict[str, Any]:
+        """The settings that define what is learnt (not where or how fast)."""
+        data = asdict(self)
+        for key in ("device", "compile", "channels_last"):
+            data.pop(key)
+        return data
+
+    def to_dict(self) -> dict[str, Any]:
+        """All settings as plain data."""
+        return asdict(self)
+
+
+def _positive_int(name: str, value: object) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise UsageError(f"--{name} must be a whole number of at least 1, got {value!r}")
+
+
+def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise UsageError(f"--{name} must be one of {', '.join(allowed)}, got {value!r}")

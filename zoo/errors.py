@@ -1,0 +1,31 @@
+"""The one exception type users can cause, and its exit codes."""
+
+from __future__ import annotations
+
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+
+class ZooError(Exception):
+    """An error the user can act on: printed as one line, never a traceback.
+
+    ``exit_code`` follows the CLI's convention: 1 when the work failed,
+    2 when the request itself was wrong (unknown name, bad option value).
+    """
+
+    exit_code: int = EXIT_FAILURE
+
+    def __init__(self, message: str, *, exit_code: int | None = None) -> None:
+        super().__init__(message)
+        if exit_code is not None:
+            self.exit_code = exit_code
+
+
+class UsageError(ZooError):
+    """The request names something that does not exist or is malformed (exit 2)."""
+
+    exit_code = EXIT_USAGE
+
+
+class PluginError(ZooError):
+    """A plugin failed to load, failed inside a hook, or broke the contract."""

@@ -1,0 +1,21 @@
+"""Resolve ``"package.module:attribute"`` references, the lazy half of every spec."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from zoo.errors import PluginError
+from zoo.plugins import describe_error
+
+
+def load_object(reference: str) -> Any:
+    """Import ``package.module`` and return its (possibly dotted) ``attribute``."""
+    module_name, _, attribute = reference.partition(":")
+    try:
+        target: Any = importlib.import_module(module_name)
+        for part in attribute.split("."):
+            target = getattr(target, part)
+    except Exception as exc:  # noqa: BLE001 - surface any import failure as one line
+        raise PluginError(f"cannot load {reference!r}: {describe_error(exc)}") from exc
+    return target

@@ -1,0 +1,168 @@
+"""Plugin discovery: entry points loaded one by one, failures kept, never fatal.
+
+pluggy's ``load_setuptools_entrypoints`` stops at the first broken plugin and a
+hook call stops at the first raising implementation, so zoo loads each entry
+point and calls each hook implementation on its own. Failures are recorded for
+``zoo plugins``, warned once on stderr, and fatal only with ``ZOO_STRICT_PLUGINS=1``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from importlib import metadata
+from types import ModuleType
+
+import pluggy
+
+from zoo import hookspecs
+
+ENTRY_POINT_GROUP = "zoo.plugins"
+STRICT_ENV = "ZOO_STRICT_PLUGINS"
+DISABLE_ENV = "ZOO_DISABLE_PLUGINS"
+HOOK_NAMES = ("zoo_register_models", "zoo_register_datasets", "zoo_register_backends")
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    """A loaded plugin: its entry-point name and the distribution that ships it."""
+
+    name: str
+    distribution: str
+    version: str
+    module: str
+    hooks: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PluginFailure:
+    """A plugin that failed to import, failed in a hook, or broke the contract."""
+
+    plugin: str
+    distribution: str
+    stage: str
+    error: str
+
+    def line(self) -> str:
+        """One line saying who failed where."""
+        return f"plugin {self.plugin!r} ({self.distribution}) failed in {self.stage}: {self.error}"
+
+
+@dataclass
+class LoadedPlugins:
+    """The plugin manager plus what loaded, what failed and what was disabled."""
+
+    manager: pluggy.PluginManager
+    infos: dict[str, PluginInfo] = field(default_factory=dict)
+    failures: list[PluginFailure] = field(default_factory=list)
+    disabled: list[str] = field(default_factory=list)
+
+
+def new_manager() -> pluggy.PluginManager:
+    """A plugin manager that knows zoo's hook specifications and nothing else."""
+    manager = pluggy.PluginManager(hookspecs.PROJECT)
+    manager.add_hookspecs(hookspecs)
+    return manager
+
+
+def disabled_names() -> set[str]:
+    """Plugin or distribution names listed in ``ZOO_DISABLE_PLUGINS``."""
+    raw = os.environ.get(DISABLE_ENV, "")
+    return {part.strip().lower() for part in raw.split(",") if part.strip()}
+
+
+def strict_mode() -> bool:
+    """Whether plugin failures are fatal (``ZOO_STRICT_PLUGINS=1``)."""
+    return os.environ.get(STRICT_ENV, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def describe_error(exc: BaseException) -> str:
+    """``ExcType: message`` on one line."""
+    message = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+
+
+def _implemented_hooks(manager: pluggy.PluginManager, plugin: object) -> tuple[str, ...]:
+    callers = manager.get_hookcallers(plugin) or []
+    return tuple(sorted(caller.name for caller in callers))
+
+
+def load_plugins(
+    *,
+    entry_points: bool = True,
+    extra: Iterable[tuple[str, ModuleType | object]] = (),
+) -> LoadedPlugins:
+    """Load every ``zoo.plugins`` entry point, each in isolation, plus ``extra``.
+
+    ``extra`` registers in-process plugins (``(name, module_or_object)``), which
+    is how a plugin's own tests can exercise it without installing it.
+    """
+    loaded = LoadedPlugins(manager=new_manager())
+    blocked = disabled_names()
+    if entry_points:
+        for entry_point in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=_ep_key):
+            _load_entry_point(loaded, entry_point, blocked)
+    for name, plugin in extra:
+        _register(loaded, plugin, PluginInfo(name, name, "", getattr(plugin, "__name__", name)))
+    return loaded
+
+
+def _ep_key(entry_point: metadata.EntryPoint) -> str:
+    return entry_point.name
+
+
+def _load_entry_point(
+    loaded: LoadedPlugins, entry_point: metadata.EntryPoint, blocked: set[str]
+) -> None:
+    dist = entry_point.dist
+    dist_name = dist.metadata["Name"] if dist is not None else "?"
+    version = dist.version if dist is not None else ""
+    if entry_point.name.lower() in blocked or dist_name.lower() in blocked:
+        loaded.disabled.append(entry_point.name)
+        return
+    if entry_point.name in loaded.infos:
+        first = loaded.infos[entry_point.name]
+        loaded.failures.append(
+            PluginFailure(
+                entry_point.name,
+                dist_name,
+                "load",
+                f"plugin name {entry_point.name!r} is already taken by {first.distribution}",
+            )
+        )
+        return
+    try:
+        plugin = entry_point.load()
+    except BaseException as exc:  # noqa: BLE001 - a plugin may raise anything on import
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        loaded.failures.append(
+            PluginFailure(entry_point.name, dist_name, "import", describe_error(exc))
+        )
+        return
+    _register(loaded, plugin, PluginInfo(entry_point.name, dist_name, version, entry_point.value))
+
+
+def _register(loaded: LoadedPlugins, plugin: object, info: PluginInfo) -> None:
+    try:
+        loaded.manager.register(plugin, name=info.name)
+    except Exception as exc:  # pluggy validates hook signatures here
+        loaded.failures.append(
+            PluginFailure(info.name, info.distribution, "register", describe_error(exc))
+        )
+        return
+    hooks = _implemented_hooks(loaded.manager, plugin)
+    loaded.infos[info.name] = PluginInfo(
+        info.name, info.distribution, info.version, info.module, hooks
+    )
+
+
+def warn_failures(failures: Iterable[PluginFailure]) -> None:
+    """One warning line per failed plugin on stderr, pointing at ``zoo plugins``."""
+    for failure in failures:
+        print(
+            f"zoo: warning: {failure.line()} (details: zoo plugins)",
+            file=sys.stderr,
+        )
