@@ -55,10 +55,9 @@ def matches(name: str, patterns: Sequence[str]) -> bool:
 
 
 def _suggest(kind: str, name: str, candidates: Iterable[str]) -> UsageError:
-    close = difflib.get_close_matches(name.lower(), list(candidates), n=3, cutoff=0.6)
-    hint = ""
+    close = difflib.get_close_matches(name.lower(), list(candidates), n=1, cutoff=0.6)
     if close:
-        hint = "; did you mean " + " or ".join(repr(c) for c in close) + "?"
+        hint = f"; did you mean {close[0]!r}?"
     else:
         hint = f"; see 'zoo {'list' if kind == 'model' else kind + 's list'}'"
         if kind == "backend":

@@ -1,0 +1,225 @@
+"""The ``zoo`` command: parse, call the library, render. No logic lives here."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+import traceback
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from zoo import __version__
+from zoo.config import TrainConfig
+from zoo.errors import EXIT_USAGE, ZooError
+from zoo.registry import Registered, get_registry
+from zoo.report import check_format, render_rows
+from zoo.specs import ModelSpec
+
+app = typer.Typer(
+    name="zoo",
+    help="A plugin-style model zoo for image classification: list, train and compare models.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+plugins_app = typer.Typer(help="Installed plugins: what loaded, what failed, what each added.")
+app.add_typer(plugins_app, name="plugins")
+
+stdout = Console()
+stderr = Console(stderr=True)
+_debug = {"on": os.environ.get("ZOO_DEBUG", "") not in ("", "0")}
+
+FormatOption = Annotated[str, typer.Option("--format", "-f", help="table, json or csv.")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        stdout.print(f"zoo {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        Optional[bool],  # noqa: UP045 - typer needs Optional here on Python 3.10
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    ] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks on errors.")] = False,
+) -> None:
+    """zoo: one registry, many backends, honest comparisons."""
+    if debug:
+        _debug["on"] = True
+
+
+def _emit(text: str | None) -> None:
+    if text is not None:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+def model_row(entry: Registered[ModelSpec]) -> dict[str, object]:
+    """One model as the flat row ``zoo list`` shows."""
+    spec = entry.spec
+    return {
+        "name": spec.name,
+        "backend": spec.backend,
+        "family": spec.family,
+        "variant": spec.variant or "-",
+        "input_size": list(spec.input_size),
+        "plugin": entry.plugin.distribution,
+        "summary": spec.summary,
+    }
+
+
+@app.command("list")
+def list_models(
+    patterns: Annotated[Optional[list[str]], typer.Argument(help="fnmatch globs, e.g. 'alexnet-*'.")] = None,  # noqa: UP045
+    exclude: Annotated[list[str], typer.Option("--exclude", "-x", help="Glob to leave out (repeatable).")] = [],  # noqa: B006
+    backend: Annotated[Optional[str], typer.Option(help="Only this backend (torch, keras, ...).")] = None,  # noqa: UP045
+    family: Annotated[Optional[str], typer.Option(help="Only this family (alexnet, ...).")] = None,  # noqa: UP045
+    plugin: Annotated[Optional[str], typer.Option(help="Only models from this plugin or distribution.")] = None,  # noqa: UP045
+    fmt: FormatOption = "table",
+) -> None:
+    """List registered models (no framework is imported)."""
+    check_format(fmt, ("table", "json", "csv"))
+    registry = get_registry()
+    entries = registry.select_models(
+        patterns or (), exclude=exclude, backend=backend, family=family, plugin=plugin
+    )
+    if not entries:
+        asked = " ".join(patterns or ()) or "(all)"
+        raise ZooError(f"no model matches {asked} with the given filters; see 'zoo list' for every model")
+    rows = [model_row(entry) for entry in entries]
+    columns = ["name", "backend", "family", "variant", "input_size", "plugin", "summary"]
+    _emit(render_rows(rows, columns, fmt, console=stdout, headers={"input_size": "input (CxHxW)"}))
+
+
+def spec_details(entry: Registered[ModelSpec]) -> dict[str, object]:
+    """Everything known about a model without building it."""
+    spec = entry.spec
+    details = dataclasses.asdict(spec)
+    details["input_size"] = list(spec.input_size)
+    details["min_input_size"] = list(spec.min_input_size)
+    details["recipe"] = TrainConfig.build(spec.recipe).recipe()
+    details["plugin"] = entry.plugin.name
+    details["distribution"] = f"{entry.plugin.distribution} {entry.plugin.version}".strip()
+    backend = get_registry().backends.get(spec.backend)
+    details["framework"] = backend.spec.framework if backend else f"(backend {spec.backend!r} not installed)"
+    return details
+
+
+@app.command()
+def info(
+    name: Annotated[str, typer.Argument(help="Model name, e.g. alexnet-torch-bn.")],
+    input_shape: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--input", help="CxHxW: build the model and show layers, parameters and MACs."),
+    ] = None,
+    num_classes: Annotated[int, typer.Option(help="Classes of the head when building.")] = 10,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
+) -> None:
+    """Show a model's whole spec; with --input, build it and measure it."""
+    check_format(fmt, ("table", "json"))
+    entry = get_registry().model(name)
+    details = spec_details(entry)
+    summary = None
+    if input_shape is not None:
+        from zoo.models import parse_input_shape, summarize_model
+
+        summary = summarize_model(entry.name, parse_input_shape(input_shape), num_classes)
+        details["summary_at_input"] = {
+            "input_shape": list(summary.input_shape),
+            "param_count": summary.param_count,
+            "macs": summary.macs,
+            "gmacs": round(summary.macs / 1e9, 4),
+        }
+    if fmt == "json":
+        if summary is not None:
+            details["layers"] = [dataclasses.asdict(layer) for layer in summary.layers]
+        _emit(json.dumps(details, indent=2, default=str))
+        return
+    table = Table(show_header=False, title=entry.name, title_style="bold")
+    table.add_column("field", style="bold")
+    table.add_column("value", overflow="fold")
+    for key, value in details.items():
+        if key in ("summary_at_input",):
+            continue
+        if isinstance(value, dict):
+            value = ", ".join(f"{k}={v}" for k, v in value.items())
+        elif isinstance(value, list):
+            value = "x".join(str(v) for v in value)
+        table.add_row(key, str(value) if value != "" else "-")
+    stdout.print(table)
+    if summary is not None:
+        rows = [dataclasses.asdict(layer) for layer in summary.layers]
+        render_rows(rows, ["name", "kind", "output_shape", "params"], "table", console=stdout,
+                    title=f"layers at input {'x'.join(map(str, summary.input_shape))}")
+        stdout.print(
+            f"trainable parameters: {summary.param_count:,}    "
+            f"MACs (multiply-accumulates, one image): {summary.macs:,} ({summary.macs / 1e9:.4f} GMACs)"
+        )
+
+
+@plugins_app.callback(invoke_without_command=True)
+def plugins(
+    ctx: typer.Context,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
+) -> None:
+    """List loaded plugins and the ones that failed, with the error."""
+    if ctx.invoked_subcommand is not None:
+        return
+    check_format(fmt, ("table", "json"))
+    registry = get_registry()
+    loaded = []
+    for info_ in sorted(registry.plugins.values(), key=lambda p: p.name):
+        contributed = registry.contributions(info_.name)
+        loaded.append({
+            "name": info_.name,
+            "distribution": info_.distribution,
+            "version": info_.version,
+            "module": info_.module,
+            "hooks": list(info_.hooks),
+            **contributed,
+        })
+    failed = [dataclasses.asdict(f) for f in registry.failures]
+    if fmt == "json":
+        _emit(json.dumps({"loaded": loaded, "failed": failed, "disabled": registry.disabled}, indent=2))
+        return
+    table = Table(title="loaded plugins", header_style="bold")
+    for column in ("plugin", "distribution", "hooks", "contributed"):
+        table.add_column(column, overflow="fold")
+    for row in loaded:
+        parts = [f"{len(row[k])} {k}: {', '.join(row[k])}" for k in ("models", "datasets", "backends") if row[k]]
+        hooks = ", ".join(h.removeprefix("zoo_") for h in row["hooks"])
+        table.add_row(row["name"], f"{row['distribution']} {row['version']}", hooks, "\n".join(parts) or "-")
+    stdout.print(table)
+    if failed:
+        bad = Table(title="failed plugins", header_style="bold red")
+        for column in ("plugin", "distribution", "stage", "error"):
+            bad.add_column(column, overflow="fold")
+        for row in failed:
+            bad.add_row(row["plugin"], row["distribution"], row["stage"], row["error"])
+        stdout.print(bad)
+    if registry.disabled:
+        stdout.print(f"disabled by ZOO_DISABLE_PLUGINS: {', '.join(registry.disabled)}")
+
+
+def main() -> None:
+    """Console-script entry point: runs the app, turns ``ZooError`` into one red line."""
+    try:
+        app(prog_name="zoo")
+    except ZooError as exc:
+        if _debug["on"]:
+            traceback.print_exc()
+        stderr.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        stderr.print("[yellow]interrupted[/]")
+        sys.exit(130)
+
+
+__all__ = ["EXIT_USAGE", "app", "main"]
