@@ -114,13 +114,13 @@ class TrainingProgress(Protocol):
 class SilentProgress:
     """A :class:`TrainingProgress` that shows nothing (library use, workers)."""
 
-    def start_epoch(self, epoch: int, epochs: int, steps: int) -> None:  # noqa: D102
+    def start_epoch(self, epoch: int, epochs: int, steps: int) -> None:
         pass
 
-    def advance(self, steps: int = 1) -> None:  # noqa: D102
+    def advance(self, steps: int = 1) -> None:
         pass
 
-    def end_epoch(self, metrics: EpochMetrics) -> None:  # noqa: D102
+    def end_epoch(self, metrics: EpochMetrics) -> None:
         pass
 
 

@@ -16,6 +16,6 @@ def load_object(reference: str) -> Any:
         target: Any = importlib.import_module(module_name)
         for part in attribute.split("."):
             target = getattr(target, part)
-    except Exception as exc:  # noqa: BLE001 - surface any import failure as one line
+    except Exception as exc:
         raise PluginError(f"cannot load {reference!r}: {describe_error(exc)}") from exc
     return target

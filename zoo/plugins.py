@@ -135,7 +135,7 @@ def _load_entry_point(
         return
     try:
         plugin = entry_point.load()
-    except BaseException as exc:  # noqa: BLE001 - a plugin may raise anything on import
+    except BaseException as exc:
         if isinstance(exc, KeyboardInterrupt):
             raise
         loaded.failures.append(

@@ -47,7 +47,7 @@ def split_validation(train: Split, fraction: float, seed: int) -> tuple[Split, S
     if fraction <= 0:
         return train, None
     count = len(train)
-    held_out = int(round(count * fraction))
+    held_out = round(count * fraction)
     if held_out == 0 or held_out >= count:
         return train, None
     order = np.random.default_rng(seed).permutation(count)

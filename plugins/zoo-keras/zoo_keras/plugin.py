@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from zoo import BackendSpec, ModelSpec, hookimpl
-
 from zoo_keras.variants import alexnet_specs
 
 

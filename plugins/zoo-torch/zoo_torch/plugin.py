@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from zoo import BackendSpec, ModelSpec, hookimpl
-
 from zoo_torch.variants import alexnet_specs
 
 
