@@ -75,6 +75,7 @@ class Registry:
     plugins: dict[str, PluginInfo] = field(default_factory=dict)
     failures: list[PluginFailure] = field(default_factory=list)
     disabled: list[str] = field(default_factory=list)
+    conflicts: dict[str, dict[str, list[str]]] = field(default_factory=dict)
 
     @classmethod
     def from_plugins(cls, loaded: LoadedPlugins) -> Registry:
@@ -111,6 +112,8 @@ class Registry:
                 continue
             # Only a hook that finished contributes: no half-registered plugin.
             into.update(staged)
+        for name in self.conflicts.get(spec_type.__name__, {}):
+            into.pop(name, None)
 
     def _registrar(
         self,
@@ -125,16 +128,13 @@ class Registry:
         def register(spec: Spec) -> None:
             if not isinstance(spec, spec_type):
                 raise PluginError(f"{hook_name} expects {kind}, got {type(spec).__name__}")
+            claimants = self.conflicts.setdefault(kind, {})
             owner = into.get(spec.name) or staged.get(spec.name)
-            if owner is not None:
-                # Refuse only this record: the plugin's other records still count.
-                self._fail(
-                    info,
-                    hook_name,
-                    f"{kind} name {spec.name!r} is registered by both "
-                    f"{owner.plugin.distribution} and {info.distribution}; "
-                    f"keeping {owner.plugin.distribution}'s",
-                )
+            if spec.name in claimants or owner is not None:
+                # Neither claimant wins: install order must not decide what a name means.
+                names = claimants.setdefault(spec.name, [owner.plugin.distribution] if owner else [])
+                names.append(info.distribution)
+                self._fail(info, hook_name, f"{kind} name {spec.name!r} is registered by both {' and '.join(names)}")
                 return
             staged[spec.name] = Registered(spec, info)
 
@@ -145,10 +145,20 @@ class Registry:
 
     # -- lookups -----------------------------------------------------------------
 
+    def _check_conflict(self, spec_type: type, name: str) -> None:
+        claimants = self.conflicts.get(spec_type.__name__, {}).get(name.lower())
+        if claimants:
+            kind = spec_type.__name__.removesuffix("Spec").lower()
+            raise PluginError(
+                f"{kind} {name!r} is registered by both {' and '.join(claimants)}; uninstall one, "
+                "or hide one with ZOO_DISABLE_PLUGINS=<plugin>"
+            )
+
     def model(self, name: str) -> Registered[ModelSpec]:
         """The model called ``name``, or a usage error suggesting close names."""
         found = self.models.get(name.lower())
         if found is None:
+            self._check_conflict(ModelSpec, name)
             raise _suggest("model", name, self.models)
         return found
 
@@ -156,6 +166,7 @@ class Registry:
         """The dataset called ``name``, or a usage error suggesting close names."""
         found = self.datasets.get(name.lower())
         if found is None:
+            self._check_conflict(DatasetSpec, name)
             raise _suggest("dataset", name, self.datasets)
         return found
 
@@ -163,6 +174,7 @@ class Registry:
         """The backend called ``name``, or a usage error naming the known ones."""
         found = self.backends.get(name.lower())
         if found is None:
+            self._check_conflict(BackendSpec, name)
             raise _suggest("backend", name, self.backends)
         return found
 

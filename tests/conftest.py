@@ -1,0 +1,49 @@
+"""Shared fixtures: the installed ``zoo`` executable and an isolated environment for it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+ZOO_EXE = Path(sys.executable).with_name("zoo")
+
+RunZoo = Callable[..., subprocess.CompletedProcess]
+
+
+@pytest.fixture(scope="session")
+def zoo_exe() -> Path:
+    """The console script installed by ``pip install -e .`` in this environment."""
+    if not ZOO_EXE.exists():
+        pytest.fail(f"{ZOO_EXE} is missing: install the project with 'make setup' first")
+    return ZOO_EXE
+
+
+@pytest.fixture
+def zoo_env(tmp_path: Path) -> dict[str, str]:
+    """Environment for a zoo subprocess: private home and cache, no inherited zoo settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ZOO_")}
+    env["ZOO_HOME"] = str(tmp_path / "zoo-home")
+    env["ZOO_CACHE_DIR"] = str(tmp_path / "zoo-cache")
+    env["COLUMNS"] = "200"
+    env["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    return env
+
+
+@pytest.fixture
+def run_zoo(zoo_exe: Path, zoo_env: dict[str, str]) -> RunZoo:
+    """Run the installed ``zoo`` with arguments; returns the completed process (text mode)."""
+
+    def run(*args: str, env: dict[str, str] | None = None, timeout: float = 600, **kwargs) -> subprocess.CompletedProcess:
+        merged = dict(zoo_env)
+        merged.update(env or {})
+        return subprocess.run(
+            [str(zoo_exe), *args], capture_output=True, text=True, env=merged, timeout=timeout, **kwargs
+        )
+
+    return run

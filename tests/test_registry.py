@@ -1,0 +1,102 @@
+"""The registry in-process: matching, sorting, lookups, isolation of raising plugins."""
+
+from __future__ import annotations
+
+import types
+
+import pytest
+
+from zoo import ModelSpec, PluginError, UsageError, hookimpl
+from zoo.plugins import load_plugins
+from zoo.registry import Registry, matches, natural_key
+
+
+def _plugin(name: str, *specs: ModelSpec, fail: bool = False) -> types.SimpleNamespace:
+    @hookimpl
+    def zoo_register_models(register):
+        for spec in specs:
+            register(spec)
+        if fail:
+            raise RuntimeError(f"{name} broke")
+
+    return types.SimpleNamespace(zoo_register_models=zoo_register_models)
+
+
+def _spec(name: str, backend: str = "torch", family: str = "net") -> ModelSpec:
+    return ModelSpec(name=name, backend=backend, family=family, builder="pkg.mod:build")
+
+
+def _registry(*plugins: tuple[str, object]) -> Registry:
+    return Registry.from_plugins(load_plugins(entry_points=False, extra=plugins))
+
+
+def test_natural_sort_orders_numbers_by_value() -> None:
+    names = ["resnet50", "resnet9", "resnet18", "Resnet101"]
+    assert sorted(names, key=natural_key) == ["resnet9", "resnet18", "resnet50", "Resnet101"]
+
+
+def test_glob_matching_is_case_insensitive() -> None:
+    assert matches("alexnet-torch-bn", ["ALEXNET-*-BN"])
+    assert not matches("alexnet-torch-bn", ["alexnet-keras-*"])
+
+
+def test_select_models_unions_patterns_then_excludes() -> None:
+    specs = [_spec("a-torch"), _spec("a-keras", "keras"), _spec("b-torch"), _spec("c-torch-10"), _spec("c-torch-9")]
+    registry = _registry(("p", _plugin("p", *specs)))
+    picked = registry.select_models(["a-*", "c-*"], exclude=["*-keras"])
+    assert [e.name for e in picked] == ["a-torch", "c-torch-9", "c-torch-10"]
+    assert [e.name for e in registry.select_models(backend="keras")] == ["a-keras"]
+    assert registry.select_models(["zzz*"]) == []
+
+
+def test_raising_plugin_hides_nothing_of_the_others_and_registers_nothing_itself() -> None:
+    registry = _registry(
+        ("good", _plugin("good", _spec("good-torch"))),
+        ("bad", _plugin("bad", _spec("half-torch"), fail=True)),
+    )
+    assert list(registry.models) == ["good-torch"]
+    assert [(f.plugin, f.stage) for f in registry.failures] == [("bad", "zoo_register_models")]
+    assert "RuntimeError: bad broke" in registry.failures[0].error
+
+
+def test_duplicate_name_is_refused_naming_both_plugins() -> None:
+    registry = _registry(
+        ("first", _plugin("first", _spec("same-torch"))),
+        ("second", _plugin("second", _spec("same-torch"), _spec("other-torch"))),
+    )
+    assert "same-torch" not in registry.models  # install order must not decide
+    assert "other-torch" in registry.models
+    (failure,) = registry.failures
+    assert "registered by both first and second" in failure.error
+    with pytest.raises(PluginError, match="'same-torch' is registered by both first and second; uninstall one"):
+        registry.model("same-torch")
+
+
+def test_unknown_name_suggests_the_closest() -> None:
+    registry = _registry(("p", _plugin("p", _spec("alexnet-torch-bn"), _spec("alexnet-torch"))))
+    with pytest.raises(UsageError, match=r"unknown model 'alexnet-trch-bn'; did you mean 'alexnet-torch-bn'\?"):
+        registry.model("alexnet-trch-bn")
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"name": "Bad Name"},
+        {"builder": "no-colon"},
+        {"input_size": (32, 32)},
+    ],
+)
+def test_malformed_specs_are_plugin_errors(kwargs: dict) -> None:
+    base = {"name": "ok-torch", "backend": "torch", "family": "f", "builder": "a.b:c"}
+    with pytest.raises(PluginError):
+        ModelSpec(**{**base, **kwargs})
+
+
+def test_hook_registering_the_wrong_type_is_a_failure() -> None:
+    @hookimpl
+    def zoo_register_models(register):
+        register({"name": "dict-is-not-a-spec"})
+
+    registry = _registry(("wrong", types.SimpleNamespace(zoo_register_models=zoo_register_models)))
+    assert not registry.models
+    assert "expects ModelSpec, got dict" in registry.failures[0].error
