@@ -27,9 +27,15 @@ def alexnet_specs(backend: str, module: str) -> list[ModelSpec]:
             builder=f"{module}:alexnet",
             summary="Classic AlexNet (LRN, overlapping pools) at 227 px; smaller data is resized up",
             input_size=(3, 227, 227),
-            min_input_size=(227, 227),
+            min_input_size=(67, 67),
             reference=KRIZHEVSKY,
             license="architecture: public paper",
+            notes=(
+                "Single tower (the paper's two-GPU split merged). Input 227x227, not 224: 227 gives the "
+                "55x55 map after conv1 without padding. LRN(size 5, alpha 1e-4, beta 0.75, k 2) with alpha "
+                "divided by the size, as torch.nn.LocalResponseNorm. Data below 67x67 is resized to 227x227 "
+                "on the device, per batch."
+            ),
         ),
         ModelSpec(
             name=f"alexnet-{backend}-bn",
@@ -42,6 +48,11 @@ def alexnet_specs(backend: str, module: str) -> list[ModelSpec]:
             min_input_size=(25, 25),
             reference=MNIST_TUTORIAL,
             license="architecture: public tutorial",
+            notes=(
+                "Conv + ReLU, then BatchNorm (momentum 0.1 in PyTorch's convention, 0.9 in Keras', epsilon "
+                '1e-5); TensorFlow "same" padding; glorot-uniform weights, zero biases. 256 features before '
+                "fc1 at 28x28."
+            ),
         ),
         ModelSpec(
             name=f"alexnet-{backend}-res",
@@ -54,6 +65,11 @@ def alexnet_specs(backend: str, module: str) -> list[ModelSpec]:
             min_input_size=(25, 25),
             reference=CIFAR_TUTORIAL,
             license="architecture: public tutorial",
+            notes=(
+                "The tutorial called its residual block with inputs=None inside Sequential, which cannot "
+                "run; here each bottleneck block (1x1, 3x3, 1x1, BatchNorm after each) keeps its own input "
+                "for the shortcut: identity when the channels match, else a 1x1 projection plus BatchNorm."
+            ),
         ),
         ModelSpec(
             name=f"alexnet-{backend}-small",
@@ -63,8 +79,12 @@ def alexnet_specs(backend: str, module: str) -> list[ModelSpec]:
             builder=f"{module}:alexnet_small",
             summary="AlexNet's 5-conv/3-FC shape for 28-32 px inputs: stride-1 stem, BatchNorm",
             input_size=(3, 32, 32),
-            min_input_size=(28, 28),
+            min_input_size=(8, 8),
             reference=KRIZHEVSKY + "; adapted to small images",
             license="architecture: public paper",
+            notes=(
+                'Stride-1 5x5 stem and three TensorFlow-"same" 3x3/2 max pools, so 28-32 px images keep a '
+                "4x4x256 map before flatten; conv, BatchNorm, ReLU (convs without bias); fc1/fc2 1024 wide."
+            ),
         ),
     ]
