@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from zoo import __version__
+from zoo import __version__, cli_train
 from zoo.config import TrainConfig
 from zoo.errors import EXIT_USAGE, ZooError
 from zoo.registry import Registered, get_registry
@@ -29,6 +29,9 @@ app = typer.Typer(
 )
 plugins_app = typer.Typer(help="Installed plugins: what loaded, what failed, what each added.")
 app.add_typer(plugins_app, name="plugins")
+app.command("train")(cli_train.train)
+app.command("evaluate")(cli_train.evaluate)
+app.command("predict")(cli_train.predict)
 
 stdout = Console()
 stderr = Console(stderr=True)

@@ -1,0 +1,155 @@
+"""``zoo train``, ``zoo evaluate``, ``zoo predict``: parse, call the library, render."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import numpy as np
+import typer
+from rich.console import Console
+
+from zoo.report import check_format, render_rows
+
+stdout = Console()
+stderr = Console(stderr=True)
+
+Opt = typer.Option
+
+
+def _emit_json(payload: object) -> None:
+    sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
+
+
+def train(
+    model: Annotated[str, typer.Argument(help="Model name, e.g. alexnet-torch-bn.")],
+    dataset: Annotated[str, Opt("--dataset", "-d", help="Dataset name (zoo data list).")],
+    epochs: Annotated[Optional[int], Opt(help="Epochs [recipe: 10].")] = None,  # noqa: UP045
+    batch_size: Annotated[Optional[int], Opt(help="Batch size [recipe: 128].")] = None,  # noqa: UP045
+    lr: Annotated[Optional[float], Opt(help="Learning rate [recipe: 1e-3].")] = None,  # noqa: UP045
+    optimizer: Annotated[Optional[str], Opt(help="adam, adamw, sgd or rmsprop [recipe: adam].")] = None,  # noqa: UP045
+    weight_decay: Annotated[Optional[float], Opt(help="Weight decay [recipe: 0].")] = None,  # noqa: UP045
+    scheduler: Annotated[Optional[str], Opt(help="none, cosine or step [recipe: none].")] = None,  # noqa: UP045
+    val_split: Annotated[Optional[float], Opt(help="Fraction of train held out [0.1].")] = None,  # noqa: UP045
+    seed: Annotated[Optional[int], Opt(help="Random seed [0].")] = None,  # noqa: UP045
+    augment: Annotated[Optional[str], Opt(help="none or crop-flip [dataset default].")] = None,  # noqa: UP045
+    device: Annotated[Optional[str], Opt(help="auto, cpu, cuda or cuda:N [auto].")] = None,  # noqa: UP045
+    precision: Annotated[Optional[str], Opt(help="fp32 or bf16 [fp32].")] = None,  # noqa: UP045
+    compile_: Annotated[bool, Opt("--compile", help="torch.compile / XLA.")] = False,
+    channels_last: Annotated[
+        Optional[bool], Opt("--channels-last/--no-channels-last", help="Memory layout [device default].")  # noqa: UP045
+    ] = None,
+    deterministic: Annotated[bool, Opt(help="Deterministic algorithms (slower).")] = False,
+    limit: Annotated[Optional[int], Opt(help="Train on the first N training images.")] = None,  # noqa: UP045
+    limit_test: Annotated[Optional[int], Opt(help="Score on the first N test images.")] = None,  # noqa: UP045
+    output: Annotated[Optional[Path], Opt(help="Checkpoint directory [zoo home/runs/...].")] = None,  # noqa: UP045
+    data_dir: Annotated[Optional[Path], Opt(help="Directory holding the dataset's files.")] = None,  # noqa: UP045
+    plot: Annotated[Optional[Path], Opt(help="Write training curves to this PNG.")] = None,  # noqa: UP045
+    fmt: Annotated[str, Opt("--format", "-f", help="table or json (the result on stdout).")] = "table",
+) -> None:
+    """Train a model, score it on the test split, save a checkpoint and record the run."""
+    from zoo.progress import RichTrainingProgress
+    from zoo.training import train as run_training
+
+    check_format(fmt, ("table", "json"))
+    overrides = {
+        "epochs": epochs, "batch_size": batch_size, "lr": lr, "optimizer": optimizer,
+        "weight_decay": weight_decay, "scheduler": scheduler, "val_split": val_split, "seed": seed,
+        "augment": augment, "device": device, "precision": precision, "compile": compile_ or None,
+        "channels_last": channels_last, "deterministic": deterministic or None, "limit": limit,
+        "limit_test": limit_test,
+    }
+    result = run_training(
+        model, dataset, overrides=overrides, data_dir=data_dir, output=output,
+        progress=RichTrainingProgress(stderr),
+    )
+    if plot is not None:
+        from zoo.plots import plot_training_curves
+
+        plot_training_curves({result.model: [vars(m) for m in result.history]}, plot)
+    summary = {
+        "run_id": result.run_id, "model": result.model, "backend": result.backend, "dataset": result.dataset,
+        "top1": result.test.top1, "top5": result.test.top5, "test_loss": result.test.loss,
+        "test_count": result.test.count, "seconds": round(result.seconds, 2), "device": result.environment["device"],
+        "checkpoint": str(result.checkpoint.directory), "recipe": result.config.recipe(),
+    }
+    if fmt == "json":
+        _emit_json(summary)
+        return
+    stdout.print(
+        f"[bold]{result.model}[/] on {result.dataset}: test top-1 {result.test.top1:.2%}, "
+        f"top-5 {result.test.top5:.2%} ({result.test.count:,} images), {result.seconds:.1f} s on "
+        f"{summary['device']}\ncheckpoint: {summary['checkpoint']}   run: {result.run_id}",
+        highlight=False,
+    )
+    if plot is not None:
+        stderr.print(f"curves written to {plot}")
+
+
+def evaluate(
+    checkpoint: Annotated[Path, typer.Argument(help="Checkpoint directory written by zoo train.")],
+    dataset: Annotated[Optional[str], Opt(help="Dataset to score on [the checkpoint's].")] = None,  # noqa: UP045
+    data_dir: Annotated[Optional[Path], Opt(help="Directory holding the dataset's files.")] = None,  # noqa: UP045
+    limit_test: Annotated[Optional[int], Opt(help="Score on the first N test images.")] = None,  # noqa: UP045
+    device: Annotated[str, Opt(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    batch_size: Annotated[int, Opt(help="Inference batch size.")] = 256,
+    plot: Annotated[Optional[Path], Opt(help="Write the confusion matrix to this PNG.")] = None,  # noqa: UP045
+    fmt: Annotated[str, Opt("--format", "-f", help="table or json.")] = "table",
+) -> None:
+    """Score a checkpoint on a test split: top-1/top-5, per-class accuracy, confusion matrix."""
+    from zoo.evaluation import evaluate_checkpoint
+
+    check_format(fmt, ("table", "json"))
+    result = evaluate_checkpoint(
+        checkpoint, dataset=dataset, data_dir=data_dir, limit_test=limit_test, device=device, batch_size=batch_size
+    )
+    if plot is not None:
+        from zoo.plots import plot_confusion
+
+        plot_confusion(result.evaluation.confusion, result.classes, plot, title=f"{result.model} on {result.dataset}")
+    if fmt == "json":
+        _emit_json({"model": result.model, "dataset": result.dataset, **result.evaluation.to_dict(),
+                    "classes": list(result.classes)})
+        return
+    ev = result.evaluation
+    stdout.print(f"[bold]{result.model}[/] on {result.dataset} test ({ev.count:,} images): "
+                 f"top-1 {ev.top1:.2%}, top-5 {ev.top5:.2%}, loss {ev.loss:.4f}", highlight=False)
+    rows = [{"class": name, "accuracy": f"{acc:.2%}", "count": sum(ev.confusion[i])}
+            for i, (name, acc) in enumerate(zip(result.classes, ev.per_class, strict=True))]
+    render_rows(rows, ["class", "accuracy", "count"], "table", console=stdout, title="per-class accuracy")
+    matrix = [
+        {"true": result.classes[i], **{str(j): v for j, v in enumerate(row)}} for i, row in enumerate(ev.confusion)
+    ]
+    columns = ["true", *[str(j) for j in range(len(result.classes))]]
+    render_rows(matrix, columns, "table", console=stdout, title="confusion matrix (rows: true, columns: predicted)")
+
+
+def predict(
+    checkpoint: Annotated[Path, typer.Argument(help="Checkpoint directory written by zoo train.")],
+    images: Annotated[list[Path], typer.Argument(help="Image files (PNG, JPEG, ...).")],
+    top: Annotated[int, Opt(help="How many classes to show per image.")] = 3,
+    device: Annotated[str, Opt(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    fmt: Annotated[str, Opt("--format", "-f", help="table or json.")] = "table",
+) -> None:
+    """Classify image files with a checkpoint: class names with probabilities."""
+    from zoo.checkpoint import load_checkpoint
+    from zoo.images import read_images
+
+    check_format(fmt, ("table", "json"))
+    ckpt, _spec, backend, model = load_checkpoint(checkpoint)
+    arrays = read_images(list(images), ckpt.image_shape)
+    probabilities = backend.predict_proba(model, arrays, ckpt.preprocessing, batch_size=64, device=device)
+    k = max(1, min(top, len(ckpt.classes)))
+    results = []
+    for path, probs in zip(images, probabilities, strict=True):
+        order = np.argsort(-probs)[:k]
+        results.append({"image": str(path),
+                        "predictions": [{"class": ckpt.classes[i], "probability": float(probs[i])} for i in order]})
+    if fmt == "json":
+        _emit_json(results)
+        return
+    rows = [{"image": r["image"], "rank": rank + 1, "class": p["class"], "probability": f"{p['probability']:.2%}"}
+            for r in results for rank, p in enumerate(r["predictions"])]
+    render_rows(rows, ["image", "rank", "class", "probability"], "table", console=stdout, title=ckpt.model)

@@ -1,0 +1,31 @@
+"""Reading user images into the uint8 NHWC form a checkpoint expects (Pillow)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from zoo.errors import UsageError
+
+
+def read_images(paths: list[Path], shape: tuple[int, int, int]) -> np.ndarray:
+    """Read ``paths`` as uint8 (N, H, W, C), converted and resized to ``shape`` (H, W, C)."""
+    from PIL import Image, UnidentifiedImageError
+
+    height, width, channels = shape
+    mode = {1: "L", 3: "RGB"}.get(channels)
+    if mode is None:
+        raise UsageError(f"cannot feed images to a model trained on {channels}-channel data")
+    arrays = []
+    for path in paths:
+        if not path.is_file():
+            raise UsageError(f"image {path} does not exist")
+        try:
+            with Image.open(path) as image:
+                converted = image.convert(mode).resize((width, height), Image.Resampling.BILINEAR)
+                array = np.asarray(converted, dtype=np.uint8)
+        except (UnidentifiedImageError, OSError) as exc:
+            raise UsageError(f"{path} is not an image Pillow can read ({type(exc).__name__})") from None
+        arrays.append(array.reshape(height, width, channels))
+    return np.stack(arrays)

@@ -1,0 +1,184 @@
+"""``zoo.train``: one run end to end — resolve, load data, fit, score, checkpoint, record."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from zoo.backend import (
+    Augmentation,
+    Backend,
+    EpochMetrics,
+    Preprocessing,
+    SilentProgress,
+    TrainingData,
+    TrainingProgress,
+)
+from zoo.checkpoint import Checkpoint, save_checkpoint
+from zoo.config import TrainConfig
+from zoo.data.arrays import Dataset, Split, split_validation
+from zoo.environment import core_environment
+from zoo.errors import ZooError
+from zoo.metrics import Evaluation, evaluate_probabilities
+from zoo.models import check_input_size, get_backend, model_input_size
+from zoo.registry import get_registry
+from zoo.specs import ModelSpec
+
+VERSION_KEYS = ("zoo", "framework", "keras_backend", "torch", "timm", "keras", "tensorflow", "jax", "device_name")
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What one finished run produced."""
+
+    run_id: int | None
+    model: str
+    backend: str
+    dataset: str
+    config: TrainConfig
+    history: tuple[EpochMetrics, ...]
+    test: Evaluation
+    checkpoint: Checkpoint
+    environment: dict[str, str]
+    seconds: float
+
+
+def reuse_key(model: str, dataset: str, recipe: dict[str, Any], environment: dict[str, str]) -> str:
+    """Identity of a run's result: same model, data, recipe, seed, backend and library versions."""
+    versions = {key: environment.get(key, "") for key in VERSION_KEYS}
+    blob = json.dumps({"model": model, "dataset": dataset, "recipe": recipe, "versions": versions}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+
+def prepare_data(spec: ModelSpec, dataset: Dataset, config: TrainConfig) -> tuple[TrainingData, Split]:
+    """Limit, split and describe the data for one model: (training data, test split)."""
+    image_h, image_w, channels = dataset.train.images.shape[1:]
+    input_size = model_input_size(spec, (image_h, image_w))
+    check_input_size(spec, input_size)
+    train, val = split_validation(dataset.train.head(config.limit), config.val_split, config.seed)
+    augment = config.augment or dataset.spec.augment
+    data = TrainingData(
+        dataset=dataset.spec.name,
+        classes=dataset.spec.classes,
+        train=train,
+        val=val,
+        preprocessing=Preprocessing(dataset.spec.mean, dataset.spec.std, input_size),
+        augmentation=Augmentation.named(augment),
+    )
+    if channels != len(dataset.spec.mean):
+        raise ZooError(f"dataset {dataset.spec.name} has {channels} channels but declares {len(dataset.spec.mean)}")
+    return data, dataset.test.head(config.limit_test)
+
+
+def check_output_dir(directory: Path) -> None:
+    """Fail before training, not after, when the checkpoint cannot be written."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        probe = directory / f".zoo-write-test-{os.getpid()}"
+        probe.write_bytes(b"ok")
+        probe.unlink()
+    except OSError as exc:
+        raise ZooError(f"cannot write to output directory {directory} ({exc.strerror}); pass --output DIR") from None
+
+
+class _RecordingProgress:
+    """Forwards progress and logs each epoch to the run store."""
+
+    def __init__(self, inner: TrainingProgress, store: Any, run_id: int) -> None:
+        self.inner, self.store, self.run_id = inner, store, run_id
+
+    def start_epoch(self, epoch: int, epochs: int, steps: int) -> None:
+        self.store.heartbeat(self.run_id)
+        self.inner.start_epoch(epoch, epochs, steps)
+
+    def advance(self, steps: int = 1) -> None:
+        self.inner.advance(steps)
+
+    def end_epoch(self, metrics: EpochMetrics) -> None:
+        self.store.log_epoch(self.run_id, metrics)
+        self.inner.end_epoch(metrics)
+
+
+def train(
+    model: str,
+    dataset: str,
+    config: TrainConfig | None = None,
+    *,
+    overrides: dict[str, Any] | None = None,
+    data_dir: str | Path | None = None,
+    output: str | Path | None = None,
+    progress: TrainingProgress | None = None,
+    record: bool = True,
+) -> TrainResult:
+    """Train ``model`` on ``dataset``, score it on the test split, checkpoint and record it.
+
+    ``config`` replaces the model's default recipe; ``overrides`` (``None`` values
+    ignored) adjust the recipe instead. The run is recorded in the run store
+    unless ``record`` is False.
+    """
+    from zoo.data import load_dataset
+    from zoo.paths import runs_dir
+    from zoo.runs import RunStore
+
+    spec = get_registry().model(model).spec
+    config = config or TrainConfig.build(spec.recipe, overrides)
+    dataset_spec = get_registry().dataset(dataset).spec
+    backend: Backend = get_backend(spec.backend)
+    if output is not None:
+        check_output_dir(Path(output))
+    arrays = load_dataset(dataset_spec.name, data_dir=data_dir)
+    data, test = prepare_data(spec, arrays, config)
+    environment = {**core_environment(), **backend.environment(config.device)}
+    recipe = config.recipe()
+    store = RunStore() if record else None
+    run_id = None
+    if store is not None:
+        run_id = store.start_run(
+            model=spec.name, backend=spec.backend, dataset=dataset_spec.name, recipe=recipe,
+            environment=environment, reuse_key=reuse_key(spec.name, dataset_spec.name, recipe, environment),
+        )
+    name = f"{run_id or int(time.time())}-{spec.name}-{dataset_spec.name}"
+    directory = Path(output) if output is not None else runs_dir() / name
+    check_output_dir(directory)
+    shown = progress or SilentProgress()
+    if store is not None and run_id is not None:
+        shown = _RecordingProgress(shown, store, run_id)
+    started = time.perf_counter()
+    try:
+        fit = backend.fit(spec, data, config, shown)
+        probabilities = backend.predict_proba(
+            fit.model, test.images, data.preprocessing, batch_size=max(config.batch_size, 256), device=config.device
+        )
+        evaluation = evaluate_probabilities(probabilities, test.labels, data.num_classes)
+        metrics = {"top1": evaluation.top1, "top5": evaluation.top5, "test_loss": evaluation.loss,
+                   "test_count": evaluation.count, "train_seconds": fit.seconds}
+        if fit.history and fit.history[-1].val_accuracy is not None:
+            metrics["val_accuracy"] = fit.history[-1].val_accuracy
+        checkpoint = save_checkpoint(
+            directory, backend=backend, model=fit.model, spec=spec, dataset=dataset_spec.name,
+            classes=dataset_spec.classes, image_shape=tuple(arrays.train.images.shape[1:]),
+            preprocessing=data.preprocessing, recipe=recipe, environment={**environment, "device": fit.device},
+            metrics=metrics, run_id=run_id,
+        )
+    except KeyboardInterrupt:
+        if store is not None and run_id is not None:
+            store.fail_run(run_id, "interrupted by the user", status="interrupted")
+        raise
+    except BaseException as exc:
+        if store is not None and run_id is not None:
+            store.fail_run(run_id, f"{type(exc).__name__}: {exc}")
+        raise
+    if store is not None and run_id is not None:
+        store.log_metrics(run_id, {k: float(v) for k, v in metrics.items()})
+        store.add_artifact(run_id, "checkpoint", str(checkpoint.weights), checkpoint.metadata["weights_sha256"])
+        store.finish_run(run_id)
+    return TrainResult(
+        run_id=run_id, model=spec.name, backend=spec.backend, dataset=dataset_spec.name, config=config,
+        history=tuple(fit.history), test=evaluation, checkpoint=checkpoint,
+        environment={**environment, "device": fit.device}, seconds=time.perf_counter() - started,
+    )
