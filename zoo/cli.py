@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from zoo import __version__, cli_train
+from zoo import __version__, cli_compare, cli_train
 from zoo.config import TrainConfig
 from zoo.errors import EXIT_USAGE, ZooError
 from zoo.registry import Registered, get_registry
@@ -32,6 +32,8 @@ app.add_typer(plugins_app, name="plugins")
 app.command("train")(cli_train.train)
 app.command("evaluate")(cli_train.evaluate)
 app.command("predict")(cli_train.predict)
+app.command("compare")(cli_compare.compare)
+app.command("bench")(cli_compare.bench)
 
 stdout = Console()
 stderr = Console(stderr=True)

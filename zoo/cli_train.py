@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
-import numpy as np
 import typer
 from rich.console import Console
 
@@ -134,6 +133,8 @@ def predict(
     fmt: Annotated[str, Opt("--format", "-f", help="table or json.")] = "table",
 ) -> None:
     """Classify image files with a checkpoint: class names with probabilities."""
+    import numpy as np
+
     from zoo.checkpoint import load_checkpoint
     from zoo.images import read_images
 

@@ -1,0 +1,158 @@
+"""``zoo compare`` and ``zoo bench``: parse, call zoo.compare, render."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+
+from zoo.atomic import atomic_write_text
+from zoo.compare import BENCH_COLUMNS, COMPARE_COLUMNS, Comparison
+from zoo.errors import UsageError
+from zoo.report import check_format, render_rows
+
+stdout = Console()
+stderr = Console(stderr=True)
+Opt = typer.Option
+HEADERS = {"param_count": "params (M)", "top1": "top1 %", "top5": "top5 %", "train_samples_per_sec": "train img/s",
+           "infer_samples_per_sec": "infer img/s", "batch_size": "batch", "img_size": "input"}
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``"0,1,2"`` as integers, or a usage error."""
+    try:
+        seeds = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        seeds = []
+    if not seeds or any(seed < 0 for seed in seeds):
+        raise UsageError(f"--seeds must be comma-separated non-negative integers like 0,1,2, got {text!r}")
+    return seeds
+
+
+def _conditions_line(conditions: dict[str, Any]) -> str:
+    versions = ", ".join(f"{k} {v}" for k, v in conditions.get("versions", {}).items())
+    commit = f" ({conditions['commit']})" if conditions.get("commit") else ""
+    parts = [f"device: {conditions['device']}", f"zoo {conditions['zoo']}{commit}", versions,
+             f"precision {conditions.get('precision')}", f"batch {conditions.get('batch_size')}"]
+    if "dataset" in conditions:
+        parts.insert(0, f"dataset: {conditions['dataset']} (test split), seeds {conditions['seeds']}")
+    return " | ".join(p for p in parts if p)
+
+
+def render(comparison: Comparison, columns: list[str], fmt: str, output: Path | None, title: str) -> None:
+    """Print or write the comparison in ``fmt``; the table goes with a conditions header."""
+    if fmt == "json":
+        rows = [{k: v for k, v in row.items() if k != "histories"} for row in comparison.rows]
+        text = json.dumps({"conditions": comparison.conditions, "rows": rows,
+                           "interrupted": comparison.interrupted}, indent=2, default=str) + "\n"
+    elif fmt == "table":
+        if output is not None:
+            raise UsageError("--output needs --format json, csv or markdown")
+        stdout.print(f"[dim]{_conditions_line(comparison.conditions)}[/]", highlight=False)
+        render_rows(comparison.rows, columns, "table", console=stdout, title=title, headers=HEADERS)
+        for row in comparison.rows:
+            if row.get("reason"):
+                stderr.print(f"[red]{row['model']}[/]: {row['reason']}", highlight=False)
+        return
+    else:
+        text = render_rows(comparison.rows, columns, fmt, headers=HEADERS) or ""
+        if fmt == "markdown":
+            text = f"{_conditions_line(comparison.conditions)}\n\n{text}"
+    if output is not None:
+        atomic_write_text(output, text)
+        stderr.print(f"written to {output}")
+    else:
+        sys.stdout.write(text)
+
+
+def compare(
+    patterns: Annotated[list[str], typer.Argument(help="Model globs, e.g. 'alexnet-*'.")],
+    dataset: Annotated[str, Opt("--dataset", "-d", help="Dataset to train and test on.")],
+    exclude: Annotated[list[str], Opt("--exclude", "-x", help="Glob to leave out (repeatable).")] = [],  # noqa: B006
+    epochs: Annotated[Optional[int], Opt(help="Epochs [each model's recipe].")] = None,  # noqa: UP045
+    seeds: Annotated[str, Opt(help="Comma-separated seeds; top-1 is mean ± std over them.")] = "0",
+    batch_size: Annotated[Optional[int], Opt(help="Batch size [recipe].")] = None,  # noqa: UP045
+    lr: Annotated[Optional[float], Opt(help="Learning rate [recipe].")] = None,  # noqa: UP045
+    limit: Annotated[Optional[int], Opt(help="Train on the first N training images.")] = None,  # noqa: UP045
+    limit_test: Annotated[Optional[int], Opt(help="Score on the first N test images.")] = None,  # noqa: UP045
+    device: Annotated[Optional[str], Opt(help="auto, cpu, cuda or cuda:N.")] = None,  # noqa: UP045
+    precision: Annotated[Optional[str], Opt(help="fp32 or bf16.")] = None,  # noqa: UP045
+    rerun: Annotated[bool, Opt(help="Train again even when the store has a matching finished run.")] = False,
+    bench_steps: Annotated[int, Opt(help="Timed throughput steps per mode.")] = 40,
+    bench_warmup: Annotated[int, Opt(help="Warm-up steps before timing.")] = 10,
+    data_dir: Annotated[Optional[str], Opt(help="Directory holding the dataset's files.")] = None,  # noqa: UP045
+    fmt: Annotated[str, Opt("--format", "-f", help="table, json, csv or markdown.")] = "table",
+    output: Annotated[Optional[Path], Opt(help="Write the result here instead of stdout.")] = None,  # noqa: UP045
+    plot: Annotated[Optional[Path], Opt(help="PNG: accuracy vs inference throughput, and training curves.")] = None,  # noqa: UP045
+) -> None:
+    """Train, test and time every matching model; one table sorted by accuracy."""
+    from zoo.compare import compare as run_compare
+
+    check_format(fmt)
+    if bench_steps < 1 or bench_warmup < 0:
+        raise UsageError("--bench-steps must be at least 1 and --bench-warmup at least 0")
+    overrides = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "limit": limit, "limit_test": limit_test,
+                 "device": device, "precision": precision}
+    from zoo.config import TrainConfig
+
+    TrainConfig.build(overrides)  # bad values fail here, before any worker starts
+    comparison = run_compare(
+        patterns, dataset, exclude=exclude, seeds=parse_seeds(seeds), overrides=overrides, rerun=rerun,
+        data_dir=data_dir, bench_steps=bench_steps, bench_warmup=bench_warmup,
+        announce=lambda line: stderr.print(line, highlight=False),
+    )
+    render(comparison, COMPARE_COLUMNS, fmt, output, f"zoo compare on {dataset}")
+    if plot is not None:
+        from zoo.plots import plot_comparison
+
+        plot_comparison(comparison.rows, plot, title=f"zoo compare on {dataset}")
+        stderr.print(f"plot written to {plot}")
+    if comparison.interrupted:
+        stderr.print("[yellow]interrupted: finished rows kept[/]")
+        raise typer.Exit(130)
+    if not any(row["status"] == "ok" for row in comparison.rows):
+        raise typer.Exit(1)
+
+
+def bench(
+    patterns: Annotated[list[str], typer.Argument(help="Model globs, e.g. 'alexnet-*'.")],
+    exclude: Annotated[list[str], Opt("--exclude", "-x", help="Glob to leave out (repeatable).")] = [],  # noqa: B006
+    input_shape: Annotated[Optional[str], Opt("--input", help="CxHxW [each model's native input].")] = None,  # noqa: UP045
+    batch_size: Annotated[int, Opt(help="Batch size (halved on out-of-memory, and said).")] = 256,
+    precision: Annotated[str, Opt(help="fp32 or bf16.")] = "fp32",
+    device: Annotated[str, Opt(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    compile_: Annotated[bool, Opt("--compile", help="torch.compile / XLA.")] = False,
+    channels_last: Annotated[Optional[bool], Opt("--channels-last/--no-channels-last")] = None,  # noqa: UP045
+    train: Annotated[bool, Opt("--train", help="Time training steps only.")] = False,
+    infer: Annotated[bool, Opt("--infer", help="Time inference only.")] = False,
+    steps: Annotated[int, Opt(help="Timed steps per mode.")] = 40,
+    warmup: Annotated[int, Opt(help="Warm-up steps.")] = 10,
+    num_classes: Annotated[int, Opt(help="Classes of the head.")] = 1000,
+    fmt: Annotated[str, Opt("--format", "-f", help="table, json, csv or markdown.")] = "table",
+    output: Annotated[Optional[Path], Opt(help="Write the result here instead of stdout.")] = None,  # noqa: UP045
+) -> None:
+    """Throughput only, on synthetic inputs; columns as timm's benchmark.py CSVs."""
+    from zoo.compare import bench as run_bench
+    from zoo.config import TrainConfig
+    from zoo.models import parse_input_shape
+
+    check_format(fmt)
+    if steps < 1 or warmup < 0 or batch_size < 1:
+        raise UsageError("--steps and --batch-size must be at least 1, --warmup at least 0")
+    overrides = {"precision": precision, "device": device, "compile": compile_, "channels_last": channels_last}
+    TrainConfig.build(overrides)
+    comparison = run_bench(
+        patterns, exclude=exclude, input_shape=parse_input_shape(input_shape) if input_shape else None,
+        batch_size=batch_size, overrides=overrides, train=train or not infer, infer=infer or not train,
+        steps=steps, warmup=warmup, num_classes=num_classes,
+        announce=lambda line: stderr.print(line, highlight=False),
+    )
+    render(comparison, BENCH_COLUMNS, fmt, output, "zoo bench (synthetic inputs)")
+    if comparison.interrupted:
+        raise typer.Exit(130)
+    if not any(row["status"] == "ok" for row in comparison.rows):
+        raise typer.Exit(1)

@@ -1,0 +1,317 @@
+"""``zoo compare`` and ``zoo bench``: many models, one worker process each, one table.
+
+Every number in a row says how it was obtained: measured now, or reused from
+a finished run in the store (and which).
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from zoo.errors import ZooError
+from zoo.registry import get_registry
+
+COMPARE_COLUMNS = [
+    "model", "backend", "variant", "status", "param_count", "gmacs", "img_size", "top1", "top5",
+    "train_samples_per_sec", "infer_samples_per_sec", "batch_size", "precision", "device", "wall_s", "source",
+]
+BENCH_COLUMNS = [
+    "model", "status", "infer_samples_per_sec", "infer_step_time", "infer_batch_size", "infer_img_size",
+    "infer_gmacs", "train_samples_per_sec", "train_step_time", "train_batch_size", "train_img_size",
+    "param_count", "precision", "device", "note",
+]
+
+Announce = Callable[[str], None]
+
+
+@dataclass
+class WorkerOutcome:
+    """What one worker process produced (``result``) or why it produced nothing."""
+
+    result: dict[str, Any]
+    returncode: int
+
+
+@dataclass
+class Comparison:
+    """Rows (one per model) plus the conditions they were measured under."""
+
+    rows: list[dict[str, Any]]
+    conditions: dict[str, Any]
+    interrupted: bool = False
+    results: list[dict[str, Any]] = field(default_factory=list)
+
+
+def run_worker(job: dict[str, Any], announce: Announce | None = None, timeout: float | None = None) -> WorkerOutcome:
+    """Run ``job`` in ``python -m zoo.worker``; relay its stderr lines; keep a tail for failures."""
+    with tempfile.TemporaryDirectory(prefix="zoo-worker-") as tmp:
+        job_path, result_path = Path(tmp, "job.json"), Path(tmp, "result.json")
+        job_path.write_text(json.dumps(job))
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "zoo.worker", str(job_path), str(result_path)],
+            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env,
+        )
+        tail: collections.deque[str] = collections.deque(maxlen=20)
+
+        def relay() -> None:
+            assert process.stderr is not None
+            for line in process.stderr:
+                line = line.rstrip()
+                if not line:
+                    continue
+                tail.append(line)
+                if announce is not None:
+                    announce(line)
+
+        reader = threading.Thread(target=relay, daemon=True)
+        reader.start()
+        try:
+            returncode = process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            return WorkerOutcome({"status": "failed", "reason": f"timed out after {timeout:.0f} s"}, -9)
+        except KeyboardInterrupt:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+            raise
+        reader.join(timeout=5)
+        if result_path.exists():
+            return WorkerOutcome(json.loads(result_path.read_text()), returncode)
+        reason = _crash_reason(returncode, tail)
+        return WorkerOutcome({"status": "failed", "reason": reason}, returncode)
+
+
+def _crash_reason(returncode: int, tail: Sequence[str]) -> str:
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = f"signal {-returncode}"
+        cause = "killed (out of memory?)" if name == "SIGKILL" else f"crashed with {name}"
+    else:
+        cause = f"exited with status {returncode}"
+    last = next((line for line in reversed(tail) if line.strip()), "")
+    return f"worker {cause}" + (f": {last[-200:]}" if last else "")
+
+
+def _mean_std(values: list[float]) -> tuple[float | None, float | None]:
+    if not values:
+        return None, None
+    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
+
+
+def _pm(mean: float | None, std: float | None, scale: float = 100.0, digits: int = 2) -> str | None:
+    if mean is None:
+        return None
+    text = f"{mean * scale:.{digits}f}"
+    return text + (f" ± {std * scale:.{digits}f}" if std else "")
+
+
+def aggregate(model: str, spec_backend: str, variant: str, results: list[dict[str, Any]]) -> dict[str, Any]:
+    """One compare row from a model's per-seed worker results."""
+    ok = [r for r in results if r.get("status") == "ok"]
+    row: dict[str, Any] = {"model": model, "backend": spec_backend, "variant": variant or "-"}
+    if not ok:
+        failed = next((r for r in results if r.get("status") != "ok"), {"reason": "no result"})
+        row.update(status=failed.get("status", "failed"), reason=failed.get("reason", ""))
+        return row
+    first = ok[0]
+    metrics = [r["metrics"] for r in ok]
+    top1, top1_std = _mean_std([m["top1"] for m in metrics if "top1" in m])
+    top5, top5_std = _mean_std([m["top5"] for m in metrics if "top5" in m])
+    train_sps, _ = _mean_std([m["train_samples_per_sec"] for m in metrics if "train_samples_per_sec" in m])
+    infer_sps, _ = _mean_std([m["infer_samples_per_sec"] for m in metrics if "infer_samples_per_sec" in m])
+    environment = first.get("environment", {})
+    sources = sorted({f"{r['source']} run {r['run_id']}" for r in ok})
+    if environment.get("keras_backend"):
+        row["backend"] = f"{spec_backend} ({environment['keras_backend']})"
+    row.update(
+        status="ok" if len(ok) == len(results) else f"partial ({len(ok)}/{len(results)} seeds)",
+        reason="; ".join(r.get("reason", "") for r in results if r.get("status") != "ok"),
+        param_count=round(first["metrics"].get("param_count", 0) / 1e6, 3),
+        gmacs=round(first["metrics"].get("macs", 0) / 1e9, 4),
+        img_size="x".join(str(v) for v in first["img_size"]),
+        top1=_pm(top1, top1_std), top5=_pm(top5, top5_std),
+        top1_mean=top1, top1_std=top1_std, top5_mean=top5, top5_std=top5_std,
+        seeds=[r["seed"] for r in ok], run_ids=[r["run_id"] for r in ok],
+        train_samples_per_sec=round(train_sps, 1) if train_sps is not None else None,
+        infer_samples_per_sec=round(infer_sps, 1) if infer_sps is not None else None,
+        throughput_source=first.get("throughput_source"),
+        batch_size=first["batch_size"], precision=first["precision"],
+        device=environment.get("device_name") or environment.get("device", ""),
+        wall_s=round(sum(r["wall_seconds"] for r in ok), 1),
+        source=", ".join(sources),
+        recipe=first.get("recipe"),
+        histories={str(r["seed"]): r.get("history", []) for r in ok},
+    )
+    return row
+
+
+def conditions_from(results: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+    """The header: device, threads, library versions, zoo version and commit, precision, batch."""
+    from zoo.environment import core_environment
+
+    env = core_environment()
+    versions: dict[str, str] = {}
+    devices: set[str] = set()
+    for result in results:
+        environment = result.get("environment") or {}
+        for key in ("torch", "timm", "keras", "tensorflow", "jax", "keras_backend"):
+            if environment.get(key):
+                versions[key] = environment[key]
+        if environment.get("device_name"):
+            threads = environment.get("threads")
+            devices.add(environment["device_name"] + (f" ({threads} threads)" if threads else ""))
+    return {
+        "device": ", ".join(sorted(devices)) or f"{env['cpu']} ({env['cpu_count']} cores)",
+        "versions": versions,
+        "zoo": env["zoo"],
+        "commit": env["commit"],
+        "python": env["python"],
+        "host": env["hostname"],
+        **extra,
+    }
+
+
+def compare(
+    patterns: Sequence[str],
+    dataset: str,
+    *,
+    exclude: Sequence[str] = (),
+    seeds: Sequence[int] = (0,),
+    overrides: dict[str, Any] | None = None,
+    rerun: bool = False,
+    data_dir: str | None = None,
+    bench_steps: int = 40,
+    bench_warmup: int = 10,
+    announce: Announce | None = None,
+    on_row: Callable[[dict[str, Any]], None] | None = None,
+    timeout: float | None = None,
+) -> Comparison:
+    """Train (or reuse), score and time every matching model on ``dataset``, each in a worker.
+
+    Rows are sorted by mean test top-1, failures last. Ctrl-C stops after
+    marking the current model interrupted; finished rows are kept.
+    """
+    registry = get_registry()
+    entries = registry.select_models(patterns, exclude=exclude)
+    if not entries:
+        raise ZooError(f"no model matches {' '.join(patterns)}; see 'zoo list'")
+    registry.dataset(dataset)
+    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    rows: list[dict[str, Any]] = []
+    results_all: list[dict[str, Any]] = []
+    interrupted = False
+    for entry in entries:
+        results = []
+        for seed in seeds:
+            job = {
+                "kind": "train", "model": entry.name, "dataset": dataset, "rerun": rerun, "data_dir": data_dir,
+                "overrides": {**overrides, "seed": seed}, "bench": {"steps": bench_steps, "warmup": bench_warmup},
+            }
+            if announce is not None:
+                announce(f"[bold]{entry.name}[/] seed {seed}: training or reusing a stored run")
+            try:
+                outcome = run_worker(job, announce, timeout)
+            except KeyboardInterrupt:
+                results.append({"status": "interrupted", "reason": "interrupted by the user"})
+                interrupted = True
+                break
+            results.append(outcome.result)
+        row = aggregate(entry.name, entry.spec.backend, entry.spec.variant, results)
+        rows.append(row)
+        results_all.extend(r for r in results if r.get("status") == "ok")
+        if on_row is not None:
+            on_row(row)
+        if interrupted:
+            break
+    rows.sort(key=lambda r: (r["status"] != "ok", -(r.get("top1_mean") or -1.0)))
+    batch = overrides.get("batch_size") or next((r.get("batch_size") for r in rows if r.get("batch_size")), None)
+    precision = overrides.get("precision", "fp32")
+    conditions = conditions_from(
+        results_all, dataset=dataset, seeds=list(seeds), precision=precision, batch_size=batch,
+        recipe_overrides=overrides, bench_steps=bench_steps, bench_warmup=bench_warmup,
+        measured=time.strftime("%Y-%m-%d %H:%M:%S"),
+    )
+    return Comparison(rows, conditions, interrupted, results_all)
+
+
+def bench(
+    patterns: Sequence[str],
+    *,
+    exclude: Sequence[str] = (),
+    input_shape: tuple[int, int, int] | None = None,
+    batch_size: int = 256,
+    overrides: dict[str, Any] | None = None,
+    train: bool = True,
+    infer: bool = True,
+    steps: int = 40,
+    warmup: int = 10,
+    num_classes: int = 1000,
+    announce: Announce | None = None,
+    timeout: float | None = None,
+) -> Comparison:
+    """Throughput only, on synthetic inputs, one worker per model; timm-compatible columns."""
+    entries = get_registry().select_models(patterns, exclude=exclude)
+    if not entries:
+        raise ZooError(f"no model matches {' '.join(patterns)}; see 'zoo list'")
+    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    rows, results_all, interrupted = [], [], False
+    for entry in entries:
+        job = {
+            "kind": "bench", "model": entry.name, "overrides": overrides, "num_classes": num_classes,
+            "input_shape": list(input_shape) if input_shape else None,
+            "bench": {"steps": steps, "warmup": warmup, "batch_size": batch_size, "train": train, "infer": infer},
+        }
+        if announce is not None:
+            announce(f"[bold]{entry.name}[/]: timing")
+        try:
+            result = run_worker(job, announce, timeout).result
+        except KeyboardInterrupt:
+            result, interrupted = {"status": "interrupted", "reason": "interrupted by the user"}, True
+        rows.append(bench_row(entry.name, result))
+        if result.get("status") == "ok":
+            results_all.append(result)
+        if interrupted:
+            break
+    conditions = conditions_from(results_all, precision=overrides.get("precision", "fp32"), batch_size=batch_size,
+                                 steps=steps, warmup=warmup, measured=time.strftime("%Y-%m-%d %H:%M:%S"))
+    return Comparison(rows, conditions, interrupted, results_all)
+
+
+def bench_row(model: str, result: dict[str, Any]) -> dict[str, Any]:
+    """A row in timm ``benchmark.py`` CSV terms (param_count in millions, step times in ms)."""
+    if result.get("status") != "ok":
+        return {"model": model, "status": result.get("status", "failed"), "note": result.get("reason", "")}
+    size = result["img_size"][-1]
+    gmacs = round(result["macs"] / 1e9, 4)
+    row = {"model": model, "status": "ok", "param_count": round(result["param_count"] / 1e6, 3),
+           "precision": result["precision"], "device": result["environment"].get("device_name", ""),
+           "note": "; ".join(v for k, v in result.items() if k.endswith("_note"))}
+    for mode in ("infer", "train"):
+        if f"{mode}_samples_per_sec" in result:
+            row[f"{mode}_samples_per_sec"] = round(result[f"{mode}_samples_per_sec"], 2)
+            row[f"{mode}_step_time"] = round(result[f"{mode}_step_time"], 3)
+            row[f"{mode}_batch_size"] = result[f"{mode}_batch_size"]
+            row[f"{mode}_img_size"] = size
+    row["infer_gmacs"] = gmacs
+    return row
