@@ -1,0 +1,31 @@
+"""Where zoo keeps its own state: ``$ZOO_HOME`` or the platform's user data directory."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+HOME_ENV = "ZOO_HOME"
+
+
+def zoo_home() -> Path:
+    """zoo's data directory (run store, run outputs), created on first use.
+
+    ``$ZOO_HOME`` when set and non-empty, else ``platformdirs.user_data_dir("zoo")``.
+    """
+    override = os.environ.get(HOME_ENV, "").strip()
+    if override:
+        home = Path(override).expanduser()
+    else:
+        import platformdirs
+
+        home = Path(platformdirs.user_data_dir("zoo", appauthor=False))
+    home.mkdir(parents=True, exist_ok=True)
+    return home
+
+
+def runs_dir() -> Path:
+    """The default parent of run output directories: ``zoo_home()/runs``, created on first use."""
+    path = zoo_home() / "runs"
+    path.mkdir(parents=True, exist_ok=True)
+    return path

@@ -1,0 +1,437 @@
+"""The run store: every training run, its epochs, metrics and artifacts, in one SQLite file.
+
+The file is ``zoo_home()/runs.sqlite``. It is opened in WAL mode with a busy
+timeout, and every write is one short transaction, so several processes can
+record runs at once and a process killed mid-write leaves the file intact.
+Each operation opens its own connection: a store is safe to use from threads
+and after ``fork``.
+
+A run's stored status is ``running``, ``finished``, ``failed`` or
+``interrupted``. Readers see an *effective* status: a ``running`` run whose
+heartbeat is older than ``stale_after`` seconds, or whose process on this
+host is gone, reads as ``crashed``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import sys
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from fnmatch import fnmatchcase
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from zoo.errors import UsageError, ZooError
+from zoo.runs_schema import MIGRATIONS, SCHEMA_VERSION, migrate, too_new
+
+if TYPE_CHECKING:
+    from zoo.backend import EpochMetrics
+
+STORE_NAME = "runs.sqlite"
+STALE_AFTER = 120.0
+BUSY_TIMEOUT = 30.0
+STORED_STATUSES = ("running", "finished", "failed", "interrupted")
+STATUSES = (*STORED_STATUSES, "crashed")
+EPOCH_FIELDS = (
+    "epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "images_per_sec", "seconds", "lr",
+)
+
+
+
+def utc_now() -> str:
+    """The current UTC time as ISO 8601 with milliseconds (sorts as text)."""
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _parse_time(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def _pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this host (POSIX; assumed alive elsewhere)."""
+    if sys.platform == "win32" or pid <= 0:
+        return True  # os.kill(pid, 0) would terminate the process on Windows
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One recorded run as readers see it.
+
+    ``status`` is the effective status (``crashed`` for a ``running`` run whose
+    process is gone); timestamps are ISO 8601 UTC text; ``epochs`` are dicts
+    with the :class:`~zoo.backend.EpochMetrics` fields, in epoch order.
+    """
+
+    id: int
+    model: str
+    backend: str
+    dataset: str
+    recipe: dict[str, Any]
+    environment: dict[str, Any]
+    reuse_key: str
+    status: str
+    reason: str | None
+    output_dir: str | None
+    started: str
+    finished: str | None
+    epochs: list[dict[str, Any]]
+    metrics: dict[str, float]
+    artifacts: list[dict[str, Any]]
+    pid: int | None = None
+    hostname: str | None = None
+    heartbeat: str | None = None
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds from start to finish; to now while running; to the last heartbeat if crashed."""
+        start = _parse_time(self.started)
+        if start is None:
+            return None
+        if self.finished:
+            end = _parse_time(self.finished)
+        elif self.status == "running":
+            end = datetime.now(timezone.utc)
+        else:
+            end = _parse_time(self.heartbeat)
+        return None if end is None else max(0.0, (end - start).total_seconds())
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for JSON, with ``duration`` in seconds."""
+        data = asdict(self)
+        data["duration"] = self.duration
+        return data
+
+
+class RunStore:
+    """The SQLite run store; ``path`` defaults to ``zoo_home()/runs.sqlite``."""
+
+    def __init__(self, path: Path | None = None, *, stale_after: float = STALE_AFTER) -> None:
+        try:
+            if path is None:
+                from zoo.paths import zoo_home
+
+                path = zoo_home() / STORE_NAME
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            where = exc.filename or path
+            raise ZooError(f"cannot create {where}: {exc.strerror}; set ZOO_HOME to a writable directory") from exc
+        self.path = Path(path)
+        self.stale_after = stale_after
+        self._host = socket.gethostname()
+        with self._errors():
+            self._open_schema()
+
+    # -- connections and schema -------------------------------------------------
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        """Turn SQLite's operational errors into one-line ``ZooError`` s."""
+        try:
+            yield
+        except sqlite3.OperationalError as exc:
+            text = str(exc)
+            if "locked" in text or "busy" in text:
+                raise ZooError(
+                    f"run store {self.path} stayed locked for {BUSY_TIMEOUT:g} s by another process; try again"
+                ) from exc
+            raise ZooError(f"cannot use run store {self.path}: {text}; check the file and its directory") from exc
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.IntegrityError):
+                raise
+            raise ZooError(
+                f"{self.path} is not a readable zoo run store ({exc}); move it aside or set ZOO_HOME"
+            ) from exc
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA synchronous = NORMAL")  # with WAL: a killed process never loses a commit
+        return conn
+
+    @contextmanager
+    def _transaction(self, *, write: bool = True) -> Iterator[sqlite3.Connection]:
+        """One connection, one transaction: committed on success, rolled back on any error."""
+        with self._errors():
+            conn = self._connect()
+            try:
+                conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+                try:
+                    yield conn
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+            finally:
+                conn.close()
+
+    def _open_schema(self) -> None:
+        conn = self._connect()
+        try:
+            self._check_version(conn)
+            conn.execute("PRAGMA journal_mode = WAL")
+            migrate(conn, MIGRATIONS, path=self.path)
+        finally:
+            conn.close()
+
+    def _check_version(self, conn: sqlite3.Connection) -> None:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise too_new(self.path, version, SCHEMA_VERSION)
+
+    @property
+    def schema_version(self) -> int:
+        """The schema version stored in the file."""
+        with self._transaction(write=False) as conn:
+            return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+    # -- writes -----------------------------------------------------------------
+
+    def start_run(
+        self,
+        *,
+        model: str,
+        backend: str,
+        dataset: str,
+        recipe: Mapping[str, Any],
+        environment: Mapping[str, Any],
+        reuse_key: str,
+        output_dir: str | None = None,
+    ) -> int:
+        """Record a new ``running`` run by this process; returns its id."""
+        now = utc_now()
+        with self._transaction() as conn:
+            cursor = conn.execute(
+                "INSERT INTO runs (model, backend, dataset, recipe, environment, reuse_key, status, output_dir,"
+                " pid, hostname, started, heartbeat) VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?)",
+                (model, backend, dataset, _to_json(recipe), _to_json(environment), reuse_key,
+                 None if output_dir is None else str(output_dir), os.getpid(), self._host, now, now),
+            )
+            return int(cursor.lastrowid)
+
+    def heartbeat(self, run_id: int) -> None:
+        """Mark run ``run_id`` as alive now."""
+        with self._transaction() as conn:
+            _require(conn, run_id)
+            conn.execute("UPDATE runs SET heartbeat = ? WHERE id = ?", (utc_now(), run_id))
+
+    def set_output_dir(self, run_id: int, output_dir: str) -> None:
+        """Record where run ``run_id`` writes its files (when it is known only after ``start_run``)."""
+        with self._transaction() as conn:
+            _require(conn, run_id)
+            conn.execute("UPDATE runs SET output_dir = ? WHERE id = ?", (str(output_dir), run_id))
+
+    @contextmanager
+    def keep_alive(self, run_id: int, every: float = 30.0) -> Iterator[None]:
+        """Beat run ``run_id``'s heartbeat from a background thread every ``every`` seconds.
+
+        For epochs longer than ``stale_after``: without beats, other hosts would
+        read the run as ``crashed``. A failed beat is skipped, never raised.
+        """
+        stop = threading.Event()
+
+        def beat() -> None:
+            while not stop.wait(every):
+                with suppress(ZooError):  # a busy store: the next beat retries
+                    self.heartbeat(run_id)
+
+        thread = threading.Thread(target=beat, name=f"zoo-run-{run_id}-heartbeat", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join(timeout=1.0)
+
+    def log_epoch(self, run_id: int, metrics: EpochMetrics | Mapping[str, Any]) -> None:
+        """Record one epoch (replacing an earlier record of the same epoch) and beat the heartbeat."""
+        values = _epoch_values(metrics)
+        with self._transaction() as conn:
+            _require(conn, run_id)
+            conn.execute(
+                f"INSERT OR REPLACE INTO epochs (run_id, {', '.join(EPOCH_FIELDS)})"
+                f" VALUES (?, {', '.join('?' for _ in EPOCH_FIELDS)})",
+                (run_id, *values),
+            )
+            conn.execute("UPDATE runs SET heartbeat = ? WHERE id = ?", (utc_now(), run_id))
+
+    def log_metrics(self, run_id: int, metrics: Mapping[str, float]) -> None:
+        """Record (or overwrite) named scalar metrics of run ``run_id``."""
+        rows = [(run_id, str(name), float(value)) for name, value in metrics.items()]
+        with self._transaction() as conn:
+            _require(conn, run_id)
+            conn.executemany(
+                "INSERT INTO metrics (run_id, name, value) VALUES (?, ?, ?)"
+                " ON CONFLICT (run_id, name) DO UPDATE SET value = excluded.value",
+                rows,
+            )
+
+    def add_artifact(self, run_id: int, kind: str, path: str, sha256: str) -> None:
+        """Record a file the run wrote (``kind`` e.g. ``checkpoint``); re-adding updates the digest."""
+        with self._transaction() as conn:
+            _require(conn, run_id)
+            conn.execute(
+                "INSERT INTO artifacts (run_id, kind, path, sha256) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (run_id, kind, path) DO UPDATE SET sha256 = excluded.sha256",
+                (run_id, kind, str(path), sha256),
+            )
+
+    def finish_run(self, run_id: int) -> None:
+        """Mark a running run ``finished``."""
+        self._end(run_id, "finished", None)
+
+    def fail_run(self, run_id: int, reason: str, *, status: str = "failed") -> None:
+        """Mark a running run ``failed`` (or ``interrupted``) with a one-line ``reason``."""
+        if status not in ("failed", "interrupted"):
+            raise ValueError(f"status must be 'failed' or 'interrupted', got {status!r}")
+        self._end(run_id, status, reason)
+
+    def _end(self, run_id: int, status: str, reason: str | None) -> None:
+        now = utc_now()
+        with self._transaction() as conn:
+            stored = _require(conn, run_id)["status"]
+            if stored != "running":
+                raise ZooError(f"run {run_id} is already {stored}; only a running run can become {status}")
+            conn.execute(
+                "UPDATE runs SET status = ?, reason = ?, finished = ?, heartbeat = ? WHERE id = ?",
+                (status, reason, now, now, run_id),
+            )
+
+    def remove(self, run_id: int) -> RunRecord:
+        """Delete run ``run_id`` with its epochs, metrics and artifact rows; returns what was removed.
+
+        Files on disk are left alone (``zoo runs rm --delete-files`` removes the output directory).
+        """
+        with self._transaction() as conn:
+            record = self._load(conn, [_require(conn, run_id)])[0]
+            conn.execute("DELETE FROM runs WHERE id = ?", (run_id,))
+        return record
+
+    # -- reads ------------------------------------------------------------------
+
+    def get(self, run_id: int) -> RunRecord:
+        """Run ``run_id``; ``UsageError`` if there is none."""
+        with self._transaction(write=False) as conn:
+            return self._load(conn, [_require(conn, run_id)])[0]
+
+    def resolve(self, ref: str) -> int:
+        """The id a user means by ``ref``: a run number or ``last`` (the latest run)."""
+        text = str(ref).strip()
+        with self._transaction(write=False) as conn:
+            if text.lower() == "last":
+                row = conn.execute("SELECT max(id) FROM runs").fetchone()
+                if row[0] is None:
+                    raise UsageError("no runs recorded yet; train one with 'zoo train'")
+                return int(row[0])
+            if not text.isdecimal():
+                raise UsageError(f"a run is a number or 'last', got {ref!r}; see 'zoo runs list'")
+            return int(_require(conn, int(text))["id"])
+
+    def list_runs(
+        self, *, model: str | None = None, dataset: str | None = None, status: str | None = None
+    ) -> list[RunRecord]:
+        """Runs in id order, filtered by model glob, dataset and effective status (all case-insensitive)."""
+        if status is not None and status.lower() not in STATUSES:
+            raise UsageError(f"--status must be one of {', '.join(STATUSES)}, got {status!r}")
+        query, params = "SELECT * FROM runs", []
+        if dataset is not None:
+            query += " WHERE lower(dataset) = lower(?)"
+            params.append(dataset)
+        with self._transaction(write=False) as conn:
+            rows = conn.execute(query + " ORDER BY id", params).fetchall()
+            if model is not None:
+                rows = [row for row in rows if fnmatchcase(row["model"].lower(), model.lower())]
+            records = self._load(conn, rows)
+        if status is not None:
+            records = [record for record in records if record.status == status.lower()]
+        return records
+
+    def find_finished(self, reuse_key: str) -> RunRecord | None:
+        """The most recently finished run recorded with ``reuse_key``, or None."""
+        with self._transaction(write=False) as conn:
+            row = conn.execute(
+                "SELECT * FROM runs WHERE reuse_key = ? AND status = 'finished'"
+                " ORDER BY finished DESC, id DESC LIMIT 1",
+                (reuse_key,),
+            ).fetchone()
+            return None if row is None else self._load(conn, [row])[0]
+
+    def _load(self, conn: sqlite3.Connection, rows: Sequence[sqlite3.Row]) -> list[RunRecord]:
+        """Records for ``rows`` of ``runs``, with their child rows, in one snapshot."""
+        ids = [row["id"] for row in rows]
+        epochs: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
+        metrics: dict[int, dict[str, float]] = {i: {} for i in ids}
+        artifacts: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
+        for chunk in _chunks(ids, 500):
+            marks = ", ".join("?" for _ in chunk)
+            for row in conn.execute(f"SELECT * FROM epochs WHERE run_id IN ({marks}) ORDER BY epoch", chunk):
+                epochs[row["run_id"]].append({name: row[name] for name in EPOCH_FIELDS})
+            for row in conn.execute(f"SELECT * FROM metrics WHERE run_id IN ({marks}) ORDER BY name", chunk):
+                metrics[row["run_id"]][row["name"]] = row["value"]
+            for row in conn.execute(f"SELECT * FROM artifacts WHERE run_id IN ({marks}) ORDER BY rowid", chunk):
+                artifacts[row["run_id"]].append({"kind": row["kind"], "path": row["path"], "sha256": row["sha256"]})
+        return [
+            RunRecord(
+                id=row["id"], model=row["model"], backend=row["backend"], dataset=row["dataset"],
+                recipe=json.loads(row["recipe"]), environment=json.loads(row["environment"]),
+                reuse_key=row["reuse_key"], status=self._effective_status(row), reason=row["reason"],
+                output_dir=row["output_dir"], started=row["started"], finished=row["finished"],
+                epochs=epochs[row["id"]], metrics=metrics[row["id"]], artifacts=artifacts[row["id"]],
+                pid=row["pid"], hostname=row["hostname"], heartbeat=row["heartbeat"],
+            )
+            for row in rows
+        ]
+
+    def _effective_status(self, row: sqlite3.Row) -> str:
+        if row["status"] != "running":
+            return row["status"]
+        beat = _parse_time(row["heartbeat"])
+        if beat is not None and (datetime.now(timezone.utc) - beat).total_seconds() > self.stale_after:
+            return "crashed"
+        if row["hostname"] == self._host and row["pid"] is not None and not _pid_alive(row["pid"]):
+            return "crashed"
+        return "running"
+
+
+def _require(conn: sqlite3.Connection, run_id: int) -> sqlite3.Row:
+    row = conn.execute("SELECT * FROM runs WHERE id = ?", (int(run_id),)).fetchone()
+    if row is None:
+        raise UsageError(f"no run {run_id}; see 'zoo runs list'")
+    return row
+
+
+def _to_json(value: Mapping[str, Any]) -> str:
+    return json.dumps(dict(value), sort_keys=True, default=str)
+
+
+def _epoch_values(metrics: EpochMetrics | Mapping[str, Any]) -> tuple[Any, ...]:
+    get = metrics.get if isinstance(metrics, Mapping) else lambda name: getattr(metrics, name, None)
+    values: list[Any] = [int(get("epoch"))]
+    for name in EPOCH_FIELDS[1:]:
+        value = get(name)
+        values.append(None if value is None else float(value))
+    return tuple(values)
+
+
+def _chunks(items: Sequence[int], size: int) -> Iterator[list[int]]:
+    for start in range(0, len(items), size):
+        yield list(items[start:start + size])
+
+
+__all__ = ["SCHEMA_VERSION", "STALE_AFTER", "STATUSES", "RunRecord", "RunStore"]
