@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from zoo import __version__, cli_compare, cli_train
+from zoo.cli_runs import app as runs_app
 from zoo.config import TrainConfig
 from zoo.errors import EXIT_USAGE, ZooError
 from zoo.registry import Registered, get_registry
@@ -29,6 +30,7 @@ app = typer.Typer(
 )
 plugins_app = typer.Typer(help="Installed plugins: what loaded, what failed, what each added.")
 app.add_typer(plugins_app, name="plugins")
+app.add_typer(runs_app, name="runs")
 app.command("train")(cli_train.train)
 app.command("evaluate")(cli_train.evaluate)
 app.command("predict")(cli_train.predict)
