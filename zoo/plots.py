@@ -1,4 +1,8 @@
-"""Training curves as an image; matplotlib (Agg, no pyplot) is imported only when drawing."""
+"""Figures people would rather look at: training curves, confusion matrices, comparisons.
+
+matplotlib (Agg canvas, no pyplot) is imported only when drawing; every file
+is written atomically (``zoo.atomic.atomic_path``).
+"""
 
 from __future__ import annotations
 
@@ -12,30 +16,33 @@ from zoo.errors import UsageError, ZooError
 IMAGE_FORMATS = ("png", "svg", "pdf")
 
 
-def plot_training_curves(histories: Mapping[str, Sequence[Mapping[str, Any]]], path: Path) -> None:
-    """Draw loss and accuracy per epoch, train (solid) and validation (dashed), one colour per history.
-
-    ``histories`` maps a label (a run, a model) to its epochs: dicts with
-    ``epoch``, ``train_loss``, ``train_accuracy`` and optionally ``val_loss``,
-    ``val_accuracy`` (``EpochMetrics`` as dicts). The image format follows
-    ``path``'s suffix (png, svg, pdf; png without one). The file is written
-    atomically (``zoo.atomic.atomic_path``: a temporary file beside it, then a rename).
-    """
-    path = Path(path)
+def _image_format(path: Path) -> str:
     fmt = path.suffix.lower().lstrip(".") or "png"
     if fmt not in IMAGE_FORMATS:
         raise UsageError(f"--plot writes {', '.join(IMAGE_FORMATS)}; got {path.name!r}, use e.g. curves.png")
-    if not any(histories.values()):
-        raise UsageError("nothing to plot: no epochs were recorded")
+    return fmt
+
+
+def _new_figure(width: float, height: float) -> Any:
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
     except ImportError as exc:
         raise ZooError("plotting needs matplotlib: pip install 'zoo[plot]'") from exc
-
-    figure = Figure(figsize=(11, 4.2), layout="constrained")
+    figure = Figure(figsize=(width, height), layout="constrained")
     FigureCanvasAgg(figure)
-    loss_axes, accuracy_axes = figure.subplots(1, 2)
+    return figure
+
+
+def _save(figure: Any, path: Path, fmt: str) -> None:
+    try:
+        with atomic_path(path) as temporary:
+            figure.savefig(temporary, format=fmt, dpi=120)
+    except OSError as exc:
+        raise ZooError(f"cannot write {path}: {exc.strerror or exc}; choose a writable location") from exc
+
+
+def _draw_curves(loss_axes: Any, accuracy_axes: Any, histories: Mapping[str, Sequence[Mapping[str, Any]]]) -> None:
     for index, (label, epochs) in enumerate(histories.items()):
         color = f"C{index % 10}"
         for split, style in (("train", "-"), ("val", "--")):
@@ -51,8 +58,73 @@ def plot_training_curves(histories: Mapping[str, Sequence[Mapping[str, Any]]], p
         axes.grid(True, alpha=0.3)
         axes.xaxis.get_major_locator().set_params(integer=True)
     accuracy_axes.legend(fontsize="small", loc="best")
-    try:
-        with atomic_path(path) as temporary:
-            figure.savefig(temporary, format=fmt, dpi=120)
-    except OSError as exc:
-        raise ZooError(f"cannot write {path}: {exc.strerror or exc}; choose a writable location") from exc
+
+
+def plot_training_curves(histories: Mapping[str, Sequence[Mapping[str, Any]]], path: Path) -> None:
+    """Draw loss and accuracy per epoch, train (solid) and validation (dashed), one colour per history.
+
+    ``histories`` maps a label (a run, a model) to its epochs: dicts with
+    ``epoch``, ``train_loss``, ``train_accuracy`` and optionally ``val_loss``,
+    ``val_accuracy`` (``EpochMetrics`` as dicts). The image format follows
+    ``path``'s suffix (png, svg, pdf; png without one).
+    """
+    path = Path(path)
+    fmt = _image_format(path)
+    if not any(histories.values()):
+        raise UsageError("nothing to plot: no epochs were recorded")
+    figure = _new_figure(11, 4.2)
+    _draw_curves(*figure.subplots(1, 2), histories)
+    _save(figure, path, fmt)
+
+
+def plot_confusion(confusion: Sequence[Sequence[int]], classes: Sequence[str], path: Path, *, title: str = "") -> None:
+    """A confusion matrix (rows: true class, columns: predicted), counts written in the cells."""
+    path = Path(path)
+    fmt = _image_format(path)
+    size = max(5.0, 0.45 * len(classes) + 2)
+    figure = _new_figure(size + 1, size)
+    axes = figure.subplots()
+    image = axes.imshow(confusion, cmap="Blues")
+    figure.colorbar(image, ax=axes, shrink=0.8)
+    ticks = range(len(classes))
+    axes.set_xticks(list(ticks), labels=list(classes), rotation=60, ha="right", fontsize="small")
+    axes.set_yticks(list(ticks), labels=list(classes), fontsize="small")
+    axes.set_xlabel("predicted")
+    axes.set_ylabel("true")
+    if len(classes) <= 20:
+        peak = max((max(row) for row in confusion), default=0) or 1
+        for i, row in enumerate(confusion):
+            for j, count in enumerate(row):
+                color = "white" if count > peak / 2 else "black"
+                axes.text(j, i, str(count), ha="center", va="center", fontsize="x-small", color=color)
+    axes.set_title(title or "confusion matrix")
+    _save(figure, path, fmt)
+
+
+def plot_comparison(rows: Sequence[Mapping[str, Any]], path: Path, *, title: str = "") -> None:
+    """Left: test top-1 against inference throughput, one labelled point per model with its
+    spread over seeds. Right two: every model's training curves (first seed)."""
+    path = Path(path)
+    fmt = _image_format(path)
+    done = [row for row in rows if row.get("top1_mean") is not None]
+    if not done:
+        raise UsageError("nothing to plot: no model finished")
+    figure = _new_figure(17, 5)
+    scatter, loss_axes, accuracy_axes = figure.subplots(1, 3)
+    for index, row in enumerate(done):
+        x = row.get("infer_samples_per_sec") or 0.0
+        y = row["top1_mean"] * 100
+        scatter.errorbar(x, y, yerr=(row.get("top1_std") or 0.0) * 100, fmt="o", color=f"C{index % 10}", capsize=4)
+        scatter.annotate(row["model"], (x, y), textcoords="offset points", xytext=(5, 5), fontsize="small")
+    scatter.set_xscale("log")
+    scatter.set_xlabel("inference images/s (log scale)")
+    scatter.set_ylabel("test top-1 (%)")
+    scatter.set_title(title or "accuracy vs inference throughput")
+    scatter.grid(True, alpha=0.3)
+    histories = {
+        row["model"]: next(iter(row["histories"].values()))
+        for row in done
+        if row.get("histories") and any(row["histories"].values())
+    }
+    _draw_curves(loss_axes, accuracy_axes, histories)
+    _save(figure, path, fmt)

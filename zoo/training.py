@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -86,6 +87,13 @@ def check_output_dir(directory: Path) -> None:
         raise ZooError(f"cannot write to output directory {directory} ({exc.strerror}); pass --output DIR") from None
 
 
+def _end_run(store: Any, run_id: int | None, reason: str, status: str) -> None:
+    """Mark the run ended without hiding the exception that ended it."""
+    if store is not None and run_id is not None:
+        with contextlib.suppress(Exception):
+            store.fail_run(run_id, reason, status=status)
+
+
 class _RecordingProgress:
     """Forwards progress and logs each epoch to the run store."""
 
@@ -142,15 +150,18 @@ def train(
             model=spec.name, backend=spec.backend, dataset=dataset_spec.name, recipe=recipe,
             environment=environment, reuse_key=reuse_key(spec.name, dataset_spec.name, recipe, environment),
         )
-    name = f"{run_id or int(time.time())}-{spec.name}-{dataset_spec.name}"
-    directory = Path(output) if output is not None else runs_dir() / name
-    check_output_dir(directory)
     shown = progress or SilentProgress()
-    if store is not None and run_id is not None:
-        shown = _RecordingProgress(shown, store, run_id)
     started = time.perf_counter()
     try:
-        fit = backend.fit(spec, data, config, shown)
+        name = f"{run_id or int(time.time())}-{spec.name}-{dataset_spec.name}"
+        directory = Path(output) if output is not None else runs_dir() / name
+        check_output_dir(directory)
+        if store is not None and run_id is not None:
+            store.set_output_dir(run_id, str(directory))
+            shown = _RecordingProgress(shown, store, run_id)
+        alive = store.keep_alive(run_id) if store is not None and run_id is not None else contextlib.nullcontext()
+        with alive:
+            fit = backend.fit(spec, data, config, shown)
         probabilities = backend.predict_proba(
             fit.model, test.images, data.preprocessing, batch_size=max(config.batch_size, 256), device=config.device
         )
@@ -166,12 +177,10 @@ def train(
             metrics=metrics, run_id=run_id,
         )
     except KeyboardInterrupt:
-        if store is not None and run_id is not None:
-            store.fail_run(run_id, "interrupted by the user", status="interrupted")
+        _end_run(store, run_id, "interrupted by the user", "interrupted")
         raise
     except BaseException as exc:
-        if store is not None and run_id is not None:
-            store.fail_run(run_id, f"{type(exc).__name__}: {exc}")
+        _end_run(store, run_id, f"{type(exc).__name__}: {exc}", "failed")
         raise
     if store is not None and run_id is not None:
         store.log_metrics(run_id, {k: float(v) for k, v in metrics.items()})
