@@ -1,0 +1,79 @@
+"""``KerasBackend``: zoo's :class:`~zoo.backend.Backend` for Keras 3.
+
+A thin facade; each job lives in its own module: :mod:`zoo_keras.training`
+(fit, predict), :mod:`zoo_keras.checkpoint` (save, load), :mod:`zoo_keras.summary`,
+:mod:`zoo_keras.bench`, :mod:`zoo_keras.runtime` (import, devices, versions).
+Keras (and TensorFlow) are imported when this module is, which zoo does
+only when a Keras model is built, trained or measured.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from zoo.backend import (
+    BenchConfig,
+    FitResult,
+    ModelSummary,
+    Preprocessing,
+    Throughput,
+    TrainingData,
+    TrainingProgress,
+)
+from zoo.config import TrainConfig
+from zoo.loading import load_object
+from zoo.specs import ModelSpec
+from zoo_keras import bench, checkpoint, runtime, summary, training
+
+
+class KerasBackend:
+    """Builds, trains, measures, saves and loads zoo's Keras models."""
+
+    name = "keras"
+
+    def environment(self, device: str) -> dict[str, str]:
+        """Keras, its backend and TensorFlow versions; the resolved device, its name and threads."""
+        return runtime.environment(device)
+
+    def build(self, spec: ModelSpec, *, num_classes: int, in_chans: int, input_size: tuple[int, int]) -> Any:
+        """A fresh ``keras.Model``; ``UsageError`` below the spec's minimum input size."""
+        builder = load_object(spec.builder)
+        return builder(num_classes=num_classes, in_chans=in_chans, input_size=tuple(input_size))
+
+    def summarize(self, spec: ModelSpec, *, num_classes: int, input_shape: tuple[int, int, int]) -> ModelSummary:
+        """Layer table with (C, H, W) shapes, trainable parameters and MACs for ``input_shape``."""
+        channels, height, width = input_shape
+        model = self.build(spec, num_classes=num_classes, in_chans=channels, input_size=(height, width))
+        return summary.summarize(model, input_shape)
+
+    def fit(
+        self, spec: ModelSpec, data: TrainingData, config: TrainConfig, progress: TrainingProgress
+    ) -> FitResult:
+        """``model.fit`` on tf.data (TensorFlow) or numpy batches (JAX, PyTorch), validating each epoch."""
+        return training.fit(functools.partial(self.build, spec), data, config, progress)
+
+    def predict_proba(
+        self, model: Any, images: np.ndarray, preprocessing: Preprocessing, *, batch_size: int, device: str
+    ) -> np.ndarray:
+        """Softmax probabilities, float32 (N, num_classes), inference mode."""
+        return training.predict_proba(model, images, preprocessing, batch_size=batch_size, device=device)
+
+    def save(self, model: Any, directory: Path) -> Path:
+        """``directory/model.keras`` (architecture and weights, no optimizer state), written atomically."""
+        return checkpoint.save(model, Path(directory))
+
+    def load(
+        self, spec: ModelSpec, weights: Path, *, num_classes: int, in_chans: int, input_size: tuple[int, int]
+    ) -> Any:
+        """Read a ``.keras`` file in safe mode; ``ZooError`` if unsafe, corrupt or another network/shape."""
+        expected = self.build(spec, num_classes=num_classes, in_chans=in_chans, input_size=input_size)
+        description = f"{spec.name} for {num_classes} classes, {in_chans}x{input_size[0]}x{input_size[1]}"
+        return checkpoint.load(Path(weights), expected, description)
+
+    def benchmark(self, spec: ModelSpec, config: BenchConfig) -> list[Throughput]:
+        """Median-step throughput of training and/or inference on synthetic data on the device."""
+        return bench.benchmark(functools.partial(self.build, spec), config)

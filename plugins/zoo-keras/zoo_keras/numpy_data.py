@@ -1,0 +1,94 @@
+"""Numpy batches for Keras on JAX or PyTorch, where tf.data is not the native path.
+
+The same preprocessing and augmentation as :mod:`zoo_keras.data`, a batch at a
+time from the uint8 arrays, through a ``keras.utils.PyDataset``: seeded shuffle
+redrawn every epoch, normalisation, bilinear resize (``keras.ops.image.resize``)
+when the model's input differs from the images, pad + random crop + random
+horizontal flip per sample.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from zoo.backend import Augmentation, Preprocessing
+from zoo_keras.runtime import keras
+
+
+def normalize(images: np.ndarray, preprocessing: Preprocessing) -> np.ndarray:
+    """uint8 NHWC -> float32 ``(x / 255 - mean) / std``, resized to the model's input size."""
+    mean = np.asarray(preprocessing.mean, np.float32)
+    std = np.asarray(preprocessing.std, np.float32)
+    x = (images.astype(np.float32) * np.float32(1 / 255) - mean) / std
+    if x.shape[1:3] != tuple(preprocessing.input_size):
+        resized = keras.ops.image.resize(x, preprocessing.input_size, interpolation="bilinear", antialias=False)
+        x = keras.ops.convert_to_numpy(resized).astype(np.float32)
+    return x
+
+
+def augment(x: np.ndarray, rng: np.random.Generator, augmentation: Augmentation) -> np.ndarray:
+    """Per-sample zero-pad + random crop and random horizontal flip of a float NHWC batch."""
+    pad = augmentation.crop_padding
+    if pad == 0 and not augmentation.horizontal_flip:
+        return x
+    batch, height, width = x.shape[:3]
+    top = rng.integers(0, 2 * pad + 1, batch)
+    left = rng.integers(0, 2 * pad + 1, batch)
+    columns = np.broadcast_to(np.arange(width), (batch, width))
+    if augmentation.horizontal_flip:
+        columns = np.where((rng.random(batch) < 0.5)[:, None], width - 1 - columns, columns)
+    if pad:
+        x = np.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
+    rows = top[:, None] + np.arange(height)
+    columns = left[:, None] + columns
+    return x[np.arange(batch)[:, None, None], rows[:, :, None], columns[:, None, :]]
+
+
+class ArrayBatches(keras.utils.PyDataset):
+    """Batches of ``(x, y)`` (or ``x`` alone when ``labels`` is None) from uint8 arrays.
+
+    ``training``: shuffle (seeded, redrawn each epoch) and augment; otherwise in order, as is.
+    """
+
+    def __init__(
+        self,
+        images: np.ndarray,
+        labels: np.ndarray | None,
+        preprocessing: Preprocessing,
+        *,
+        batch_size: int,
+        augmentation: Augmentation | None = None,
+        training: bool = False,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        self.images, self.labels = images, labels
+        self.preprocessing, self.augmentation = preprocessing, augmentation or Augmentation()
+        self.batch_size, self.training, self.seed = batch_size, training, seed
+        self.epoch = 0
+        self.order = self._order()
+
+    def _order(self) -> np.ndarray:
+        if not self.training:
+            return np.arange(len(self.images))
+        return np.random.default_rng([self.seed, self.epoch]).permutation(len(self.images))
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.images) / self.batch_size)
+
+    def __getitem__(self, index: int) -> Any:
+        chosen = self.order[index * self.batch_size : (index + 1) * self.batch_size]
+        x = normalize(self.images[chosen], self.preprocessing)
+        if self.training:
+            x = augment(x, np.random.default_rng([self.seed, self.epoch, index]), self.augmentation)
+        if self.labels is None:
+            return (x,)
+        return x, self.labels[chosen].astype(np.int32)
+
+    def on_epoch_end(self) -> None:
+        """Redraw the order (and with it the augmentation) for the next epoch."""
+        self.epoch += 1
+        self.order = self._order()

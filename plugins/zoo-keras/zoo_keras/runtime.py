@@ -1,0 +1,176 @@
+"""Importing Keras quietly and once, and resolving devices.
+
+Every zoo-keras module that needs Keras imports it from here, so the
+environment is set before TensorFlow loads: ``TF_CPP_MIN_LOG_LEVEL=2``, the
+C++ start-up banners kept off stderr, and memory growth switched on for every
+GPU (TensorFlow would otherwise reserve all GPU memory at the first op).
+``KERAS_BACKEND`` (tensorflow, jax or torch) is respected; TensorFlow is the
+default, as in Keras itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import platform
+import sys
+from collections.abc import Iterator
+from types import ModuleType
+from typing import Any
+
+from zoo.errors import UsageError
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _debug() -> bool:
+    return os.environ.get("ZOO_DEBUG", "") not in ("", "0")
+
+
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Send file descriptor 2 to /dev/null while native libraries load.
+
+    TensorFlow 2.21 logs "oneDNN custom operations are on" through absl before
+    logging is initialised, ignoring ``TF_CPP_MIN_LOG_LEVEL``. Python errors are
+    exceptions and still surface. ``ZOO_DEBUG=1`` keeps everything.
+    """
+    if _debug():
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _import_keras() -> ModuleType:
+    with _quiet_stderr():
+        import keras
+
+        if keras.backend.backend() == "tensorflow":
+            import tensorflow as tf
+
+            if not _debug():
+                # Retracing notices (one per model built in a process) are noise in a CLI.
+                tf.get_logger().setLevel(logging.ERROR)
+
+            for gpu in tf.config.list_physical_devices("GPU"):
+                with contextlib.suppress(RuntimeError):  # already initialised: too late, harmless
+                    tf.config.experimental.set_memory_growth(gpu, True)
+    return keras
+
+
+keras = _import_keras()
+
+
+def backend_name() -> str:
+    """The Keras backend in use: ``tensorflow``, ``jax`` or ``torch``."""
+    return keras.backend.backend()
+
+
+def uses_tensorflow() -> bool:
+    """Whether Keras runs on TensorFlow (and so may use tf.data and XLA)."""
+    return backend_name() == "tensorflow"
+
+
+def _gpu_names() -> list[str]:
+    """Names of the GPUs the current Keras backend can see, in device order."""
+    name = backend_name()
+    if name == "tensorflow":
+        import tensorflow as tf
+
+        gpus = tf.config.list_physical_devices("GPU")
+        return [tf.config.experimental.get_device_details(gpu).get("device_name", gpu.name) for gpu in gpus]
+    if name == "jax":
+        import jax
+
+        return [d.device_kind for d in jax.devices() if d.platform == "gpu"]
+    if name == "torch":
+        import torch
+
+        return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    return []
+
+
+def _cpu_name() -> str:
+    with contextlib.suppress(OSError), open("/proc/cpuinfo", encoding="utf-8") as info:
+        for line in info:
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def resolve_device(requested: str) -> str:
+    """``auto``/``cpu``/``cuda``/``cuda:N`` as zoo names it: ``cpu`` or ``cuda:N``."""
+    wanted = requested.lower()
+    gpus = len(_gpu_names())
+    if wanted == "cpu" or (wanted == "auto" and gpus == 0):
+        return "cpu"
+    if wanted == "auto":
+        return "cuda:0"
+    index = int(wanted.split(":", 1)[1]) if ":" in wanted else 0
+    if index >= gpus:
+        raise UsageError(
+            f"--device {requested} asked for a GPU but Keras ({backend_name()} backend) sees {gpus}; "
+            "use --device cpu or auto"
+        )
+    return f"cuda:{index}"
+
+
+def keras_device(device: str) -> Any:
+    """A ``keras.device`` scope placing work on zoo's ``device`` (``cpu`` or ``cuda:N``)."""
+    if device == "cpu":
+        return keras.device("cpu:0")
+    return keras.device(f"gpu:{device.split(':', 1)[1]}")
+
+
+def device_name(device: str) -> str:
+    """Human name of ``device``: the CPU model or the GPU's name."""
+    if device == "cpu":
+        return _cpu_name()
+    return _gpu_names()[int(device.split(":", 1)[1])]
+
+
+def threads() -> int:
+    """Threads the backend uses for one op on the CPU."""
+    name = backend_name()
+    if name == "tensorflow":
+        import tensorflow as tf
+
+        return tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count() or 1
+    if name == "torch":
+        import torch
+
+        return torch.get_num_threads()
+    return os.cpu_count() or 1
+
+
+def environment(device: str) -> dict[str, str]:
+    """Versions and the resolved device, for run records."""
+    resolved = resolve_device(device)
+    env = {
+        "framework": "keras",
+        "keras": keras.__version__,
+        "keras_backend": backend_name(),
+    }
+    if uses_tensorflow():
+        import tensorflow as tf
+
+        env["tensorflow"] = tf.__version__
+    elif backend_name() == "jax":
+        import jax
+
+        env["jax"] = jax.__version__
+    elif backend_name() == "torch":
+        import torch
+
+        env["torch"] = torch.__version__
+    env.update(device=resolved, device_name=device_name(resolved), threads=str(threads()))
+    return env

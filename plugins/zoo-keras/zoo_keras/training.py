@@ -1,0 +1,144 @@
+"""``fit`` and ``predict_proba``: Keras' own ``model.fit``/``model.predict`` on zoo's arrays.
+
+Execution settings, measured on a 2-core CPU and chosen per device
+(``docs/keras.md``): XLA (``jit_compile``) off on the CPU, where it was slower,
+and on for GPUs or when ``--compile`` asks for it; ``steps_per_execution``
+:data:`STEPS_PER_EXECUTION` on TensorFlow; the ``mixed_bfloat16`` policy on a
+GPU when the precision is ``bf16`` (on the CPU bf16 falls back to fp32, noted
+in ``FitResult.extra``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from zoo.backend import FitResult, Preprocessing, TrainingData, TrainingProgress
+from zoo.config import TrainConfig
+from zoo.errors import ZooError
+from zoo_keras import data as tfdata
+from zoo_keras.numpy_data import ArrayBatches
+from zoo_keras.optim import make_optimizer
+from zoo_keras.progress import ProgressCallback
+from zoo_keras.runtime import backend_name, keras, keras_device, resolve_device, uses_tensorflow
+
+STEPS_PER_EXECUTION = 1
+
+
+@contextlib.contextmanager
+def dtype_policy(name: str) -> Iterator[None]:
+    """Set Keras' global dtype policy while models are built, then restore it."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def precision_policy(precision: str, device: str) -> str:
+    """``mixed_bfloat16`` for bf16 on a GPU, else ``float32``."""
+    return "mixed_bfloat16" if precision == "bf16" and device != "cpu" else "float32"
+
+
+def jit_compile(compile_requested: bool, device: str) -> bool | str:
+    """XLA on TensorFlow when asked or on a GPU; Keras' ``auto`` on the other backends."""
+    if not uses_tensorflow():
+        return "auto"
+    return bool(compile_requested or device != "cpu")
+
+
+def compile_model(model: Any, config: TrainConfig, steps_per_epoch: int, device: str) -> None:
+    """Compile for training: the configured optimizer, cross-entropy on logits, accuracy."""
+    model.compile(
+        optimizer=make_optimizer(config, steps_per_epoch),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+        jit_compile=jit_compile(config.compile, device),
+        steps_per_execution=STEPS_PER_EXECUTION if uses_tensorflow() else 1,
+    )
+
+
+def _batches(images: np.ndarray, labels: np.ndarray | None, data: TrainingData | None,
+             preprocessing: Preprocessing, *, batch_size: int, seed: int = 0, training: bool = False) -> Any:
+    """tf.data on TensorFlow, a numpy PyDataset on the other backends."""
+    if uses_tensorflow():
+        if training and data is not None and labels is not None:
+            return tfdata.training_dataset(
+                images, labels, preprocessing, data.augmentation, batch_size=batch_size, seed=seed
+            )
+        return tfdata.evaluation_dataset(images, labels, preprocessing, batch_size=batch_size)
+    augmentation = data.augmentation if data is not None else None
+    return ArrayBatches(images, labels, preprocessing, batch_size=batch_size, augmentation=augmentation,
+                        training=training, seed=seed)
+
+
+def fit(build: Any, data: TrainingData, config: TrainConfig, progress: TrainingProgress) -> FitResult:
+    """Build a fresh model with ``build(num_classes, in_chans, input_size)`` and train it with ``model.fit``."""
+    started = time.perf_counter()
+    device = resolve_device(config.device)
+    keras.utils.set_random_seed(config.seed)
+    if config.deterministic and uses_tensorflow():
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+    if len(data.train) == 0:
+        raise ZooError("no training images: lower --val-split or raise --limit")
+    prep = data.preprocessing
+    steps = math.ceil(len(data.train) / config.batch_size)
+    policy = precision_policy(config.precision, device)
+    with dtype_policy(policy), keras_device(device):
+        model = build(num_classes=data.num_classes, in_chans=prep.in_chans, input_size=prep.input_size)
+        compile_model(model, config, steps, device)
+    train = _batches(data.train.images, data.train.labels, data, prep, batch_size=config.batch_size,
+                     seed=config.seed, training=True)
+    val = None
+    if data.val is not None and len(data.val):
+        val = _batches(data.val.images, data.val.labels, data, prep, batch_size=config.batch_size)
+    callback = ProgressCallback(progress, epochs=config.epochs, steps=steps, train_count=len(data.train))
+    with keras_device(device):
+        model.fit(train, validation_data=val, epochs=config.epochs, shuffle=False, verbose=0, callbacks=[callback])
+    extra: dict[str, Any] = {
+        "keras_backend": backend_name(),
+        "jit_compile": str(model.jit_compile),
+        "steps_per_execution": model.steps_per_execution,
+        "dtype_policy": policy,
+        "data_pipeline": "tf.data" if uses_tensorflow() else "keras.utils.PyDataset",
+    }
+    if config.precision == "bf16" and policy == "float32":
+        extra["note"] = "bf16 needs a GPU with Keras; trained in fp32 on the CPU"
+    return FitResult(model=model, history=callback.history, device=device,
+                     seconds=time.perf_counter() - started, extra=extra)
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax in float32, stable for large logits."""
+    z = logits.astype(np.float32)
+    z = z - z.max(axis=1, keepdims=True)
+    np.exp(z, out=z)
+    z /= z.sum(axis=1, keepdims=True)
+    return z
+
+
+def predict_proba(model: Any, images: np.ndarray, preprocessing: Preprocessing, *, batch_size: int,
+                  device: str) -> np.ndarray:
+    """Class probabilities (N, num_classes) float32 in inference mode, a batch at a time."""
+    num_classes = int(model.output_shape[-1])
+    expected = tuple(model.input_shape[1:])
+    size = tuple(preprocessing.input_size)
+    if images.ndim != 4 or images.shape[-1] != expected[-1] or (*size, images.shape[-1]) != expected:
+        raise ZooError(
+            f"the model takes {expected[-1]}x{expected[0]}x{expected[1]} inputs but got images of shape "
+            f"{tuple(images.shape)} resized to {size[0]}x{size[1]}; use the preprocessing it was trained with"
+        )
+    if len(images) == 0:
+        return np.zeros((0, num_classes), np.float32)
+    batches = _batches(images, None, None, preprocessing, batch_size=batch_size)
+    with keras_device(resolve_device(device)):
+        logits = model.predict(batches, verbose=0)
+    return softmax(np.asarray(logits, dtype=np.float32))
