@@ -1,0 +1,103 @@
+"""``TorchBackend``: zoo's :class:`zoo.backend.Backend` for PyTorch.
+
+Creating the backend imports nothing heavy; each method imports the module
+that does its one job (``train``, ``bench``, ``summary``, ``checkpoint``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from zoo.backend import (
+    BenchConfig,
+    FitResult,
+    ModelSummary,
+    Preprocessing,
+    Throughput,
+    TrainingData,
+    TrainingProgress,
+)
+from zoo.config import TrainConfig
+from zoo.specs import ModelSpec
+
+if TYPE_CHECKING:
+    from torch import nn
+
+
+class TorchBackend:
+    """Device-resident uint8 data, bf16 autocast, channels_last, optional ``torch.compile``,
+    fused optimizers from timm, safetensors checkpoints."""
+
+    name = "torch"
+
+    def environment(self, device: str) -> dict[str, str]:
+        """Framework versions, the resolved device, its name and the CPU thread count."""
+        import timm
+        import torch
+
+        from zoo_torch import runtime
+
+        resolved = runtime.resolve_device(device)
+        return {
+            "framework": "torch",
+            "torch": torch.__version__,
+            "timm": timm.__version__,
+            "device": runtime.device_label(resolved),
+            "device_name": runtime.device_name(resolved),
+            "threads": str(torch.get_num_threads()),
+        }
+
+    def build(self, spec: ModelSpec, *, num_classes: int, in_chans: int, input_size: tuple[int, int]) -> nn.Module:
+        """A fresh ``nn.Module`` on the CPU; ``UsageError`` below the model's minimum input."""
+        from zoo_torch.train import build
+
+        return build(spec, num_classes=num_classes, in_chans=in_chans, input_size=input_size)
+
+    def summarize(self, spec: ModelSpec, *, num_classes: int, input_shape: tuple[int, int, int]) -> ModelSummary:
+        """Stage table with (C, H, W) output shapes, trainable parameters and conv+linear MACs."""
+        from zoo_torch.summary import summarize
+
+        model = self.build(spec, num_classes=num_classes, in_chans=input_shape[0], input_size=input_shape[1:])
+        return summarize(model, input_shape)
+
+    def fit(
+        self, spec: ModelSpec, data: TrainingData, config: TrainConfig, progress: TrainingProgress
+    ) -> FitResult:
+        """Train a fresh model; the returned model is in eval mode on the training device."""
+        from zoo_torch.train import fit
+
+        return fit(spec, data, config, progress)
+
+    def predict_proba(
+        self, model: Any, images: np.ndarray, preprocessing: Preprocessing, *, batch_size: int, device: str
+    ) -> np.ndarray:
+        """Softmax probabilities, float32 (N, num_classes); moves ``model`` to ``device``."""
+        from zoo_torch.train import predict_proba
+
+        return predict_proba(model, images, preprocessing, batch_size=batch_size, device=device)
+
+    def save(self, model: Any, directory: Path) -> Path:
+        """Write ``directory/model.safetensors`` atomically; return its path."""
+        from zoo_torch.checkpoint import save_weights
+
+        return save_weights(model, directory)
+
+    def load(
+        self, spec: ModelSpec, weights: Path, *, num_classes: int, in_chans: int, input_size: tuple[int, int]
+    ) -> nn.Module:
+        """Rebuild ``spec`` and load ``weights`` (a file, or a directory holding model.safetensors);
+        ``ZooError`` when the file is missing, unreadable or of another model/shape. Eval mode, CPU."""
+        from zoo_torch.checkpoint import load_weights
+
+        model = self.build(spec, num_classes=num_classes, in_chans=in_chans, input_size=input_size)
+        load_weights(model, weights, spec.name)
+        return model.eval()
+
+    def benchmark(self, spec: ModelSpec, config: BenchConfig) -> list[Throughput]:
+        """Median-step throughput for each requested mode, synthetic data on the device."""
+        from zoo_torch.bench import benchmark
+
+        return benchmark(spec, config)

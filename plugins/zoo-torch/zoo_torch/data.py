@@ -1,0 +1,84 @@
+"""The device-resident data adapter: uint8 images on the device, model inputs made per batch.
+
+The whole split is copied to the training device once, as uint8 (a quarter of
+float32's memory). Each batch is then indexed, converted to float,
+normalised, resized (bilinear) when the model wants another size, and
+augmented (zero padding after normalisation, random crop, random horizontal
+flip, per sample), all on the device: no DataLoader workers, no per-batch
+host-to-device copies, never a resized copy of the whole dataset.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from zoo.backend import Augmentation, Preprocessing
+from zoo.errors import ZooError
+
+
+class DeviceImages:
+    """One split on ``device``: ``images`` uint8 (N, H, W, C) and ``labels`` int64 (N,)."""
+
+    def __init__(
+        self,
+        images: np.ndarray,
+        labels: np.ndarray | None,
+        preprocessing: Preprocessing,
+        device: torch.device,
+        *,
+        channels_last: bool = False,
+    ) -> None:
+        if images.ndim != 4 or images.dtype != np.uint8:
+            raise ZooError(f"images must be uint8 (N, H, W, C), got {images.dtype} {images.shape}")
+        if images.shape[3] != preprocessing.in_chans:
+            raise ZooError(
+                f"images have {images.shape[3]} channel(s) but the preprocessing has {preprocessing.in_chans}; "
+                "use the dataset the model was trained on"
+            )
+        array = np.require(images, requirements=["C_CONTIGUOUS", "WRITEABLE"])
+        self.images = torch.from_numpy(array).to(device)
+        self.labels = None if labels is None else torch.tensor(np.asarray(labels), dtype=torch.int64, device=device)
+        mean = torch.tensor(preprocessing.mean, dtype=torch.float32, device=device)
+        std = torch.tensor(preprocessing.std, dtype=torch.float32, device=device)
+        self._scale = 1.0 / (255.0 * std)  # x = u8 * scale + shift == (u8 / 255 - mean) / std
+        self._shift = -mean / std
+        self.input_size = tuple(preprocessing.input_size)
+        self._resize = tuple(images.shape[1:3]) != self.input_size
+        self._format = torch.channels_last if channels_last else torch.contiguous_format
+        self.device = device
+
+    def __len__(self) -> int:
+        return int(self.images.shape[0])
+
+    def inputs(
+        self, index: Tensor | slice, augmentation: Augmentation | None = None, generator: torch.Generator | None = None
+    ) -> Tensor:
+        """Model inputs (B, C, H, W) float32 for the examples at ``index``."""
+        x = torch.addcmul(self._shift, self.images[index].float(), self._scale)  # NHWC, normalised
+        x = x.permute(0, 3, 1, 2)  # NCHW view of NHWC memory, i.e. channels_last
+        if self._resize:
+            x = F.interpolate(x, size=self.input_size, mode="bilinear", align_corners=False)
+        if augmentation is not None and (augmentation.crop_padding or augmentation.horizontal_flip):
+            x = augment(x, augmentation, generator)
+        return x.contiguous(memory_format=self._format)
+
+
+def augment(x: Tensor, augmentation: Augmentation, generator: torch.Generator | None = None) -> Tensor:
+    """Pad with zeros, take a random crop of the original size and flip with p=0.5, per sample,
+    in one gather on the device. ``x`` is (B, C, H, W); so is the result."""
+    n, _, h, w = x.shape
+    pad = augmentation.crop_padding
+    rows = torch.arange(h, device=x.device).expand(n, h)
+    cols = torch.arange(w, device=x.device).expand(n, w)
+    if augmentation.horizontal_flip:
+        flip = torch.rand(n, device=x.device, generator=generator) < 0.5
+        cols = torch.where(flip[:, None], w - 1 - cols, cols)
+    if pad:
+        x = F.pad(x, (pad, pad, pad, pad))
+        rows = rows + torch.randint(0, 2 * pad + 1, (n, 1), device=x.device, generator=generator)
+        cols = cols + torch.randint(0, 2 * pad + 1, (n, 1), device=x.device, generator=generator)
+    batch = torch.arange(n, device=x.device)[:, None, None]
+    return x[batch, :, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)  # gather gives (B, H, W, C)
