@@ -151,7 +151,7 @@ def unpickle_plain(data: bytes, source: str = "<bytes>") -> Any:
         return RestrictedUnpickler(io.BytesIO(data), encoding="bytes").load()
     except pickle.UnpicklingError as exc:
         raise ZooError(f"{source} is not a plain-data pickle: {exc}") from exc
-    except Exception as exc:  # noqa: BLE001 - malformed pickles raise anything
+    except Exception as exc:
         raise ZooError(f"{source} is not a valid pickle ({type(exc).__name__}: {exc})") from exc
 
 

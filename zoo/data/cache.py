@@ -1,0 +1,129 @@
+"""The parsed-array cache: canonical uint8 NHWC arrays as ``.npy`` files, memory-mapped.
+
+After a dataset's files are parsed once, its splits are written to
+``<cache>/<dataset>/arrays-<key>/`` (one ``.npy`` per array plus
+``meta.json``) in a temporary directory renamed into place when complete.
+The key hashes the source files' checksums (and the loader and cache
+format), so a changed source is parsed again. Later loads map the files
+read-only with ``np.load(mmap_mode="r")``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from zoo.data.arrays import Split
+from zoo.data.locate import cache_dir
+from zoo.specs import DataFile, DatasetSpec
+
+FORMAT_VERSION = 1
+SPLITS = ("train", "test")
+_META = "meta.json"
+
+
+def file_identity(file: DataFile) -> str | None:
+    """The strongest published checksum of ``file`` (``kind:hex``), None when it has none."""
+    for kind, value in (("content-sha256", file.content_sha256), ("sha256", file.sha256), ("md5", file.md5)):
+        if value:
+            return f"{kind}:{value.lower()}"
+    return None
+
+
+def arrays_key(spec: DatasetSpec, identities: Sequence[str]) -> str:
+    """Cache key from the sources' checksums, the loader and the cache format."""
+    payload = json.dumps(
+        {
+            "format": FORMAT_VERSION,
+            "dataset": spec.name,
+            "loader": spec.loader,
+            "files": [[f.name, ident] for f, ident in zip(spec.files, identities, strict=True)],
+        },
+        sort_keys=True,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def published_key(spec: DatasetSpec) -> str | None:
+    """The key computed from the spec alone, or None when a file has no published checksum."""
+    identities = [file_identity(f) for f in spec.files]
+    if any(ident is None for ident in identities):
+        return None
+    return arrays_key(spec, [i for i in identities if i is not None])
+
+
+def arrays_dir(spec: DatasetSpec, key: str) -> Path:
+    """Where the arrays for ``key`` live."""
+    return cache_dir(spec) / f"arrays-{key}"
+
+
+def load_arrays(directory: Path) -> dict[str, Split] | None:
+    """The cached splits, memory-mapped read-only; None when absent or damaged.
+
+    A damaged entry (missing or short file, wrong shape) is removed so that
+    the next load parses the sources again.
+    """
+    meta_path = directory / _META
+    if not meta_path.is_file():
+        return None
+    try:
+        meta = json.loads(meta_path.read_text())
+        splits = {}
+        for split in SPLITS:
+            shapes = meta["splits"][split]
+            images = np.load(directory / f"{split}_images.npy", mmap_mode="r")
+            labels = np.load(directory / f"{split}_labels.npy", mmap_mode="r")
+            if (
+                images.dtype != np.uint8
+                or labels.dtype != np.int64
+                or list(images.shape) != shapes["images"]
+                or list(labels.shape) != [shapes["images"][0]]
+            ):
+                raise ValueError("shape or dtype differs from meta.json")
+            splits[split] = Split(images, labels)
+        return splits
+    except (OSError, ValueError, KeyError, TypeError):
+        shutil.rmtree(directory, ignore_errors=True)
+        return None
+
+
+def save_arrays(
+    directory: Path, splits: Mapping[str, Split], *, sources: Mapping[str, str] | None = None
+) -> Path:
+    """Write ``splits`` under ``directory`` atomically (temp directory, then rename)."""
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    partial = Path(tempfile.mkdtemp(prefix=f".{directory.name}.partial-", dir=directory.parent))
+    try:
+        meta: dict[str, object] = {"format": FORMAT_VERSION, "sources": dict(sources or {}), "splits": {}}
+        for split in SPLITS:
+            data = splits[split]
+            np.save(partial / f"{split}_images.npy", np.ascontiguousarray(data.images, dtype=np.uint8))
+            np.save(partial / f"{split}_labels.npy", np.ascontiguousarray(data.labels, dtype=np.int64))
+            meta["splits"][split] = {"images": list(data.images.shape)}  # type: ignore[index]
+        (partial / _META).write_text(json.dumps(meta, indent=2))
+        for entry in partial.iterdir():
+            with open(entry, "rb") as handle:
+                os.fsync(handle.fileno())
+        try:
+            os.rename(partial, directory)
+        except OSError:
+            if not (directory / _META).is_file():
+                raise
+    finally:
+        if partial.exists():
+            shutil.rmtree(partial, ignore_errors=True)
+    return directory
+
+
+def prune_stale(spec: DatasetSpec, keep: Path) -> None:
+    """Remove this dataset's other array caches (left by older sources or formats)."""
+    for entry in cache_dir(spec).glob("arrays-*"):
+        if entry != keep and entry.is_dir():
+            shutil.rmtree(entry, ignore_errors=True)

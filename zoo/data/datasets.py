@@ -1,0 +1,222 @@
+"""Operations on registered datasets: load, download, verify, describe.
+
+``load_dataset`` first looks for parsed arrays in the cache (a memory map,
+no source file touched); otherwise it finds or downloads the verified
+files (see :mod:`zoo.data.locate`), runs the spec's loader, checks what it
+returned against the spec, and caches the arrays for next time.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from zoo.data import cache
+from zoo.data.arrays import Dataset, Split
+from zoo.data.locate import (
+    FileStatus,
+    Located,
+    check_place,
+    ensure_local,
+    file_digests,
+    find_local,
+    search_places,
+)
+from zoo.errors import PluginError, ZooError
+from zoo.specs import DatasetSpec
+
+DatasetRef = str | DatasetSpec
+
+
+def get_dataset_spec(name: DatasetRef) -> DatasetSpec:
+    """The registered :class:`DatasetSpec` called ``name`` (a spec is returned as is)."""
+    if isinstance(name, DatasetSpec):
+        return name
+    from zoo.registry import get_registry
+
+    return get_registry().dataset(name).spec
+
+
+def list_datasets() -> list[str]:
+    """Names of every registered dataset, sorted."""
+    from zoo.registry import get_registry, natural_key
+
+    return sorted(get_registry().datasets, key=natural_key)
+
+
+def _identity_key(spec: DatasetSpec, located: Located) -> str:
+    identities = []
+    for file in spec.files:
+        ident = cache.file_identity(file)
+        if ident is None:  # no published checksum: the file's own bytes identify it
+            ident = "sha256:" + file_digests(located.place.path / file.name)[1]
+        identities.append(ident)
+    return cache.arrays_key(spec, identities)
+
+
+def check_arrays(spec: DatasetSpec, arrays: Any) -> dict[str, Split]:
+    """Validate a loader's result against the spec and make it canonical (uint8 NHWC, int64)."""
+    where = f"dataset {spec.name!r} loader {spec.loader}"
+    if not isinstance(arrays, Mapping) or not all(s in arrays for s in cache.SPLITS):
+        raise PluginError(f"{where} must return a mapping with 'train' and 'test' entries")
+    splits: dict[str, Split] = {}
+    for name in cache.SPLITS:
+        try:
+            images, labels = arrays[name]
+        except (TypeError, ValueError):
+            raise PluginError(f"{where}: {name!r} must be an (images, labels) pair") from None
+        images, labels = np.asarray(images), np.asarray(labels)
+        if images.dtype != np.uint8 or images.ndim != 4 or tuple(images.shape[1:]) != spec.shape:
+            raise PluginError(
+                f"{where}: {name} images are {images.dtype} {images.shape}, expected uint8 (N, "
+                f"{', '.join(map(str, spec.shape))})"
+            )
+        if not np.issubdtype(labels.dtype, np.integer) or labels.shape != (images.shape[0],):
+            raise PluginError(f"{where}: {name} labels must be {images.shape[0]} integers")
+        if labels.size and (labels.min() < 0 or labels.max() >= spec.num_classes):
+            raise ZooError(
+                f"dataset {spec.name!r}: {name} labels range {labels.min()}..{labels.max()}, "
+                f"outside 0..{spec.num_classes - 1}; the files are not what the spec describes"
+            )
+        splits[name] = Split(np.ascontiguousarray(images), labels.astype(np.int64))
+    return splits
+
+
+def _parse(spec: DatasetSpec, located: Located) -> dict[str, Split]:
+    from zoo.loading import load_object
+
+    loader = load_object(spec.loader)
+    return check_arrays(spec, loader(located.directory))
+
+
+def _store(spec: DatasetSpec, key: str, splits: dict[str, Split], located: Located) -> dict[str, Split]:
+    target = cache.arrays_dir(spec, key)
+    sources = {f.name: str(located.place.path / f.name) for f in spec.files}
+    try:
+        cache.save_arrays(target, splits, sources=sources)
+    except OSError as exc:
+        print(f"zoo: warning: cannot cache {spec.name} arrays in {target}: {exc}", file=sys.stderr)
+        return splits
+    cache.prune_stale(spec, target)
+    return cache.load_arrays(target) or splits
+
+
+def load_dataset(
+    name: DatasetRef,
+    *,
+    data_dir: str | Path | None = None,
+    progress: bool = True,
+    download: bool = True,
+) -> Dataset:
+    """The dataset's official train and test splits as uint8 NHWC images and int64 labels.
+
+    Args:
+        name: a registered dataset name (``"cifar10"``) or a :class:`DatasetSpec`.
+        data_dir: a directory holding the files (or ``<data_dir>/<name>/``); searched first.
+        progress: show download progress and messages on stderr.
+        download: fetch missing files; when False a missing dataset is an error.
+
+    After the first parse the arrays come from the cache as read-only memory maps;
+    copy them (``np.array(split.images)``) before writing into them.
+    """
+    spec = get_dataset_spec(name)
+    key = cache.published_key(spec)
+    if key is not None:
+        cached = cache.load_arrays(cache.arrays_dir(spec, key))
+        if cached is not None:
+            return Dataset(spec, cached["train"], cached["test"])
+    located = ensure_local(spec, data_dir, download=download, progress=progress)
+    if key is None:
+        key = _identity_key(spec, located)
+        cached = cache.load_arrays(cache.arrays_dir(spec, key))
+        if cached is not None:
+            return Dataset(spec, cached["train"], cached["test"])
+    splits = _store(spec, key, _parse(spec, located), located)
+    return Dataset(spec, splits["train"], splits["test"])
+
+
+def download_dataset(
+    name: DatasetRef, *, data_dir: str | Path | None = None, progress: bool = True
+) -> Located:
+    """Make sure verified files are local (downloading if needed) and their arrays cached."""
+    spec = get_dataset_spec(name)
+    located = ensure_local(spec, data_dir, download=True, progress=progress)
+    load_dataset(spec, data_dir=located.directory, progress=progress)
+    return located
+
+
+def verify_dataset(name: DatasetRef, *, data_dir: str | Path | None = None) -> list[FileStatus]:
+    """Every file of the dataset in every place searched, checksums recomputed."""
+    spec = get_dataset_spec(name)
+    statuses: list[FileStatus] = []
+    for place in search_places(spec, data_dir):
+        if place.path.is_dir():
+            statuses.extend(check_place(spec, place))
+    return statuses
+
+
+@dataclass
+class DatasetInfo:
+    """What ``zoo data info`` shows: the spec, where the files are, and split statistics."""
+
+    spec: DatasetSpec
+    places: list[str]
+    location: str | None = None
+    files: dict[str, str] = field(default_factory=dict)
+    arrays: str | None = None
+    splits: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for JSON."""
+        spec = self.spec
+        return {
+            "name": spec.name,
+            "summary": spec.summary,
+            "classes": list(spec.classes),
+            "num_classes": spec.num_classes,
+            "shape": list(spec.shape),
+            "mean": list(spec.mean),
+            "std": list(spec.std),
+            "augment": spec.augment,
+            "homepage": spec.homepage,
+            "license": spec.license,
+            "searched": self.places,
+            "location": self.location,
+            "files": self.files,
+            "arrays": self.arrays,
+            "splits": self.splits,
+        }
+
+
+def _split_stats(split: Split, num_classes: int) -> dict[str, Any]:
+    counts = np.bincount(np.asarray(split.labels), minlength=num_classes)
+    return {"count": len(split), "shape": list(split.images.shape), "per_class": counts.tolist()}
+
+
+def dataset_info(name: DatasetRef, *, data_dir: str | Path | None = None) -> DatasetInfo:
+    """Describe a dataset without downloading: files found (verified), array cache, per-class counts."""
+    spec = get_dataset_spec(name)
+    info = DatasetInfo(spec, [str(p.path) for p in search_places(spec, data_dir)])
+    located = find_local(spec, data_dir)
+    if located is not None:
+        info.location = f"{located.place.path} ({located.place.kind})"
+        info.files = {n: str(p) for n, p in located.paths().items()}
+    key = cache.published_key(spec)
+    if key is None and located is not None:
+        key = _identity_key(spec, located)
+    if key is not None and cache.load_arrays(cache.arrays_dir(spec, key)) is not None:
+        info.arrays = str(cache.arrays_dir(spec, key))
+    if located is not None or info.arrays is not None:
+        data = load_dataset(spec, data_dir=data_dir, progress=False, download=False)
+        if info.arrays is None and key is not None and cache.arrays_dir(spec, key).is_dir():
+            info.arrays = str(cache.arrays_dir(spec, key))
+        info.splits = {
+            "train": _split_stats(data.train, spec.num_classes),
+            "test": _split_stats(data.test, spec.num_classes),
+        }
+    return info
