@@ -35,11 +35,26 @@ def zoo_env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
+@pytest.fixture(scope="session")
+def dataset_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One parsed-dataset cache shared by the tests that train (parsing once is enough)."""
+    return tmp_path_factory.mktemp("dataset-cache")
+
+
+def pip_install_target(package: Path, target: Path) -> None:
+    """Really pip-install ``package`` (no deps) into ``target``, importable via PYTHONPATH."""
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+         "--target", str(target), str(package)],
+        check=True, capture_output=True, text=True,
+    )
+
+
 @pytest.fixture
 def run_zoo(zoo_exe: Path, zoo_env: dict[str, str]) -> RunZoo:
     """Run the installed ``zoo`` with arguments; returns the completed process (text mode)."""
 
-    def run(*args: str, env: dict[str, str] | None = None, timeout: float = 600, **kwargs) -> subprocess.CompletedProcess:
+    def run(*args: str, env: dict[str, str] | None = None, timeout: float = 600, **kwargs: object):
         merged = dict(zoo_env)
         merged.update(env or {})
         return subprocess.run(

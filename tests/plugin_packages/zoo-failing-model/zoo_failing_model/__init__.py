@@ -1,0 +1,17 @@
+"""Registers a torch model whose builder raises, as a broken third-party model would."""
+
+from zoo import ModelSpec, hookimpl
+
+
+def build(*, num_classes, in_chans, input_size):
+    raise RuntimeError("this network's builder is broken")
+
+
+@hookimpl
+def zoo_register_models(register):
+    register(
+        ModelSpec(
+            name="broken-torch", backend="torch", family="broken", builder="zoo_failing_model:build",
+            input_size=(1, 28, 28), min_input_size=(8, 8), summary="always fails to build",
+        )
+    )

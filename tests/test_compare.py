@@ -1,0 +1,129 @@
+"""zoo compare end to end: real training of a Keras and a PyTorch model, reuse, a failing row."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, pip_install_target
+
+FASHION = Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
+pytestmark = pytest.mark.skipif(not FASHION.exists(), reason="needs Debian's dataset-fashion-mnist (make setup)")
+
+RECIPE = ["--dataset", "fashion-mnist", "--epochs", "1", "--limit", "600", "--limit-test", "300",
+          "--batch-size", "50", "--bench-steps", "3", "--bench-warmup", "1"]
+NUMERIC = ["param_count", "gmacs", "top1_mean", "top5_mean", "train_samples_per_sec", "infer_samples_per_sec",
+           "batch_size", "wall_s"]
+
+
+@pytest.fixture(scope="module")
+def compare_env(tmp_path_factory: pytest.TempPathFactory, dataset_cache: Path) -> dict[str, str]:
+    """A private zoo home, the shared dataset cache, and a real plugin whose model cannot be built."""
+    site = tmp_path_factory.mktemp("failing-site")
+    pip_install_target(REPO / "tests" / "plugin_packages" / "zoo-failing-model", site)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ZOO_")}
+    env.update(ZOO_HOME=str(tmp_path_factory.mktemp("compare-home")), ZOO_CACHE_DIR=str(dataset_cache),
+               PYTHONPATH=str(site), COLUMNS="250", TF_CPP_MIN_LOG_LEVEL="2")
+    return env
+
+
+def _zoo(zoo_exe: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(zoo_exe), *args], capture_output=True, text=True, env=env, timeout=900)
+
+
+@pytest.fixture(scope="module")
+def first(zoo_exe: Path, compare_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> dict:
+    plot = tmp_path_factory.mktemp("plots") / "compare.png"
+    result = _zoo(zoo_exe, compare_env, "compare", "alexnet-*-bn", "broken-torch", *RECIPE,
+                  "--format", "json", "--plot", str(plot))
+    return {"result": result, "report": json.loads(result.stdout or "{}"), "plot": plot}
+
+
+def test_every_matching_model_gets_a_row_with_every_column(first) -> None:
+    assert first["result"].returncode == 0, first["result"].stderr
+    rows = {row["model"]: row for row in first["report"]["rows"]}
+    assert set(rows) == {"alexnet-keras-bn", "alexnet-torch-bn", "broken-torch"}
+    for name in ("alexnet-keras-bn", "alexnet-torch-bn"):
+        row = rows[name]
+        assert row["status"] == "ok", row
+        for column in NUMERIC:
+            assert isinstance(row[column], (int, float)) and row[column] > 0, (name, column, row[column])
+        assert 0 < row["top1_mean"] <= row["top5_mean"] <= 1
+        assert row["param_count"] == pytest.approx(21.601674, abs=0.001)  # millions, same network in both backends
+        assert row["img_size"] == "1x28x28" and row["batch_size"] == 50 and row["precision"] == "fp32"
+        assert row["source"].startswith("measured run ")
+    assert rows["alexnet-keras-bn"]["backend"].startswith("keras (")  # the Keras backend in use is shown
+
+
+def test_a_model_that_fails_gets_a_failed_row_and_the_others_finish(first) -> None:
+    rows = first["report"]["rows"]
+    assert rows[-1]["model"] == "broken-torch"  # failures sort last
+    assert rows[-1]["status"] == "failed"
+    assert "this network's builder is broken" in rows[-1]["reason"]
+
+
+def test_conditions_header_names_device_versions_and_recipe(first) -> None:
+    conditions = first["report"]["conditions"]
+    assert conditions["dataset"] == "fashion-mnist" and conditions["seeds"] == [0]
+    assert {"torch", "keras"} <= set(conditions["versions"])
+    assert conditions["device"] and conditions["zoo"] and conditions["batch_size"] == 50
+
+
+def test_plot_is_written(first) -> None:
+    data = first["plot"].read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
+
+
+def test_second_compare_reuses_stored_runs(first, zoo_exe: Path, compare_env: dict[str, str]) -> None:
+    result = _zoo(zoo_exe, compare_env, "compare", "alexnet-*-bn", *RECIPE, "--format", "csv")
+    assert result.returncode == 0, result.stderr
+    assert "epoch 1/1" not in result.stderr  # nothing was trained again
+    rows = {row["model"]: row for row in csv.DictReader(io.StringIO(result.stdout))}
+    before = {row["model"]: row for row in first["report"]["rows"]}
+    for name in ("alexnet-keras-bn", "alexnet-torch-bn"):
+        assert rows[name]["source"].startswith("reused run ")
+        assert rows[name]["source"].split()[-1] == before[name]["source"].split()[-1]
+        assert float(rows[name]["top1"]) == pytest.approx(before[name]["top1_mean"] * 100, abs=0.01)
+
+
+def test_markdown_output_to_a_file(first, zoo_exe: Path, compare_env: dict[str, str], tmp_path: Path) -> None:
+    out = tmp_path / "table.md"
+    result = _zoo(zoo_exe, compare_env, "compare", "alexnet-torch-bn", *RECIPE, "-f", "markdown", "--output", str(out))
+    assert result.returncode == 0, result.stderr
+    text = out.read_text()
+    assert "| model |" in text and "alexnet-torch-bn" in text and "device:" in text
+
+
+def test_unknown_pattern_and_bad_seeds_are_usage_errors(zoo_exe: Path, compare_env: dict[str, str]) -> None:
+    nothing = _zoo(zoo_exe, compare_env, "compare", "vgg-*", "--dataset", "fashion-mnist")
+    assert nothing.returncode == 1 and "no model matches vgg-*" in nothing.stderr
+    seeds = _zoo(zoo_exe, compare_env, "compare", "alexnet-torch-bn", "--dataset", "fashion-mnist", "--seeds", "a")
+    assert seeds.returncode == 2 and "--seeds must be" in seeds.stderr
+
+
+def test_two_trainings_at_once_both_record_complete_runs(zoo_exe: Path, compare_env: dict[str, str]) -> None:
+    args = ["train", "alexnet-torch-bn", "--dataset", "fashion-mnist", "--epochs", "2", "--limit", "200",
+            "--limit-test", "100", "--batch-size", "50", "--format", "json"]
+    processes = [
+        subprocess.Popen([str(zoo_exe), *args, "--seed", str(seed)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, env=compare_env)
+        for seed in (11, 12)
+    ]
+    run_ids = []
+    for process in processes:
+        out, err = process.communicate(timeout=900)
+        assert process.returncode == 0, err
+        run_ids.append(json.loads(out)["run_id"])
+    listing = _zoo(zoo_exe, compare_env, "runs", "list", "--format", "json")
+    runs = {run["id"]: run for run in json.loads(listing.stdout)}
+    for run_id in run_ids:
+        assert runs[run_id]["status"] == "finished"
+        shown = json.loads(_zoo(zoo_exe, compare_env, "runs", "show", str(run_id), "-f", "json").stdout)
+        assert [e["epoch"] for e in shown["epochs"]] == [1, 2]
+        assert "top1" in shown["metrics"]
