@@ -19,7 +19,7 @@ from typing import Any
 from zoo.backend import BenchConfig, Throughput
 from zoo.errors import ZooError
 from zoo_keras.optim import ADAM_EPSILON
-from zoo_keras.runtime import backend_name, device_name, keras, keras_device, resolve_device
+from zoo_keras.runtime import backend_name, device_label, keras, keras_device, resolve_device
 from zoo_keras.training import dtype_policy, jit_compile, precision_policy
 
 _OOM_MARKERS = ("out of memory", "resourceexhausted", "resource_exhausted", "oom when allocating")
@@ -72,7 +72,7 @@ def benchmark(build: Callable[..., Any], config: BenchConfig) -> list[Throughput
     policy = precision_policy(config.precision, device)
     jit = jit_compile(config.compile, device)
     compiled = jit is True or (jit == "auto" and backend_name() == "jax")
-    notes = [f"keras {keras.__version__} on {backend_name()}", device_name(device), "NHWC"]
+    notes = [f"keras {keras.__version__} on {backend_name()}", "NHWC"]
     if config.precision == "bf16" and policy == "float32":
         notes.append("bf16 needs a GPU with Keras: ran fp32")
     batch = config.batch_size
@@ -99,7 +99,7 @@ def benchmark(build: Callable[..., Any], config: BenchConfig) -> list[Throughput
                 median_step_seconds=median,
                 batch_size=batch,
                 steps=len(times),
-                device=device,
+                device=device_label(device),
                 precision="bf16" if policy == "mixed_bfloat16" else "fp32",
                 compiled=compiled,
                 channels_last=True,

@@ -1,16 +1,22 @@
-"""Optimizers and learning-rate schedules from a :class:`zoo.config.TrainConfig`, PyTorch's semantics.
+"""Optimizers and learning-rate schedules from a :class:`zoo.config.TrainConfig`.
 
-- ``adam``: Adam, epsilon 1e-8 (PyTorch's; Keras' default is 1e-7).
+The same recipe as zoo-torch (which uses timm's ``create_optimizer_v2`` and
+``create_scheduler_v2``), written with Keras' own classes:
+
+- ``adam``: Adam, betas (0.9, 0.999), epsilon 1e-8 (Keras' default is 1e-7).
 - ``adamw``: AdamW with decoupled weight decay ``config.weight_decay`` (Keras'
   own default of 0.004 is never used).
-- ``sgd``: SGD with momentum 0.9.
-- ``rmsprop``: RMSprop with PyTorch's defaults, rho 0.99 and epsilon 1e-8.
+- ``sgd``: SGD, momentum 0.9, Nesterov (timm's ``sgd``).
+- ``rmsprop``: RMSprop, rho 0.9, momentum 0.9 (timm's ``rmsprop``). Keras adds
+  epsilon inside the square root, PyTorch outside, so epsilon is 1e-16 here,
+  the square of PyTorch's 1e-8.
 - ``weight_decay`` for adam, sgd and rmsprop is PyTorch's: an L2 term
-  ``weight_decay * w`` added to every gradient before the update (Keras'
-  ``weight_decay`` argument would decay decoupled, AdamW-style).
-- ``cosine``: cosine decay to 0 over all training steps, updated every step.
-- ``step``: the rate times 0.1 every ``max(1, epochs // 3)`` epochs (PyTorch's
-  ``StepLR(step_size, gamma=0.1)``).
+  ``weight_decay * w`` added to every gradient (all weights, biases and
+  BatchNorm included) before the update. Keras' ``weight_decay`` argument would
+  decay decoupled, AdamW-style.
+- Schedules change the rate once per epoch, as timm's do: ``cosine`` is
+  ``CosineDecay`` to 0 over the epochs, ``step`` multiplies by 0.1 every
+  ``max(1, epochs // 3)`` epochs (``ExponentialDecay`` with staircase).
 """
 
 from __future__ import annotations
@@ -22,8 +28,9 @@ from zoo_keras.runtime import keras
 
 ADAM_EPSILON = 1e-8
 SGD_MOMENTUM = 0.9
-RMSPROP_RHO = 0.99
-RMSPROP_EPSILON = 1e-8
+RMSPROP_RHO = 0.9
+RMSPROP_MOMENTUM = 0.9
+RMSPROP_EPSILON = 1e-16  # inside the square root; PyTorch's 1e-8 is outside it
 STEP_GAMMA = 0.1
 
 
@@ -32,18 +39,38 @@ def step_epochs(epochs: int) -> int:
     return max(1, epochs // 3)
 
 
+@keras.saving.register_keras_serializable(package="zoo_keras")
+class PerEpoch(keras.optimizers.schedules.LearningRateSchedule):
+    """Evaluates ``schedule`` at the epoch index (``step // steps_per_epoch``), not the step."""
+
+    def __init__(self, schedule: Any, steps_per_epoch: int) -> None:
+        self.schedule = schedule
+        self.steps_per_epoch = int(steps_per_epoch)
+
+    def __call__(self, step: Any) -> Any:
+        return self.schedule(keras.ops.floor_divide(step, self.steps_per_epoch))
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "schedule": keras.saving.serialize_keras_object(self.schedule),
+            "steps_per_epoch": self.steps_per_epoch,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> PerEpoch:
+        return cls(keras.saving.deserialize_keras_object(config["schedule"]), config["steps_per_epoch"])
+
+
 def learning_rate(config: TrainConfig, steps_per_epoch: int) -> Any:
-    """A float for ``scheduler="none"``, else a Keras ``LearningRateSchedule`` stepped per batch."""
+    """A float for ``scheduler="none"``, else a schedule that changes the rate at each epoch's start."""
     schedules = keras.optimizers.schedules
     if config.scheduler == "cosine":
-        return schedules.CosineDecay(config.lr, decay_steps=max(1, config.epochs * steps_per_epoch), alpha=0.0)
+        return PerEpoch(schedules.CosineDecay(config.lr, decay_steps=config.epochs, alpha=0.0), steps_per_epoch)
     if config.scheduler == "step":
-        return schedules.ExponentialDecay(
-            config.lr,
-            decay_steps=step_epochs(config.epochs) * steps_per_epoch,
-            decay_rate=STEP_GAMMA,
-            staircase=True,
+        decay = schedules.ExponentialDecay(
+            config.lr, decay_steps=step_epochs(config.epochs), decay_rate=STEP_GAMMA, staircase=True
         )
+        return PerEpoch(decay, steps_per_epoch)
     return config.lr
 
 
@@ -78,7 +105,10 @@ def make_optimizer(config: TrainConfig, steps_per_epoch: int) -> Any:
     if config.optimizer == "adamw":
         return opts.AdamW(learning_rate=lr, weight_decay=config.weight_decay, epsilon=ADAM_EPSILON)
     if config.optimizer == "sgd":
-        return _with_l2(opts.SGD, config.weight_decay, learning_rate=lr, momentum=SGD_MOMENTUM)
+        return _with_l2(opts.SGD, config.weight_decay, learning_rate=lr, momentum=SGD_MOMENTUM, nesterov=True)
     if config.optimizer == "rmsprop":
-        return _with_l2(opts.RMSprop, config.weight_decay, learning_rate=lr, rho=RMSPROP_RHO, epsilon=RMSPROP_EPSILON)
+        return _with_l2(
+            opts.RMSprop, config.weight_decay, learning_rate=lr, rho=RMSPROP_RHO, momentum=RMSPROP_MOMENTUM,
+            epsilon=RMSPROP_EPSILON,
+        )
     return _with_l2(opts.Adam, config.weight_decay, learning_rate=lr, epsilon=ADAM_EPSILON)

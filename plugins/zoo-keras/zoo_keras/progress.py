@@ -18,7 +18,8 @@ class ProgressCallback(keras.callbacks.Callback):
     """Calls ``progress.start_epoch/advance/end_epoch`` and records :class:`EpochMetrics`.
 
     ``images_per_sec`` is training images over the training part of the epoch
-    (validation excluded); ``seconds`` is the whole epoch, validation included.
+    (validation excluded); ``seconds`` is the whole epoch, validation included;
+    ``lr`` is the rate the epoch trained with (read at its start), as in zoo-torch.
     Pass ``verbose=0`` to ``fit`` so Keras' own bar stays off.
     """
 
@@ -29,9 +30,11 @@ class ProgressCallback(keras.callbacks.Callback):
         self._started = 0.0
         self._train_seconds: float | None = None
         self._done = 0
+        self._lr = 0.0
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self._started, self._train_seconds, self._done = time.perf_counter(), None, 0
+        self._lr = current_lr(self.model.optimizer)
         self.progress.start_epoch(epoch + 1, self.epochs, self.steps)
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
@@ -57,7 +60,7 @@ class ProgressCallback(keras.callbacks.Callback):
             val_accuracy=None if val_acc is None else float(val_acc),
             images_per_sec=self.train_count / train_seconds if train_seconds > 0 else 0.0,
             seconds=seconds,
-            lr=current_lr(self.model.optimizer),
+            lr=self._lr,
         )
         self.history.append(metrics)
         self.progress.end_epoch(metrics)

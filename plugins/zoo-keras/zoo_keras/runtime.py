@@ -6,6 +6,14 @@ C++ start-up banners kept off stderr, and memory growth switched on for every
 GPU (TensorFlow would otherwise reserve all GPU memory at the first op).
 ``KERAS_BACKEND`` (tensorflow, jax or torch) is respected; TensorFlow is the
 default, as in Keras itself.
+
+TensorFlow 2.20/2.21 wheels load their core library with ``RTLD_GLOBAL``,
+which makes a later ``import triton`` (pulled in by torch, timm and
+torchvision) crash the interpreter with SIGSEGV: tensorflow/tensorflow#124205,
+fixed upstream by loading shared wheels with ``RTLD_LOCAL`` (PR #124230). Here
+the same fix is applied at import time (the helper module that asks for
+``RTLD_GLOBAL`` is made unimportable while TensorFlow loads), so zoo-keras and
+zoo-torch can share one process, in either import order.
 """
 
 from __future__ import annotations
@@ -50,8 +58,25 @@ def _quiet_stderr() -> Iterator[None]:
         os.close(saved)
 
 
+_GLOBAL_FLAGS = "tensorflow.python.pywrap_dlopen_global_flags"
+
+
+@contextlib.contextmanager
+def _tensorflow_rtld_local() -> Iterator[None]:
+    """Load TensorFlow with RTLD_LOCAL, as its shared wheels should (tensorflow/tensorflow#124205)."""
+    if "tensorflow" in sys.modules or _GLOBAL_FLAGS in sys.modules:
+        yield
+        return
+    sys.modules[_GLOBAL_FLAGS] = None  # type: ignore[assignment] - makes its import raise ImportError
+    try:
+        yield
+    finally:
+        if sys.modules.get(_GLOBAL_FLAGS, 0) is None:
+            del sys.modules[_GLOBAL_FLAGS]
+
+
 def _import_keras() -> ModuleType:
-    with _quiet_stderr():
+    with _quiet_stderr(), _tensorflow_rtld_local():
         import keras
 
         if keras.backend.backend() == "tensorflow":
@@ -138,6 +163,11 @@ def device_name(device: str) -> str:
     return _gpu_names()[int(device.split(":", 1)[1])]
 
 
+def device_label(device: str) -> str:
+    """``cpu`` or ``cuda:0 (NVIDIA H200)``, as zoo-torch labels devices in results."""
+    return device if device == "cpu" else f"{device} ({device_name(device)})"
+
+
 def threads() -> int:
     """Threads the backend uses for one op on the CPU."""
     name = backend_name()
@@ -172,5 +202,5 @@ def environment(device: str) -> dict[str, str]:
         import torch
 
         env["torch"] = torch.__version__
-    env.update(device=resolved, device_name=device_name(resolved), threads=str(threads()))
+    env.update(device=device_label(resolved), device_name=device_name(resolved), threads=str(threads()))
     return env

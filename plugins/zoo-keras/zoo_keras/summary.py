@@ -4,16 +4,39 @@ MACs are counted from layer shapes with the convention zoo-torch uses, so the
 two backends agree exactly: a convolution costs ``out_h * out_w * out_c *
 k_h * k_w * in_c / groups`` multiply-accumulates per image, a dense layer
 ``in_features * units``; biases, BatchNorm, pooling and activations are free.
-Shapes are reported as (C, H, W), PyTorch's order, so tables line up.
+Shapes are reported as (C, H, W), PyTorch's order, so tables line up. The
+table lists the named stages both backends share (``conv1``, ``bn1``,
+``pool2``, ``block1``, ``flatten``, ``fc1``...), with framework-neutral kinds;
+activations, LRN and dropout have no parameters and are left out, as in zoo-torch.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 from zoo.backend import LayerRow, ModelSummary
 from zoo_keras.runtime import keras
+
+STAGE = re.compile(r"^(conv|bn|pool|block|fc)\d+$|^flatten$")
+
+
+def kind_of(layer: Any) -> str:
+    """conv, batchnorm, maxpool, avgpool, flatten, dense, bottleneck (a nested block), or the class name."""
+    kinds = (
+        (keras.layers.Conv2D, "conv"),
+        (keras.layers.BatchNormalization, "batchnorm"),
+        (keras.layers.MaxPooling2D, "maxpool"),
+        (keras.layers.AveragePooling2D, "avgpool"),
+        (keras.layers.Flatten, "flatten"),
+        (keras.layers.Dense, "dense"),
+        (keras.Model, "bottleneck"),  # the only nested models zoo-keras builds are alexnet_res' blocks
+    )
+    for cls, kind in kinds:
+        if isinstance(layer, cls):
+            return kind
+    return type(layer).__name__.lower()
 
 
 def trainable_params(layer: Any) -> int:
@@ -44,16 +67,16 @@ def layer_macs(layer: Any) -> int:
 
 
 def summarize(model: Any, input_shape: tuple[int, int, int]) -> ModelSummary:
-    """The layer table (top-level layers, Input excluded), parameters and MACs of ``model``."""
+    """The stage table, trainable parameters and MACs of ``model`` for one ``input_shape`` (C, H, W) image."""
     rows = tuple(
         LayerRow(
             name=layer.name,
-            kind=type(layer).__name__,
+            kind=kind_of(layer),
             output_shape=chw(tuple(layer.output.shape)),
             params=trainable_params(layer),
         )
         for layer in model.layers
-        if not isinstance(layer, keras.layers.InputLayer)
+        if STAGE.match(layer.name)
     )
     return ModelSummary(
         input_shape=tuple(int(d) for d in input_shape),

@@ -25,7 +25,7 @@ from zoo_keras import data as tfdata
 from zoo_keras.numpy_data import ArrayBatches
 from zoo_keras.optim import make_optimizer
 from zoo_keras.progress import ProgressCallback
-from zoo_keras.runtime import backend_name, keras, keras_device, resolve_device, uses_tensorflow
+from zoo_keras.runtime import backend_name, device_label, keras, keras_device, resolve_device, uses_tensorflow
 
 STEPS_PER_EXECUTION = 1
 
@@ -112,7 +112,7 @@ def fit(build: Any, data: TrainingData, config: TrainConfig, progress: TrainingP
     }
     if config.precision == "bf16" and policy == "float32":
         extra["note"] = "bf16 needs a GPU with Keras; trained in fp32 on the CPU"
-    return FitResult(model=model, history=callback.history, device=device,
+    return FitResult(model=model, history=callback.history, device=device_label(device),
                      seconds=time.perf_counter() - started, extra=extra)
 
 
