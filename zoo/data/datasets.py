@@ -54,7 +54,7 @@ def _identity_key(spec: DatasetSpec, located: Located) -> str:
     for file in spec.files:
         ident = cache.file_identity(file)
         if ident is None:  # no published checksum: the file's own bytes identify it
-            ident = "sha256:" + file_digests(located.place.path / file.name)[1]
+            ident = "sha256:" + file_digests(located.place.path / file.name, ["sha256"])["sha256"]
         identities.append(ident)
     return cache.arrays_key(spec, identities)
 
@@ -106,6 +106,23 @@ def _store(spec: DatasetSpec, key: str, splits: dict[str, Split], located: Locat
     return cache.load_arrays(target) or splits
 
 
+def _load(spec: DatasetSpec, key: str | None, located: Located) -> Dataset:
+    if key is None:
+        key = _identity_key(spec, located)
+        cached = cache.load_arrays(cache.arrays_dir(spec, key))
+        if cached is not None:
+            return Dataset(spec, cached["train"], cached["test"])
+    splits = _store(spec, key, _parse(spec, located), located)
+    return Dataset(spec, splits["train"], splits["test"])
+
+
+def _cached(spec: DatasetSpec, key: str | None) -> Dataset | None:
+    if key is None:
+        return None
+    cached = cache.load_arrays(cache.arrays_dir(spec, key))
+    return None if cached is None else Dataset(spec, cached["train"], cached["test"])
+
+
 def load_dataset(
     name: DatasetRef,
     *,
@@ -126,18 +143,10 @@ def load_dataset(
     """
     spec = get_dataset_spec(name)
     key = cache.published_key(spec)
-    if key is not None:
-        cached = cache.load_arrays(cache.arrays_dir(spec, key))
-        if cached is not None:
-            return Dataset(spec, cached["train"], cached["test"])
-    located = ensure_local(spec, data_dir, download=download, progress=progress)
-    if key is None:
-        key = _identity_key(spec, located)
-        cached = cache.load_arrays(cache.arrays_dir(spec, key))
-        if cached is not None:
-            return Dataset(spec, cached["train"], cached["test"])
-    splits = _store(spec, key, _parse(spec, located), located)
-    return Dataset(spec, splits["train"], splits["test"])
+    found = _cached(spec, key)
+    if found is not None:
+        return found
+    return _load(spec, key, ensure_local(spec, data_dir, download=download, progress=progress))
 
 
 def download_dataset(
@@ -146,7 +155,9 @@ def download_dataset(
     """Make sure verified files are local (downloading if needed) and their arrays cached."""
     spec = get_dataset_spec(name)
     located = ensure_local(spec, data_dir, download=True, progress=progress)
-    load_dataset(spec, data_dir=located.directory, progress=progress)
+    key = cache.published_key(spec)
+    if _cached(spec, key) is None:
+        _load(spec, key, located)
     return located
 
 

@@ -24,6 +24,25 @@ def sample_indices(labels: np.ndarray, count: int, seed: int) -> np.ndarray:
     return np.array(sorted(chosen, key=lambda i: (labels[i], i)), dtype=np.int64)
 
 
+def _mosaic(images: np.ndarray, columns: int) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """Images tiled on white with a label band above each row; returns it and each image's top-left."""
+    count, height, width, _ = images.shape
+    if images.shape[-1] == 1:
+        images = np.repeat(images, 3, axis=-1)
+    columns = max(1, min(columns, count))
+    rows = math.ceil(count / columns)
+    band, gap = max(6, height // 3), 2
+    cell_h, cell_w = height + band, width + gap
+    mosaic = np.full((band + rows * cell_h, columns * cell_w, 3), 255, dtype=np.uint8)
+    origins = []
+    for k in range(count):
+        row, col = divmod(k, columns)
+        top, left = band + row * cell_h + band, col * cell_w + gap // 2
+        mosaic[top : top + height, left : left + width] = images[k]
+        origins.append((top, left))
+    return mosaic, origins
+
+
 def render_samples(
     dataset: Dataset,
     output: str | Path,
@@ -47,25 +66,22 @@ def render_samples(
 
     data = getattr(dataset, split)
     indices = sample_indices(data.labels, count, seed)
-    columns = max(1, min(columns, len(indices)))
-    rows = math.ceil(len(indices) / columns)
-    figure, axes = plt.subplots(rows, columns, figsize=(columns * 1.2, rows * 1.35), squeeze=False)
-    for axis in axes.flat:
-        axis.axis("off")
-    for axis, index in zip(axes.flat, indices, strict=False):
-        image = np.asarray(data.images[index])
-        label = int(data.labels[index])
-        if image.shape[-1] == 1:
-            axis.imshow(image[..., 0], cmap="gray", vmin=0, vmax=255)
-        else:
-            axis.imshow(image)
-        axis.set_title(dataset.spec.classes[label], fontsize=7)
-    figure.suptitle(f"{dataset.spec.name} ({split}, seed {seed})", fontsize=9)
-    figure.tight_layout()
+    mosaic, origins = _mosaic(np.asarray(data.images[indices]), columns)
+    height, width = data.images.shape[1:3]
+    scale = max(1, 112 // max(height, width))  # about 112 screen pixels per image
+    figure = plt.figure(figsize=(mosaic.shape[1] * scale / 100, mosaic.shape[0] * scale / 100), dpi=100)
+    axis = figure.add_axes((0, 0, 1, 1))
+    axis.imshow(mosaic, interpolation="nearest")
+    axis.axis("off")
+    for (top, left), index in zip(origins, indices, strict=True):
+        name = dataset.spec.classes[int(data.labels[index])]
+        axis.text(left + width / 2, top - 1, name, ha="center", va="bottom", fontsize=7, clip_on=True)
+    axis.text(mosaic.shape[1] / 2, 1, f"{dataset.spec.name} ({split}, seed {seed})", ha="center", va="top",
+              fontsize=9, weight="bold")
     path = Path(output)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        figure.savefig(path, format="png", dpi=100)
+        figure.savefig(path, format="png")
     except OSError as exc:
         raise ZooError(f"cannot write {path}: {exc.strerror or exc}") from exc
     finally:
