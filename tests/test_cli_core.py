@@ -117,3 +117,18 @@ def test_listing_imports_no_framework(run_zoo, command) -> None:
     assert "zoo.cli" in imported  # the profile really covers zoo's own imports
     heavy = sorted(m for m in imported if m.split(".")[0] in FRAMEWORKS)
     assert heavy == [], f"'zoo {' '.join(command)}' imported {heavy[:5]}"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["train", "alexnet-torch-bn", "--dataset", "mnist", "--lr", "abc"], "Invalid value for '--lr'"),
+        (["list", "--no-such-option"], "No such option: --no-such-option"),
+        (["info"], "Missing argument 'name'; see 'zoo info --help'"),
+    ],
+)
+def test_option_parsing_errors_are_one_line_with_exit_2(run_zoo, args, message) -> None:
+    result = run_zoo(*args)
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and message in lines[0], result.stderr

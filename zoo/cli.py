@@ -11,9 +11,11 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from zoo import __version__, cli_compare, cli_train
+from zoo import __version__, cli_compare, cli_plugins_new, cli_train
+from zoo.cli_data import app as data_app
 from zoo.cli_runs import app as runs_app
 from zoo.config import TrainConfig
 from zoo.errors import EXIT_USAGE, ZooError
@@ -30,7 +32,9 @@ app = typer.Typer(
 )
 plugins_app = typer.Typer(help="Installed plugins: what loaded, what failed, what each added.")
 app.add_typer(plugins_app, name="plugins")
+plugins_app.command("new")(cli_plugins_new.new)
 app.add_typer(runs_app, name="runs")
+app.add_typer(data_app, name="data")
 app.command("train")(cli_train.train)
 app.command("evaluate")(cli_train.evaluate)
 app.command("predict")(cli_train.predict)
@@ -215,18 +219,36 @@ def plugins(
         stdout.print(f"disabled by ZOO_DISABLE_PLUGINS: {', '.join(registry.disabled)}")
 
 
+def _usage_line(exc: typer.TyperException) -> str:
+    """A parsing error as one line, pointing at the command's help."""
+    message = " ".join(exc.format_message().split()).rstrip(".")
+    context = getattr(exc, "ctx", None)
+    command = context.command_path if context is not None else "zoo"
+    return f"{message}; see '{command} --help'"
+
+
 def main() -> None:
-    """Console-script entry point: runs the app, turns ``ZooError`` into one red line."""
+    """Console-script entry point: one red line and an exit code for every user error.
+
+    Exit codes: 0 success, 1 the work failed, 2 a usage error, 130 interrupted.
+    """
     try:
-        app(prog_name="zoo")
+        code = app(prog_name="zoo", standalone_mode=False)
+    except typer.TyperException as exc:  # option parsing: typer would draw a multi-line panel
+        if "\n" in exc.format_message().strip():  # `zoo` alone: the help text itself
+            sys.stdout.write(exc.format_message())
+        else:
+            stderr.print(f"[bold red]error:[/] {_usage_line(exc)}", highlight=False, soft_wrap=True, markup=True)
+        sys.exit(exc.exit_code)
     except ZooError as exc:
         if _debug["on"]:
             traceback.print_exc()
-        stderr.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        stderr.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, typer.Abort):
         stderr.print("[yellow]interrupted[/]")
         sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 __all__ = ["EXIT_USAGE", "app", "main"]
