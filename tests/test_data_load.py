@@ -332,3 +332,17 @@ def test_loader_results_are_checked(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("ZOO_OFFLINE", "1")
     with pytest.raises(error, match=message):
         load_dataset(spec, data_dir=data, progress=False)
+
+
+def bundled_loader(directory: Path) -> dict:
+    images = np.full((3, 8, 8, 1), 7, np.uint8)
+    return {"train": (images, np.array([0, 1, 2])), "test": (images[:1], np.array([2]))}
+
+
+def test_dataset_without_files_needs_no_download(monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = DatasetSpec(name="bundled", files=(), loader="tests.test_data_load:bundled_loader",
+                       classes=("a", "b", "c"), shape=(8, 8, 1), mean=(0.5,), std=(0.5,))
+    monkeypatch.setenv("ZOO_OFFLINE", "1")
+    first = load_dataset(spec, progress=False)
+    assert first.train.labels.tolist() == [0, 1, 2] and len(first.test) == 1
+    assert isinstance(load_dataset(spec, progress=False).train.images, np.memmap)

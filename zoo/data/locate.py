@@ -245,6 +245,8 @@ def ensure_local(
     from zoo.data.fetch import DownloadError, candidate_urls
     from zoo.data.fetch import download as fetch
 
+    if not spec.files:  # a loader that needs no files (data bundled with a library)
+        return Located(spec, Place("cache", cache_dir(spec)))
     notes: list[str] = []
     found = find_local(spec, data_dir, notes=notes)
     if found is not None:
