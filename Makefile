@@ -9,12 +9,12 @@ FASHION := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 
 setup: $(STAMP) data
 
-$(STAMP): pyproject.toml plugins/zoo-torch/pyproject.toml plugins/zoo-keras/pyproject.toml
+$(STAMP): pyproject.toml plugins/zoo-torch/pyproject.toml plugins/zoo-keras/pyproject.toml examples/zoo-lenet/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	# torch and torchvision are pinned to the releases this machine's pip serves from local disk.
 	$(BIN)/pip install --quiet "torch==2.14.1" "torchvision==0.29.1"
-	$(BIN)/pip install --quiet -e '.[test]' -e plugins/zoo-torch -e plugins/zoo-keras
+	$(BIN)/pip install --quiet -e '.[test]' -e plugins/zoo-torch -e plugins/zoo-keras -e examples/zoo-lenet
 	touch $@
 
 # Real Fashion-MNIST from Debian (the main job and the tests read it offline).

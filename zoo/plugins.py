@@ -18,6 +18,7 @@ from types import ModuleType
 import pluggy
 
 from zoo import hookspecs
+from zoo.api_version import api_mismatch
 
 ENTRY_POINT_GROUP = "zoo.plugins"
 STRICT_ENV = "ZOO_STRICT_PLUGINS"
@@ -146,6 +147,10 @@ def _load_entry_point(
 
 
 def _register(loaded: LoadedPlugins, plugin: object, info: PluginInfo) -> None:
+    mismatch = api_mismatch(plugin, info.distribution)
+    if mismatch is not None:  # refused before any hook runs against a contract it does not know
+        loaded.failures.append(PluginFailure(info.name, info.distribution, "api", mismatch))
+        return
     try:
         loaded.manager.register(plugin, name=info.name)
     except Exception as exc:  # pluggy validates hook signatures here

@@ -10,6 +10,8 @@ from collections.abc import Callable
 from zoo import BackendSpec, ModelSpec, hookimpl
 from zoo_torch.variants import alexnet_specs
 
+zoo_plugin_api = ">=1.0,<2"  # the zoo plugin API versions this plugin is written for
+
 
 @hookimpl
 def zoo_register_backends(register: Callable[[BackendSpec], None]) -> None:
