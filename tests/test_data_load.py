@@ -312,6 +312,10 @@ def wrong_shape_loader(directory: Path) -> dict:
     return {"train": (images, np.zeros(2, np.int64)), "test": (images, np.zeros(2, np.int64))}
 
 
+def raising_loader(directory: Path) -> dict:
+    raise KeyError("no such column")
+
+
 def out_of_range_loader(directory: Path) -> dict:
     images = np.zeros((2, 8, 8, 1), np.uint8)
     return {"train": (images, np.array([0, 10])), "test": (images, np.array([0, 1]))}
@@ -322,6 +326,7 @@ def out_of_range_loader(directory: Path) -> dict:
     [
         ("tests.test_data_load:wrong_shape_loader", PluginError, r"expected uint8 \(N, 8, 8, 1\)"),
         ("tests.test_data_load:out_of_range_loader", ZooError, r"train labels range 0\.\.10, outside 0\.\.9"),
+        ("tests.test_data_load:raising_loader", PluginError, r"raising_loader failed on .*: KeyError: 'no such"),
     ],
 )
 def test_loader_results_are_checked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

@@ -91,7 +91,17 @@ def _parse(spec: DatasetSpec, located: Located) -> dict[str, Split]:
     from zoo.loading import load_object
 
     loader = load_object(spec.loader)
-    return check_arrays(spec, loader(located.directory))
+    try:
+        arrays = loader(located.directory)
+    except ZooError:
+        raise
+    except Exception as exc:  # a plugin's loader may raise anything; report it as one line
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        raise PluginError(
+            f"dataset {spec.name!r} loader {spec.loader} failed on {located.directory}: "
+            f"{type(exc).__name__}: {message}"
+        ) from exc
+    return check_arrays(spec, arrays)
 
 
 def _store(spec: DatasetSpec, key: str, splits: dict[str, Split], located: Located) -> dict[str, Split]:
