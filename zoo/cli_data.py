@@ -25,7 +25,7 @@ app = typer.Typer(
 )
 
 stdout = Console()
-stderr = Console(stderr=True)
+stderr = Console(stderr=True, highlight=False)
 
 NameArg = Annotated[str, typer.Argument(help="Dataset name, e.g. cifar10 (see 'zoo data list').")]
 DataDirOption = Annotated[
