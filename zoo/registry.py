@@ -59,9 +59,7 @@ def _suggest(kind: str, name: str, candidates: Iterable[str]) -> UsageError:
     if close:
         hint = f"; did you mean {close[0]!r}?"
     else:
-        hint = f"; see 'zoo {'list' if kind == 'model' else kind + 's list'}'"
-        if kind == "backend":
-            hint = "; see 'zoo plugins'"
+        hint = {"model": "; see 'zoo list'", "dataset": "; see 'zoo data list'"}.get(kind, "; see 'zoo plugins'")
     return UsageError(f"unknown {kind} {name!r}{hint}")
 
 
