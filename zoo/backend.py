@@ -10,13 +10,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from zoo.config import TrainConfig
 from zoo.data.arrays import Split
 from zoo.specs import ModelSpec
+
+if TYPE_CHECKING:
+    from zoo.resume import RunControl
 
 
 @dataclass(frozen=True)
@@ -201,9 +204,22 @@ class Backend(Protocol):
         """Build the model and measure its layers, parameters and MACs."""
 
     def fit(
-        self, spec: ModelSpec, data: TrainingData, config: TrainConfig, progress: TrainingProgress
+        self,
+        spec: ModelSpec,
+        data: TrainingData,
+        config: TrainConfig,
+        progress: TrainingProgress,
+        control: RunControl | None = None,
     ) -> FitResult:
-        """Train a fresh model on ``data.train``, validating on ``data.val`` each epoch."""
+        """Train on ``data.train``, validating on ``data.val`` each epoch.
+
+        With ``control`` (see :class:`zoo.resume.RunControl`): save resumable
+        states as it asks, stop between steps when it says so (saving a state
+        and raising :class:`zoo.errors.TrainingInterrupted`), continue from
+        ``control.resume`` when set, and raise :class:`zoo.errors.NonFiniteLoss`
+        when the loss becomes NaN or infinite. ``FitResult.history`` covers all
+        epochs, resumed ones included.
+        """
 
     def predict_proba(
         self, model: Any, images: np.ndarray, preprocessing: Preprocessing, *, batch_size: int, device: str

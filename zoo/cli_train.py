@@ -10,6 +10,7 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
+from zoo.errors import UsageError
 from zoo.report import check_format, render_rows
 
 stdout = Console()
@@ -23,8 +24,8 @@ def _emit_json(payload: object) -> None:
 
 
 def train(
-    model: Annotated[str, typer.Argument(help="Model name, e.g. alexnet-torch-bn.")],
-    dataset: Annotated[str, Opt("--dataset", "-d", help="Dataset name (zoo data list).")],
+    model: Annotated[Optional[str], typer.Argument(help="Model name, e.g. alexnet-torch-bn.")] = None,  # noqa: UP045
+    dataset: Annotated[Optional[str], Opt("--dataset", "-d", help="Dataset name (zoo data list).")] = None,  # noqa: UP045
     epochs: Annotated[Optional[int], Opt(help="Epochs [recipe: 10].")] = None,  # noqa: UP045
     batch_size: Annotated[Optional[int], Opt(help="Batch size [recipe: 128].")] = None,  # noqa: UP045
     lr: Annotated[Optional[float], Opt(help="Learning rate [recipe: 1e-3].")] = None,  # noqa: UP045
@@ -41,6 +42,8 @@ def train(
         Optional[bool], Opt("--channels-last/--no-channels-last", help="Memory layout [device default].")  # noqa: UP045
     ] = None,
     deterministic: Annotated[bool, Opt(help="Deterministic algorithms (slower).")] = False,
+    save_every: Annotated[Optional[int], Opt(help="Save a resumable state every N epochs [1].")] = None,  # noqa: UP045
+    resume: Annotated[Optional[str], Opt(help="Continue run ID (or 'last') from its saved state.")] = None,  # noqa: UP045
     limit: Annotated[Optional[int], Opt(help="Train on the first N training images.")] = None,  # noqa: UP045
     limit_test: Annotated[Optional[int], Opt(help="Score on the first N test images.")] = None,  # noqa: UP045
     output: Annotated[Optional[Path], Opt(help="Checkpoint directory [zoo home/runs/...].")] = None,  # noqa: UP045
@@ -50,20 +53,28 @@ def train(
 ) -> None:
     """Train a model, score it on the test split, save a checkpoint and record the run."""
     from zoo.progress import RichTrainingProgress
+    from zoo.training import resume_training
     from zoo.training import train as run_training
 
     check_format(fmt, ("table", "json"))
+    if resume is None and (model is None or dataset is None):
+        raise UsageError("give a MODEL and --dataset, or --resume RUN_ID to continue a run")
+    if resume is not None and (model is not None or dataset is not None):
+        raise UsageError("--resume continues a recorded run: leave out MODEL and --dataset")
     overrides = {
         "epochs": epochs, "batch_size": batch_size, "lr": lr, "optimizer": optimizer,
         "weight_decay": weight_decay, "scheduler": scheduler, "val_split": val_split, "seed": seed,
         "augment": augment, "device": device, "precision": precision, "compile": compile_ or None,
         "channels_last": channels_last, "deterministic": deterministic or None, "limit": limit,
-        "limit_test": limit_test,
+        "limit_test": limit_test, "save_every": save_every,
     }
-    result = run_training(
-        model, dataset, overrides=overrides, data_dir=data_dir, output=output,
-        progress=RichTrainingProgress(stderr),
-    )
+    if resume is not None:
+        result = resume_training(resume, overrides=overrides, data_dir=data_dir, progress=RichTrainingProgress(stderr))
+    else:
+        result = run_training(
+            model, dataset, overrides=overrides, data_dir=data_dir, output=output,
+            progress=RichTrainingProgress(stderr),
+        )
     if plot is not None:
         from zoo.plots import plot_training_curves
 

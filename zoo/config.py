@@ -40,6 +40,7 @@ class TrainConfig:
     compile: bool = False
     channels_last: bool | None = None
     deterministic: bool = False
+    save_every: int = 1
 
     @classmethod
     def build(cls, *layers: Mapping[str, Any] | None) -> TrainConfig:
@@ -73,6 +74,8 @@ class TrainConfig:
         for name, value in (("limit", self.limit), ("limit-test", self.limit_test)):
             if value is not None:
                 _positive_int(name, value)
+        if not isinstance(self.save_every, int) or self.save_every < 0:
+            raise UsageError(f"--save-every must be a whole number of epochs (0: at the end), got {self.save_every!r}")
         _choice("optimizer", self.optimizer, OPTIMIZERS)
         _choice("scheduler", self.scheduler, SCHEDULERS)
         _choice("precision", self.precision, PRECISIONS)
@@ -86,7 +89,7 @@ class TrainConfig:
     def recipe(self) -> dict[str, Any]:
         """The settings that define what is learnt (not where or how fast)."""
         data = asdict(self)
-        for key in ("device", "compile", "channels_last"):
+        for key in ("device", "compile", "channels_last", "save_every"):
             data.pop(key)
         return data
 

@@ -29,3 +29,26 @@ class UsageError(ZooError):
 
 class PluginError(ZooError):
     """A plugin failed to load, failed inside a hook, or broke the contract."""
+
+
+class TrainingInterrupted(ZooError):
+    """Training stopped on request (Ctrl-C, SIGTERM) after saving a resumable state."""
+
+    exit_code = 130
+
+    def __init__(self, message: str, *, epoch: int = 0, step: int = 0) -> None:
+        super().__init__(message)
+        self.epoch = epoch
+        self.step = step
+
+
+class NonFiniteLoss(ZooError):
+    """The training loss became NaN or infinite; the run cannot go on."""
+
+    def __init__(self, epoch: int, step: int, value: float) -> None:
+        super().__init__(
+            f"the training loss became {value} at epoch {epoch}, step {step}; lower the learning rate (--lr) "
+            "or check the data's normalisation"
+        )
+        self.epoch = epoch
+        self.step = step

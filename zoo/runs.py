@@ -292,6 +292,21 @@ class RunStore:
                 (run_id, kind, str(path), sha256),
             )
 
+    def reopen_run(self, run_id: int) -> RunRecord:
+        """Mark an interrupted, crashed or failed run ``running`` again, owned by this process (``--resume``)."""
+        with self._transaction() as conn:
+            row = _require(conn, run_id)
+            status = self._effective_status(row)
+            if status not in ("interrupted", "crashed", "failed"):
+                raise UsageError(f"run {run_id} is {status}; only an interrupted, crashed or failed run can be resumed")
+            now = utc_now()
+            conn.execute(
+                "UPDATE runs SET status = 'running', reason = NULL, finished = NULL, pid = ?, hostname = ?,"
+                " heartbeat = ? WHERE id = ?",
+                (os.getpid(), self._host, now, run_id),
+            )
+        return self.get(run_id)
+
     def finish_run(self, run_id: int) -> None:
         """Mark a running run ``finished``."""
         self._end(run_id, "finished", None)
