@@ -196,7 +196,7 @@ def hooks(module: Any) -> list[str]:
     found.sort(key=lambda f: f.__code__.co_firstlineno)
     out: list[str] = []
     for hook in found:
-        out += [f"### `{hook.__name__}`", "", "```python", "@zoo.hookimpl", f"def {signature(hook)}: ...", "```", ""]
+        out += [f"#### `{hook.__name__}`", "", "```python", "@zoo.hookimpl", f"def {signature(hook)}: ...", "```", ""]
         out += [*markdown(inspect.getdoc(hook)), ""]
     return out
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from string import Template
 
 from zoo.api_version import PLUGIN_API_VERSION
-from zoo.errors import UsageError
+from zoo.errors import UsageError, ZooError
 
 BACKENDS = ("torch", "keras")
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
@@ -275,7 +275,10 @@ def scaffold(name: str, *, backend: str = "torch", output: str | Path | None = N
     written = []
     for relative, text in files.items():
         path = target / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise ZooError(f"cannot write {path} ({exc.strerror or exc}); pass --output DIR") from None
         written.append(path)
     return written
