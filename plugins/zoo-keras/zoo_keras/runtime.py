@@ -133,27 +133,52 @@ def _cpu_name() -> str:
 
 
 def resolve_device(requested: str) -> str:
-    """``auto``/``cpu``/``cuda``/``cuda:N`` as zoo names it: ``cpu`` or ``cuda:N``."""
+    """``auto``/``cpu``/``cuda``/``cuda:N`` as zoo names it: ``cpu`` or ``cuda:N``.
+
+    On JAX and PyTorch, Keras runs on the backend's default device (the first
+    GPU, else the CPU); asking for another one is refused with the way to get it.
+    """
     wanted = requested.lower()
     gpus = len(_gpu_names())
     if wanted == "cpu" or (wanted == "auto" and gpus == 0):
-        return "cpu"
-    if wanted == "auto":
-        return "cuda:0"
-    index = int(wanted.split(":", 1)[1]) if ":" in wanted else 0
-    if index >= gpus:
+        resolved = "cpu"
+    elif wanted == "auto":
+        resolved = "cuda:0"
+    else:
+        index = int(wanted.split(":", 1)[1]) if ":" in wanted else 0
+        if index >= gpus:
+            raise UsageError(
+                f"--device {requested} asked for a GPU but Keras ({backend_name()} backend) sees {gpus}; "
+                "use --device cpu or auto"
+            )
+        resolved = f"cuda:{index}"
+    default = "cuda:0" if gpus else "cpu"
+    if not uses_tensorflow() and resolved != default:
         raise UsageError(
-            f"--device {requested} asked for a GPU but Keras ({backend_name()} backend) sees {gpus}; "
-            "use --device cpu or auto"
+            f"--device {requested}: with KERAS_BACKEND={backend_name()} zoo-keras runs on {default}; "
+            "choose the GPU with CUDA_VISIBLE_DEVICES (empty for the CPU) instead"
         )
-    return f"cuda:{index}"
+    return resolved
 
 
 def keras_device(device: str) -> Any:
-    """A ``keras.device`` scope placing work on zoo's ``device`` (``cpu`` or ``cuda:N``)."""
+    """A scope placing work on zoo's ``device`` (``cpu`` or ``cuda:N``).
+
+    Only on TensorFlow: on the other backends work already runs on the default
+    device, and Keras 3.15's ``keras.device`` scope breaks layers with integer
+    state (Dropout's seed) under PyTorch.
+    """
+    if not uses_tensorflow():
+        return contextlib.nullcontext()
     if device == "cpu":
         return keras.device("cpu:0")
     return keras.device(f"gpu:{device.split(':', 1)[1]}")
+
+
+def set_random_seed(seed: int) -> None:
+    """``keras.utils.set_random_seed``, which also imports TensorFlow when installed: keep it quiet and local."""
+    with _quiet_stderr(), _tensorflow_rtld_local():
+        keras.utils.set_random_seed(seed)
 
 
 def device_name(device: str) -> str:

@@ -25,7 +25,15 @@ from zoo_keras import data as tfdata
 from zoo_keras.numpy_data import ArrayBatches
 from zoo_keras.optim import make_optimizer
 from zoo_keras.progress import ProgressCallback
-from zoo_keras.runtime import backend_name, device_label, keras, keras_device, resolve_device, uses_tensorflow
+from zoo_keras.runtime import (
+    backend_name,
+    device_label,
+    keras,
+    keras_device,
+    resolve_device,
+    set_random_seed,
+    uses_tensorflow,
+)
 
 STEPS_PER_EXECUTION = 1
 
@@ -82,7 +90,7 @@ def fit(build: Any, data: TrainingData, config: TrainConfig, progress: TrainingP
     """Build a fresh model with ``build(num_classes, in_chans, input_size)`` and train it with ``model.fit``."""
     started = time.perf_counter()
     device = resolve_device(config.device)
-    keras.utils.set_random_seed(config.seed)
+    set_random_seed(config.seed)
     if config.deterministic and uses_tensorflow():
         import tensorflow as tf
 
