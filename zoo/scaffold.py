@@ -89,19 +89,23 @@ TORCH_MODELS = '''\
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Any
 
 
 def $name(*, num_classes: int, in_chans: int, input_size: tuple[int, int]) -> Any:
-    """Two (conv 3x3, ReLU, max-pool 2) blocks, global average pooling, a linear head (logits)."""
+    """Two (conv 3x3, ReLU, max-pool 2) blocks, global average pooling, a linear head (logits).
+
+    Stages named conv1, pool1, ..., flatten, fc1 appear in ``zoo info --input``'s layer table.
+    """
     from torch import nn
 
-    return nn.Sequential(
-        nn.Conv2d(in_chans, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-        nn.Linear(32, num_classes),
-    )
+    return nn.Sequential(OrderedDict(
+        conv1=nn.Conv2d(in_chans, 16, 3, padding=1), relu1=nn.ReLU(), pool1=nn.MaxPool2d(2),
+        conv2=nn.Conv2d(16, 32, 3, padding=1), relu2=nn.ReLU(), pool2=nn.MaxPool2d(2),
+        pool3=nn.AdaptiveAvgPool2d(1), flatten=nn.Flatten(),
+        fc1=nn.Linear(32, num_classes),
+    ))
 '''
 
 KERAS_MODELS = '''\
@@ -113,17 +117,20 @@ from typing import Any
 
 
 def $name(*, num_classes: int, in_chans: int, input_size: tuple[int, int]) -> Any:
-    """Two (conv 3x3, ReLU, max-pool 2) blocks, global average pooling, a linear head (logits)."""
+    """Two (conv 3x3, ReLU, max-pool 2) blocks, global average pooling, a linear head (logits).
+
+    Layers named conv1, pool1, ..., fc1 appear in ``zoo info --input``'s layer table.
+    """
     import keras
     from keras import layers
 
     inputs = keras.Input(shape=(input_size[0], input_size[1], in_chans), name="image")
-    x = layers.Conv2D(16, 3, padding="same", activation="relu")(inputs)
-    x = layers.MaxPooling2D(2)(x)
-    x = layers.Conv2D(32, 3, padding="same", activation="relu")(x)
-    x = layers.MaxPooling2D(2)(x)
-    x = layers.GlobalAveragePooling2D()(x)
-    outputs = layers.Dense(num_classes)(x)
+    x = layers.Conv2D(16, 3, padding="same", activation="relu", name="conv1")(inputs)
+    x = layers.MaxPooling2D(2, name="pool1")(x)
+    x = layers.Conv2D(32, 3, padding="same", activation="relu", name="conv2")(x)
+    x = layers.MaxPooling2D(2, name="pool2")(x)
+    x = layers.GlobalAveragePooling2D(name="pool3")(x)
+    outputs = layers.Dense(num_classes, name="fc1")(x)
     return keras.Model(inputs, outputs, name="$name")
 '''
 
