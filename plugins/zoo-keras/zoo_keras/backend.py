@@ -26,6 +26,7 @@ from zoo.backend import (
 )
 from zoo.config import TrainConfig
 from zoo.loading import load_object
+from zoo.resume import RunControl
 from zoo.specs import ModelSpec
 from zoo_keras import bench, checkpoint, runtime, summary, training
 
@@ -51,7 +52,12 @@ class KerasBackend:
         return summary.summarize(model, input_shape)
 
     def fit(
-        self, spec: ModelSpec, data: TrainingData, config: TrainConfig, progress: TrainingProgress
+        self,
+        spec: ModelSpec,
+        data: TrainingData,
+        config: TrainConfig,
+        progress: TrainingProgress,
+        control: RunControl | None = None,
     ) -> FitResult:
         """``model.fit`` on tf.data (TensorFlow) or numpy batches (JAX, PyTorch), validating each epoch."""
         return training.fit(functools.partial(self.build, spec), data, config, progress)

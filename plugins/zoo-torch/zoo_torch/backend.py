@@ -21,6 +21,7 @@ from zoo.backend import (
     TrainingProgress,
 )
 from zoo.config import TrainConfig
+from zoo.resume import RunControl
 from zoo.specs import ModelSpec
 
 if TYPE_CHECKING:
@@ -64,7 +65,12 @@ class TorchBackend:
         return summarize(model, input_shape)
 
     def fit(
-        self, spec: ModelSpec, data: TrainingData, config: TrainConfig, progress: TrainingProgress
+        self,
+        spec: ModelSpec,
+        data: TrainingData,
+        config: TrainConfig,
+        progress: TrainingProgress,
+        control: RunControl | None = None,
     ) -> FitResult:
         """Train a fresh model; the returned model is in eval mode on the training device."""
         from zoo_torch.train import fit
