@@ -6,46 +6,27 @@ header, so loading one from a stranger cannot execute anything.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 from pathlib import Path
 
 import safetensors.torch
 from safetensors import SafetensorError
 from torch import nn
 
+from zoo.atomic import atomic_path
 from zoo.errors import ZooError
 
 WEIGHTS_FILE = "model.safetensors"
 
 
 def save_weights(model: nn.Module, directory: Path) -> Path:
-    """Write ``model``'s state dict to ``directory/model.safetensors`` via a temporary file in
-    the same directory, fsync and ``os.replace``: a reader sees the old file or the new one."""
+    """Write ``model``'s state dict to ``directory/model.safetensors`` through the core's
+    :func:`zoo.atomic.atomic_path` (temporary file beside it, fsync, ``os.replace``): a
+    reader sees the old file or the whole new one."""
     model = getattr(model, "_orig_mod", model)  # a torch.compile wrapper shares the weights
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
     tensors = {name: value.detach().cpu().contiguous() for name, value in model.state_dict().items()}
-    payload = safetensors.torch.save(tensors, metadata={"format": "pt"})
-    target = directory / WEIGHTS_FILE
-    fd, temporary = tempfile.mkstemp(prefix=f".{WEIGHTS_FILE}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
-    with contextlib.suppress(OSError):  # make the rename itself durable where the OS allows
-        dir_fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+    target = Path(directory) / WEIGHTS_FILE
+    with atomic_path(target) as temporary:
+        safetensors.torch.save_file(tensors, temporary, metadata={"format": "pt"})
     return target
 
 

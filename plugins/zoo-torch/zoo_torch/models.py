@@ -58,7 +58,12 @@ class AlexNet(nn.Sequential):
         self.num_classes = num_classes
         self.in_chans = in_chans
         self.input_size = input_size
-        init_glorot(self)
+
+    def __getitem__(self, index: int | slice) -> nn.Module:
+        """A stage, or a slice of stages as a plain ``nn.Sequential`` sharing their weights."""
+        if isinstance(index, slice):
+            return nn.Sequential(OrderedDict(list(self._modules.items())[index]))
+        return super().__getitem__(index)
 
 
 def _checked(builder: str, input_size: tuple[int, int]) -> tuple[int, int]:
@@ -81,10 +86,12 @@ def _head(features: int, width: int, num_classes: int, *, dropout_first: bool) -
 
 def _build(builder: str, layers: list[tuple[str, nn.Module]], num_classes: int, in_chans: int,
            size: tuple[int, int]) -> AlexNet:
-    return AlexNet(
+    model = AlexNet(
         OrderedDict(layers), variant=SPECS[builder].variant, num_classes=num_classes,
         in_chans=in_chans, input_size=size,
     )
+    init_glorot(model)
+    return model
 
 
 def alexnet(*, num_classes: int, in_chans: int, input_size: tuple[int, int]) -> AlexNet:

@@ -1,0 +1,353 @@
+"""TorchBackend for real: training on Fashion-MNIST, data adapter, checkpoints, summaries, benchmark."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+F = torch.nn.functional
+
+from zoo import get_spec  # noqa: E402
+from zoo.backend import (  # noqa: E402
+    Augmentation,
+    Backend,
+    BenchConfig,
+    EpochMetrics,
+    Preprocessing,
+    TrainingData,
+)
+from zoo.config import TrainConfig  # noqa: E402
+from zoo.data.arrays import Split  # noqa: E402
+from zoo.errors import UsageError, ZooError  # noqa: E402
+from zoo.models import get_backend  # noqa: E402
+from zoo_torch import runtime  # noqa: E402
+from zoo_torch.data import DeviceImages, augment  # noqa: E402
+
+CPU = torch.device("cpu")
+MNIST_PREP = Preprocessing((0.286,), (0.353,), (28, 28))
+
+
+@pytest.fixture(autouse=True)
+def one_cpu_thread() -> Iterator[None]:
+    """Run on one CPU thread: on this shared 2-core machine OpenMP's two threads spin at every
+    barrier, and a busy neighbour process made a training test 3.4x slower with two threads
+    than with one (85 s against 25 s). The code under test is the same either way."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+class RecordingProgress:
+    """A real TrainingProgress that remembers every call."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, object]] = []
+        self.metrics: list[EpochMetrics] = []
+
+    def start_epoch(self, epoch: int, epochs: int, steps: int) -> None:
+        self.calls.append(("start", (epoch, epochs, steps)))
+
+    def advance(self, steps: int = 1) -> None:
+        self.calls.append(("advance", steps))
+
+    def end_epoch(self, metrics: EpochMetrics) -> None:
+        self.calls.append(("end", metrics.epoch))
+        self.metrics.append(metrics)
+
+
+@pytest.fixture(scope="module")
+def backend() -> Backend:
+    return get_backend("torch")
+
+
+@pytest.fixture(scope="module")
+def fashion() -> object:
+    from zoo.data import load_dataset
+
+    return load_dataset("fashion-mnist")
+
+
+def random_images(count: int, size: int = 28, chans: int = 1, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 256, (count, size, size, chans), dtype=np.uint8), rng.integers(0, 10, count)
+
+
+def tiny_data(count: int = 48, augmentation: Augmentation | None = None) -> TrainingData:
+    images, labels = random_images(count)
+    split = Split(images, labels)
+    augmentation = augmentation or Augmentation()
+    return TrainingData("random", tuple("abcdefghij"), split, split.head(16), MNIST_PREP, augmentation)
+
+
+def test_is_a_backend_and_reports_its_environment(backend: Backend) -> None:
+    assert isinstance(backend, Backend)
+    env = backend.environment("cpu")
+    assert env["framework"] == "torch" and env["device"] == "cpu"
+    assert env["torch"] == torch.__version__ and env["timm"]
+    assert env["device_name"] and int(env["threads"]) >= 1
+    assert backend.environment("auto")["device"].startswith("cuda:" if torch.cuda.is_available() else "cpu")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-GPU message")
+def test_asking_for_a_missing_gpu_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match="no CUDA device"):
+        runtime.resolve_device("cuda")
+
+
+def test_fit_on_real_fashion_mnist_beats_chance(backend: Backend, fashion: object) -> None:
+    """About 130 Adam steps of alexnet_res (cheap at 28 px: its stride-4 stem leaves 7x7 maps)."""
+    train = fashion.train.head(1000)
+    val = Split(fashion.train.images[-300:], fashion.train.labels[-300:])
+    prep = Preprocessing(fashion.spec.mean, fashion.spec.std, (28, 28))
+    data = TrainingData("fashion-mnist", fashion.spec.classes, train, val, prep)
+    progress = RecordingProgress()
+    config = TrainConfig(epochs=2, batch_size=16, device="cpu", scheduler="cosine")
+    result = backend.fit(get_spec("alexnet-torch-res"), data, config, progress)
+
+    steps = 1000 // 16 + 1
+    assert progress.calls[0] == ("start", (1, 2, steps))
+    assert [c for c in progress.calls if c[0] == "advance"] == [("advance", 1)] * (2 * steps)
+    assert progress.calls[steps + 1] == ("end", 1)
+    first, last = progress.metrics
+    assert result.history == progress.metrics and result.device == "cpu" and result.seconds > 0
+    assert first.lr == pytest.approx(1e-3) and last.lr == pytest.approx(5e-4)  # cosine over 2 epochs, per epoch
+    assert last.train_loss < first.train_loss
+    assert last.images_per_sec > 0 and last.seconds > 0
+    assert last.val_accuracy > 0.5, progress.metrics  # chance is 0.1
+
+    probabilities = backend.predict_proba(result.model, fashion.test.images[:500], prep, batch_size=128, device="cpu")
+    assert probabilities.shape == (500, 10) and probabilities.dtype == np.float32
+    assert np.allclose(probabilities.sum(axis=1), 1, atol=1e-5)
+    assert (probabilities.argmax(axis=1) == fashion.test.labels[:500]).mean() > 0.5
+
+
+def test_fit_is_reproducible_with_a_seed(backend: Backend) -> None:
+    spec = get_spec("alexnet-torch-res")
+    data = tiny_data(augmentation=Augmentation.named("crop-flip"))
+    config = TrainConfig(epochs=1, batch_size=16, device="cpu", seed=3, deterministic=True)
+    first = backend.fit(spec, data, config, RecordingProgress())
+    second = backend.fit(spec, data, config, RecordingProgress())
+    assert first.history[0].train_loss == second.history[0].train_loss
+    assert first.history[0].val_loss == second.history[0].val_loss
+    assert not torch.are_deterministic_algorithms_enabled()  # restored afterwards
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"precision": "bf16", "channels_last": False},
+        {"optimizer": "sgd", "scheduler": "step", "weight_decay": 1e-4},
+        {"optimizer": "adamw", "weight_decay": 0.05},
+        {"optimizer": "rmsprop"},
+    ],
+)
+def test_fit_options_run(backend: Backend, changes: dict[str, object]) -> None:
+    data = TrainingData("random", tuple("abcdefghij"), Split(*random_images(32)), None, MNIST_PREP)
+    config = TrainConfig(epochs=1, batch_size=16, device="cpu", **changes)
+    result = backend.fit(get_spec("alexnet-torch-res"), data, config, RecordingProgress())
+    (metrics,) = result.history
+    assert np.isfinite(metrics.train_loss) and metrics.val_loss is None and metrics.val_accuracy is None
+    assert result.extra["precision"] == config.precision
+
+
+def test_classic_alexnet_trains_through_the_resize_path(backend: Backend) -> None:
+    """28 px data below alexnet's 67 px minimum: resized per batch on the device to 67 px."""
+    images, labels = random_images(8)
+    prep = Preprocessing((0.5,), (0.5,), (67, 67))
+    data = TrainingData("random", tuple("abcdefghij"), Split(images, labels), Split(images[:4], labels[:4]), prep)
+    result = backend.fit(get_spec("alexnet-torch"), data, TrainConfig(epochs=1, batch_size=4), RecordingProgress())
+    assert result.model.input_size == (67, 67)
+    probabilities = backend.predict_proba(result.model, images, prep, batch_size=4, device="cpu")
+    assert probabilities.shape == (8, 10)
+
+
+def test_device_images_normalise_exactly() -> None:
+    images, labels = random_images(6, chans=3)
+    prep = Preprocessing((0.1, 0.2, 0.3), (0.5, 0.6, 0.7), (28, 28))
+    data = DeviceImages(images, labels, prep, CPU, channels_last=True)
+    x = data.inputs(torch.tensor([4, 1]))
+    expected = (torch.from_numpy(images[[4, 1]]).float() / 255 - torch.tensor(prep.mean)) / torch.tensor(prep.std)
+    assert x.shape == (2, 3, 28, 28) and x.is_contiguous(memory_format=torch.channels_last)
+    assert torch.allclose(x, expected.permute(0, 3, 1, 2), atol=1e-6)
+    assert torch.equal(data.labels, torch.from_numpy(labels))
+
+
+def test_device_images_resize_per_batch_only() -> None:
+    images, _ = random_images(4)
+    data = DeviceImages(images, None, Preprocessing((0.5,), (0.5,), (67, 67)), CPU)
+    assert data.images.shape == (4, 28, 28, 1)  # the stored copy stays at the data's size
+    x = data.inputs(slice(0, 2))
+    normalised = (torch.from_numpy(images[:2]).float().permute(0, 3, 1, 2) / 255 - 0.5) / 0.5
+    expected = F.interpolate(normalised, size=(67, 67), mode="bilinear", align_corners=False)
+    assert x.shape == (2, 1, 67, 67) and x.is_contiguous()
+    assert torch.allclose(x, expected, atol=1e-5)
+
+
+def test_device_images_refuse_the_wrong_channels() -> None:
+    images, _ = random_images(2, chans=3)
+    with pytest.raises(ZooError, match="3 channel"):
+        DeviceImages(images, None, MNIST_PREP, CPU)
+
+
+def test_augmentation_is_a_padded_crop_or_its_mirror() -> None:
+    x = torch.randn(64, 2, 8, 8)
+    generator = torch.Generator().manual_seed(0)
+    out = augment(x, Augmentation(crop_padding=4, horizontal_flip=True), generator)
+    assert out.shape == x.shape
+    padded = F.pad(x, (4, 4, 4, 4))
+    flipped = 0
+    for i in range(64):
+        windows = [padded[i, :, dy : dy + 8, dx : dx + 8] for dy in range(9) for dx in range(9)]
+        plain = any(torch.equal(out[i], w) for w in windows)
+        mirrored = any(torch.equal(out[i], w.flip(-1)) for w in windows)
+        assert plain or mirrored
+        flipped += mirrored and not plain
+    assert 10 < flipped < 54  # p = 0.5 per sample
+
+
+def test_flip_only_keeps_or_mirrors_each_sample() -> None:
+    x = torch.randn(32, 1, 5, 5)
+    out = augment(x, Augmentation(horizontal_flip=True), torch.Generator().manual_seed(1))
+    same = [torch.equal(out[i], x[i]) for i in range(32)]
+    mirror = [torch.equal(out[i], x[i].flip(-1)) for i in range(32)]
+    assert all(s or m for s, m in zip(same, mirror, strict=True)) and 0 < sum(mirror) < 32
+
+
+def test_predict_proba_does_not_depend_on_batch_size(backend: Backend) -> None:
+    model = backend.build(get_spec("alexnet-torch-res"), num_classes=10, in_chans=1, input_size=(28, 28))
+    images, _ = random_images(10)
+    one = backend.predict_proba(model, images, MNIST_PREP, batch_size=3, device="cpu")
+    two = backend.predict_proba(model, images, MNIST_PREP, batch_size=10, device="cpu")
+    assert one.dtype == np.float32 and one.shape == (10, 10)
+    assert np.allclose(one, two, atol=1e-5)
+    assert backend.predict_proba(model, images[:0], MNIST_PREP, batch_size=3, device="cpu").shape == (0, 10)
+
+
+def test_checkpoint_round_trip(backend: Backend, tmp_path: Path) -> None:
+    spec = get_spec("alexnet-torch-small")
+    model = backend.fit(spec, tiny_data(32), TrainConfig(epochs=1, batch_size=16), RecordingProgress()).model
+    path = backend.save(model, tmp_path / "ckpt")
+    assert path == tmp_path / "ckpt" / "model.safetensors"
+    assert sorted(p.name for p in path.parent.iterdir()) == ["model.safetensors"]  # no temporary left behind
+    images, _ = random_images(12, seed=5)
+    loaded = backend.load(spec, path, num_classes=10, in_chans=1, input_size=(28, 28))
+    before = backend.predict_proba(model, images, MNIST_PREP, batch_size=5, device="cpu")
+    after = backend.predict_proba(loaded, images, MNIST_PREP, batch_size=5, device="cpu")
+    assert np.array_equal(before, after)
+    assert not loaded.training
+    again = backend.load(spec, path.parent, num_classes=10, in_chans=1, input_size=(28, 28))  # a directory works
+    assert torch.equal(again.bn1.running_mean, model.bn1.running_mean.cpu())
+
+
+@pytest.fixture(scope="module")
+def saved_bn(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    model = backend.build(get_spec("alexnet-torch-bn"), num_classes=10, in_chans=1, input_size=(28, 28))
+    return backend.save(model, tmp_path_factory.mktemp("bn"))
+
+
+def load_error(backend: Backend, name: str, weights: Path, **shape: object) -> str:
+    kwargs = {"num_classes": 10, "in_chans": 1, "input_size": (28, 28), **shape}
+    with pytest.raises(ZooError) as error:
+        backend.load(get_spec(name), weights, **kwargs)
+    message = str(error.value)
+    assert "\n" not in message and message.startswith(f"checkpoint {weights}")
+    return message
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "empty"])
+def test_damaged_weights_give_one_line(backend: Backend, saved_bn: Path, tmp_path: Path, damage: str) -> None:
+    data = saved_bn.read_bytes()
+    broken = tmp_path / "model.safetensors"
+    damaged = {"truncate": data[: len(data) // 2], "garbage": b"\x00not safetensors" * 9, "empty": b""}
+    broken.write_bytes(damaged[damage])
+    message = load_error(backend, "alexnet-torch-bn", broken)
+    assert "does not match alexnet-torch-bn (not a readable safetensors file" in message
+
+
+def test_missing_weights_give_one_line(backend: Backend, tmp_path: Path) -> None:
+    assert "(no such file)" in load_error(backend, "alexnet-torch-bn", tmp_path / "nothing.safetensors")
+
+
+def test_weights_of_another_model_are_refused(backend: Backend, saved_bn: Path) -> None:
+    message = load_error(backend, "alexnet-torch-res", saved_bn)
+    assert "does not match alexnet-torch-res (" in message and "missing block1." in message
+
+
+def test_weights_of_another_shape_are_refused(backend: Backend, saved_bn: Path) -> None:
+    message = load_error(backend, "alexnet-torch-bn", saved_bn, num_classes=5)
+    assert "fc3.weight is 10x4096, expected 5x4096" in message
+    message = load_error(backend, "alexnet-torch-bn", saved_bn, input_size=(64, 64))
+    assert "fc1.weight is 4096x256, expected 4096x2304" in message  # 256 x 3 x 3 features at 64 px
+
+
+def test_summary_of_alexnet_bn(backend: Backend) -> None:
+    summary = backend.summarize(get_spec("alexnet-torch-bn"), num_classes=10, input_shape=(1, 28, 28))
+    shapes = {row.name: row.output_shape for row in summary.layers}
+    assert list(shapes) == [
+        "conv1", "bn1", "conv2", "bn2", "pool2", "conv3", "bn3", "conv4", "bn4", "conv5", "bn5", "pool5",
+        "flatten", "fc1", "fc2", "fc3",
+    ]  # fmt: skip
+    assert shapes["conv1"] == (96, 7, 7) and shapes["pool2"] == (256, 3, 3) and shapes["pool5"] == (256, 1, 1)
+    assert shapes["flatten"] == (256,) and shapes["fc3"] == (10,)
+    assert summary.param_count == 21_601_674 == sum(row.params for row in summary.layers)
+    assert summary.input_shape == (1, 28, 28)
+    conv = (
+        7 * 7 * 96 * (1 * 11 * 11)  # conv1: output positions x channels x (input channels x kernel)
+        + 7 * 7 * 256 * (96 * 5 * 5)
+        + 3 * 3 * 384 * (256 * 3 * 3)
+        + 3 * 3 * 384 * (384 * 3 * 3)
+        + 3 * 3 * 256 * (384 * 3 * 3)
+    )
+    dense = 256 * 4096 + 4096 * 4096 + 4096 * 10
+    assert summary.macs == conv + dense == 76_410_720
+
+
+@pytest.mark.parametrize(("name", "shape"), [("alexnet-torch-res", (3, 32, 32)), ("alexnet-torch-small", (1, 28, 28))])
+def test_summaries_at_small_sizes(backend: Backend, name: str, shape: tuple[int, int, int]) -> None:
+    summary = backend.summarize(get_spec(name), num_classes=10, input_shape=shape)
+    rows = {row.name: row for row in summary.layers}
+    assert rows["flatten"].output_shape == ((256,) if name.endswith("res") else (4096,))
+    assert summary.param_count == sum(row.params for row in summary.layers)
+    assert summary.macs > 0
+    if name.endswith("res"):
+        assert rows["block1"].kind == "bottleneck" and rows["block4"].output_shape == (256, 3, 3)
+
+
+def test_summary_refuses_too_small_inputs(backend: Backend) -> None:
+    with pytest.raises(UsageError, match="alexnet-torch needs inputs of at least 67x67"):
+        backend.summarize(get_spec("alexnet-torch"), num_classes=10, input_shape=(3, 32, 32))
+
+
+def test_benchmark_returns_plausible_rows(backend: Backend) -> None:
+    config = BenchConfig(input_shape=(1, 28, 28), num_classes=10, batch_size=8, device="cpu",
+                         warmup_steps=1, timed_steps=3)
+    train, infer = backend.benchmark(get_spec("alexnet-torch-res"), config)
+    assert (train.mode, infer.mode) == ("train", "infer")
+    for row in (train, infer):
+        assert row.batch_size == 8 and row.steps == 3 and row.device == "cpu" and row.channels_last
+        assert row.precision == "fp32" and not row.compiled and row.note == ""
+        assert row.samples_per_sec == pytest.approx(8 / row.median_step_seconds)
+        assert 0 < row.median_step_seconds < 60
+    assert infer.samples_per_sec > train.samples_per_sec  # a forward pass is cheaper than a training step
+    only = backend.benchmark(get_spec("alexnet-torch-res"), BenchConfig(
+        (1, 28, 28), 10, 4, device="cpu", warmup_steps=0, timed_steps=1, train=False, channels_last=False
+    ))
+    assert [(row.mode, row.channels_last) for row in only] == [("infer", False)]
+
+
+@pytest.mark.slow
+def test_compiled_paths(backend: Backend) -> None:
+    """torch.compile on the CPU, in fit and in the benchmark (compiling takes most of a minute)."""
+    data = TrainingData("random", tuple("abcdefghij"), Split(*random_images(32)), None, MNIST_PREP)
+    config = TrainConfig(epochs=1, batch_size=16, device="cpu", compile=True)
+    result = backend.fit(get_spec("alexnet-torch-res"), data, config, RecordingProgress())
+    assert result.extra["compiled"] and np.isfinite(result.history[0].train_loss)
+    assert not hasattr(result.model, "_orig_mod")  # the plain module comes back, ready to save
+    bench = BenchConfig((1, 28, 28), 10, 4, device="cpu", compile=True, warmup_steps=1, timed_steps=2, train=False)
+    (row,) = backend.benchmark(get_spec("alexnet-torch-res"), bench)
+    assert row.compiled and row.samples_per_sec > 0
