@@ -59,8 +59,9 @@ class KerasBackend:
         progress: TrainingProgress,
         control: RunControl | None = None,
     ) -> FitResult:
-        """``model.fit`` on tf.data (TensorFlow) or numpy batches (JAX, PyTorch), validating each epoch."""
-        return training.fit(functools.partial(self.build, spec), data, config, progress)
+        """``model.fit`` on tf.data (TensorFlow) or numpy batches (JAX, PyTorch), validating each epoch;
+        saves, stops and resumes as ``control`` says; ``NonFiniteLoss`` on a NaN or infinite loss."""
+        return training.fit(functools.partial(self.build, spec), data, config, progress, control)
 
     def predict_proba(
         self, model: Any, images: np.ndarray, preprocessing: Preprocessing, *, batch_size: int, device: str

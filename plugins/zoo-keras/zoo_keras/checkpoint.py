@@ -29,7 +29,8 @@ def save(model: Any, directory: Path) -> Path:
     target = directory / FILENAME
     partial = directory / f".{FILENAME}.{os.getpid()}.partial.keras"  # Keras insists on the suffix
     bare = type(model).from_config(model.get_config())  # uncompiled: no optimizer state in the file
-    bare.set_weights(model.get_weights())
+    for copy, weight in zip(bare.weights, model.weights, strict=True):
+        copy.assign(weight.value)
     try:
         bare.save(partial)
         os.replace(partial, target)

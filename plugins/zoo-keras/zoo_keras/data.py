@@ -1,18 +1,25 @@
 """The tf.data adapter: zoo's uint8 NHWC arrays in, normalised float batches out.
 
-Training pipeline: ``from_tensor_slices`` on the uint8 arrays, ``cache``,
-seeded ``shuffle`` (reshuffled every epoch), ``batch``, one parallel ``map``
-per batch (cast, ``(x / 255 - mean) / std``, bilinear resize when the model's
-input size differs from the images', then the augmentation), ``prefetch``.
-The images stay uint8 in memory (a quarter of float32) and are converted a
-batch at a time, overlapping with the training step, so a resized copy of
-the whole dataset is never made.
+Training pipeline: the uint8 arrays become two tensors once (no float copy, no
+resized copy); each epoch is ``from_tensor_slices`` over a permutation of the
+example indices drawn statelessly from (seed, epoch), ``batch``, one parallel
+``map`` per batch (gather the batch, cast, ``(x / 255 - mean) / std``, bilinear
+resize when the model's input size differs from the images', augmentation);
+the epochs are chained with ``flat_map`` into one stream that ``model.fit``
+reads with ``steps_per_epoch``; ``prefetch`` overlaps it with the training step.
+
+This is the tutorial pipeline (``from_tensor_slices``, ``cache``, ``shuffle``
+with ``reshuffle_each_iteration``, ``batch``, ``map``, ``prefetch``) with two
+changes, both measured or needed: shuffling indices and gathering whole
+batches replaces per-example slicing and a shuffle buffer holding the whole
+dataset, and an order that is a pure function of (seed, epoch) lets a resumed
+run rebuild any epoch without replaying the earlier ones (tf.data's reshuffle
+state cannot be saved).
 
 Augmentation has zoo-torch's semantics: per sample, pad by ``crop_padding``
 zeros (after normalisation), take a random crop of the original size, flip
-horizontally with probability 0.5. Its randomness comes from a seeded
-``Dataset.random`` stream that is redrawn every epoch, so a run is
-reproducible but each epoch sees new crops.
+horizontally with probability 0.5. Its randomness is stateless too, drawn from
+(seed, epoch, batch index).
 
 Used only when Keras runs on TensorFlow; :mod:`zoo_keras.numpy_data` feeds
 the other backends.
@@ -49,9 +56,9 @@ def normalize(images: Any, preprocessing: Preprocessing) -> Any:
 def augment(x: Any, seed: Any, augmentation: Augmentation) -> Any:
     """Per-sample zero-pad + random crop and random horizontal flip of a float NHWC batch.
 
-    One gather per axis does crop and flip together: row ``i`` of sample ``b``
-    is padded row ``top[b] + i``; column ``j`` is ``left[b] + j`` (or
-    ``left[b] + W - 1 - j`` when the sample is flipped).
+    ``seed`` is a stateless seed (shape [2] int64). One gather per axis does
+    crop and flip together: row ``i`` of sample ``b`` is padded row ``top[b] + i``;
+    column ``j`` is ``left[b] + j`` (or ``left[b] + W - 1 - j`` when the sample is flipped).
     """
     tf = _tf()
     pad = augmentation.crop_padding
@@ -59,7 +66,7 @@ def augment(x: Any, seed: Any, augmentation: Augmentation) -> Any:
         return x
     batch = tf.shape(x)[0]
     height, width = int(x.shape[1]), int(x.shape[2])
-    seeds = tf.random.experimental.stateless_split(tf.stack([seed, tf.constant(0, tf.int64)]), 3)
+    seeds = tf.random.experimental.stateless_split(seed, 3)
     top = tf.random.stateless_uniform([batch], seeds[0], minval=0, maxval=2 * pad + 1, dtype=tf.int32)
     left = tf.random.stateless_uniform([batch], seeds[1], minval=0, maxval=2 * pad + 1, dtype=tf.int32)
     columns = tf.range(width)[tf.newaxis, :]
@@ -74,6 +81,9 @@ def augment(x: Any, seed: Any, augmentation: Augmentation) -> Any:
     return tf.gather(x, columns, axis=2, batch_dims=1)
 
 
+EPOCH_STRIDE = 1_000_003  # keeps (epoch, batch) seed pairs apart
+
+
 def training_dataset(
     images: np.ndarray,
     labels: np.ndarray,
@@ -82,20 +92,38 @@ def training_dataset(
     *,
     batch_size: int,
     seed: int,
+    first_epoch: int,
+    end_epoch: int,
+    skip_batches: int = 0,
 ) -> Any:
-    """Shuffled, augmented, prefetched ``(x, y)`` batches for ``model.fit``."""
+    """Epochs ``first_epoch .. end_epoch - 1`` of shuffled, augmented ``(x, y)`` batches, back to back.
+
+    ``skip_batches`` drops the first batches of ``first_epoch`` (resuming mid-epoch).
+    """
     tf = _tf()
-    ds = tf.data.Dataset.from_tensor_slices((images, labels.astype(np.int32))).cache()
-    ds = ds.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True).batch(batch_size)
+    with tf.device("/CPU:0"):
+        pixels = tf.constant(images)
+        targets = tf.constant(labels.astype(np.int32))
+    count = len(labels)
     active = augmentation.crop_padding > 0 or augmentation.horizontal_flip
-    if active:
-        noise = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
-        ds = tf.data.Dataset.zip(ds, noise).map(
-            lambda batch, s: (augment(normalize(batch[0], preprocessing), s, augmentation), batch[1]),
-            num_parallel_calls=AUTOTUNE,
+    run_seed = tf.constant(seed, tf.int64)
+
+    def one_epoch(epoch: Any) -> Any:
+        order = tf.random.experimental.stateless_shuffle(tf.range(count), seed=tf.stack([run_seed, epoch]))
+
+        def transform(index: Any, chosen: Any) -> Any:
+            x = normalize(tf.gather(pixels, chosen), preprocessing)
+            if active:
+                x = augment(x, tf.stack([run_seed, epoch * EPOCH_STRIDE + index]), augmentation)
+            return x, tf.gather(targets, chosen)
+
+        return tf.data.Dataset.from_tensor_slices(order).batch(batch_size).enumerate().map(
+            transform, num_parallel_calls=AUTOTUNE
         )
-    else:
-        ds = ds.map(lambda x, y: (normalize(x, preprocessing), y), num_parallel_calls=AUTOTUNE)
+
+    ds = tf.data.Dataset.range(first_epoch, end_epoch).flat_map(one_epoch)
+    if skip_batches:
+        ds = ds.skip(skip_batches)
     return ds.prefetch(AUTOTUNE)
 
 

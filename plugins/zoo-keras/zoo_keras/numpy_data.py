@@ -50,7 +50,10 @@ def augment(x: np.ndarray, rng: np.random.Generator, augmentation: Augmentation)
 class ArrayBatches(keras.utils.PyDataset):
     """Batches of ``(x, y)`` (or ``x`` alone when ``labels`` is None) from uint8 arrays.
 
-    ``training``: shuffle (seeded, redrawn each epoch) and augment; otherwise in order, as is.
+    ``training``: shuffle and augment, with randomness drawn from (seed, epoch,
+    batch), so any epoch can be rebuilt on resume; otherwise in order, as is.
+    ``epoch`` is set by :class:`EpochSetter` (Keras' own ``on_epoch_end`` calls
+    do not line up with epochs); ``first_batch`` skips the start of an epoch.
     """
 
     def __init__(
@@ -63,32 +66,45 @@ class ArrayBatches(keras.utils.PyDataset):
         augmentation: Augmentation | None = None,
         training: bool = False,
         seed: int = 0,
+        epoch: int = 0,
+        first_batch: int = 0,
     ) -> None:
         super().__init__()
         self.images, self.labels = images, labels
         self.preprocessing, self.augmentation = preprocessing, augmentation or Augmentation()
         self.batch_size, self.training, self.seed = batch_size, training, seed
-        self.epoch = 0
-        self.order = self._order()
+        self.first_batch = first_batch
+        self._order: tuple[int, np.ndarray] | None = None
+        self.epoch = epoch
 
-    def _order(self) -> np.ndarray:
+    def order(self) -> np.ndarray:
+        """Example indices of the current epoch, in training order."""
         if not self.training:
             return np.arange(len(self.images))
-        return np.random.default_rng([self.seed, self.epoch]).permutation(len(self.images))
+        if self._order is None or self._order[0] != self.epoch:
+            self._order = (self.epoch, np.random.default_rng([self.seed, self.epoch]).permutation(len(self.images)))
+        return self._order[1]
 
     def __len__(self) -> int:
-        return math.ceil(len(self.images) / self.batch_size)
+        return math.ceil(len(self.images) / self.batch_size) - self.first_batch
 
     def __getitem__(self, index: int) -> Any:
-        chosen = self.order[index * self.batch_size : (index + 1) * self.batch_size]
+        batch = index + self.first_batch
+        chosen = self.order()[batch * self.batch_size : (batch + 1) * self.batch_size]
         x = normalize(self.images[chosen], self.preprocessing)
         if self.training:
-            x = augment(x, np.random.default_rng([self.seed, self.epoch, index]), self.augmentation)
+            x = augment(x, np.random.default_rng([self.seed, self.epoch, batch]), self.augmentation)
         if self.labels is None:
             return (x,)
         return x, self.labels[chosen].astype(np.int32)
 
-    def on_epoch_end(self) -> None:
-        """Redraw the order (and with it the augmentation) for the next epoch."""
-        self.epoch += 1
-        self.order = self._order()
+
+class EpochSetter(keras.callbacks.Callback):
+    """Tells an :class:`ArrayBatches` which epoch is starting."""
+
+    def __init__(self, batches: ArrayBatches) -> None:
+        super().__init__()
+        self.batches = batches
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self.batches.epoch = epoch

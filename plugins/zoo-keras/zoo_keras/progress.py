@@ -20,13 +20,26 @@ class ProgressCallback(keras.callbacks.Callback):
     ``images_per_sec`` is training images over the training part of the epoch
     (validation excluded); ``seconds`` is the whole epoch, validation included;
     ``lr`` is the rate the epoch trained with (read at its start), as in zoo-torch.
-    Pass ``verbose=0`` to ``fit`` so Keras' own bar stays off.
+    Pass ``verbose=0`` to ``fit`` so Keras' own bar stays off. ``first_batch``
+    is set when an epoch resumes part-way: the bar starts there, and the
+    epoch's loss, accuracy and speed cover the batches trained in this process.
     """
 
-    def __init__(self, progress: TrainingProgress, *, epochs: int, steps: int, train_count: int) -> None:
+    def __init__(
+        self,
+        progress: TrainingProgress,
+        *,
+        epochs: int,
+        steps: int,
+        train_count: int,
+        batch_size: int,
+        history: list[EpochMetrics] | None = None,
+    ) -> None:
         super().__init__()
         self.progress, self.epochs, self.steps, self.train_count = progress, epochs, steps, train_count
-        self.history: list[EpochMetrics] = []
+        self.batch_size = batch_size
+        self.history: list[EpochMetrics] = list(history or [])
+        self.first_batch = 0
         self._started = 0.0
         self._train_seconds: float | None = None
         self._done = 0
@@ -36,6 +49,8 @@ class ProgressCallback(keras.callbacks.Callback):
         self._started, self._train_seconds, self._done = time.perf_counter(), None, 0
         self._lr = current_lr(self.model.optimizer)
         self.progress.start_epoch(epoch + 1, self.epochs, self.steps)
+        if self.first_batch:
+            self.progress.advance(self.first_batch)
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         # With steps_per_execution > 1, ``batch`` is the last step of the execution.
@@ -51,6 +66,7 @@ class ProgressCallback(keras.callbacks.Callback):
         logs = logs or {}
         seconds = time.perf_counter() - self._started
         train_seconds = self._train_seconds or seconds
+        images = self.train_count - self.first_batch * self.batch_size
         val_loss, val_acc = logs.get("val_loss"), logs.get("val_accuracy")
         metrics = EpochMetrics(
             epoch=epoch + 1,
@@ -58,7 +74,7 @@ class ProgressCallback(keras.callbacks.Callback):
             train_accuracy=float(logs["accuracy"]),
             val_loss=None if val_loss is None else float(val_loss),
             val_accuracy=None if val_acc is None else float(val_acc),
-            images_per_sec=self.train_count / train_seconds if train_seconds > 0 else 0.0,
+            images_per_sec=images / train_seconds if train_seconds > 0 else 0.0,
             seconds=seconds,
             lr=self._lr,
         )

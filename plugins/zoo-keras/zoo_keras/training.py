@@ -14,7 +14,7 @@ import contextlib
 import math
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -22,7 +22,8 @@ from zoo.backend import FitResult, Preprocessing, TrainingData, TrainingProgress
 from zoo.config import TrainConfig
 from zoo.errors import ZooError
 from zoo_keras import data as tfdata
-from zoo_keras.numpy_data import ArrayBatches
+from zoo_keras.control import ControlCallback
+from zoo_keras.numpy_data import ArrayBatches, EpochSetter
 from zoo_keras.optim import make_optimizer
 from zoo_keras.progress import ProgressCallback
 from zoo_keras.runtime import (
@@ -34,6 +35,10 @@ from zoo_keras.runtime import (
     set_random_seed,
     uses_tensorflow,
 )
+from zoo_keras.state import read_state
+
+if TYPE_CHECKING:
+    from zoo.resume import RunControl
 
 STEPS_PER_EXECUTION = 1
 
@@ -72,22 +77,39 @@ def compile_model(model: Any, config: TrainConfig, steps_per_epoch: int, device:
     )
 
 
-def _batches(images: np.ndarray, labels: np.ndarray | None, data: TrainingData | None,
-             preprocessing: Preprocessing, *, batch_size: int, seed: int = 0, training: bool = False) -> Any:
-    """tf.data on TensorFlow, a numpy PyDataset on the other backends."""
+def _eval_batches(images: np.ndarray, labels: np.ndarray | None, preprocessing: Preprocessing, *,
+                  batch_size: int) -> Any:
+    """In-order batches: tf.data on TensorFlow, a numpy PyDataset on the other backends."""
     if uses_tensorflow():
-        if training and data is not None and labels is not None:
-            return tfdata.training_dataset(
-                images, labels, preprocessing, data.augmentation, batch_size=batch_size, seed=seed
-            )
         return tfdata.evaluation_dataset(images, labels, preprocessing, batch_size=batch_size)
-    augmentation = data.augmentation if data is not None else None
-    return ArrayBatches(images, labels, preprocessing, batch_size=batch_size, augmentation=augmentation,
-                        training=training, seed=seed)
+    return ArrayBatches(images, labels, preprocessing, batch_size=batch_size)
 
 
-def fit(build: Any, data: TrainingData, config: TrainConfig, progress: TrainingProgress) -> FitResult:
-    """Build a fresh model with ``build(num_classes, in_chans, input_size)`` and train it with ``model.fit``."""
+def _train_batches(data: TrainingData, config: TrainConfig, *, first_epoch: int, end_epoch: int,
+                   skip: int) -> tuple[Any, list[Any]]:
+    """Training batches for epochs ``first_epoch .. end_epoch - 1`` (skipping ``skip`` batches of the
+    first), and the callbacks they need."""
+    train, prep = data.train, data.preprocessing
+    if uses_tensorflow():
+        stream = tfdata.training_dataset(
+            train.images, train.labels, prep, data.augmentation, batch_size=config.batch_size, seed=config.seed,
+            first_epoch=first_epoch, end_epoch=end_epoch, skip_batches=skip,
+        )
+        return stream, []
+    batches = ArrayBatches(train.images, train.labels, prep, batch_size=config.batch_size,
+                           augmentation=data.augmentation, training=True, seed=config.seed,
+                           epoch=first_epoch, first_batch=skip)
+    return batches, [EpochSetter(batches)]
+
+
+def fit(build: Any, data: TrainingData, config: TrainConfig, progress: TrainingProgress,
+        control: RunControl | None = None) -> FitResult:
+    """Build a model with ``build(num_classes, in_chans, input_size)`` and train it with ``model.fit``.
+
+    With ``control.resume`` the weights, optimizer state and dropout seeds come from
+    the saved state and training continues at its epoch and step; an epoch resumed
+    part-way is trained by its own ``fit`` call, the remaining epochs by a second one.
+    """
     started = time.perf_counter()
     device = resolve_device(config.device)
     set_random_seed(config.seed)
@@ -103,14 +125,32 @@ def fit(build: Any, data: TrainingData, config: TrainConfig, progress: TrainingP
     with dtype_policy(policy), keras_device(device):
         model = build(num_classes=data.num_classes, in_chans=prep.in_chans, input_size=prep.input_size)
         compile_model(model, config, steps, device)
-    train = _batches(data.train.images, data.train.labels, data, prep, batch_size=config.batch_size,
-                     seed=config.seed, training=True)
+    resume = control.resume if control is not None else None
+    epoch, step = 0, 0
+    if resume is not None:
+        with keras_device(device):
+            read_state(model, resume.path, resume.extra.get("seed_states"))
+        epoch, step = resume.epoch, resume.step
     val = None
     if data.val is not None and len(data.val):
-        val = _batches(data.val.images, data.val.labels, data, prep, batch_size=config.batch_size)
-    callback = ProgressCallback(progress, epochs=config.epochs, steps=steps, train_count=len(data.train))
-    with keras_device(device):
-        model.fit(train, validation_data=val, epochs=config.epochs, shuffle=False, verbose=0, callbacks=[callback])
+        val = _eval_batches(data.val.images, data.val.labels, prep, batch_size=config.batch_size)
+    progress_callback = ProgressCallback(
+        progress, epochs=config.epochs, steps=steps, train_count=len(data.train), batch_size=config.batch_size,
+        history=list(resume.history) if resume is not None else None,
+    )
+    control_callback = ControlCallback(control, progress_callback.history, epochs=config.epochs, steps=steps)
+    # (first epoch, end epoch, batches to skip): the rest of a part-done epoch, then whole epochs.
+    segments = [(epoch, epoch + 1, step), (epoch + 1, config.epochs, 0)] if step else [(epoch, config.epochs, 0)]
+    for first, end, skip in segments:
+        if first >= end:
+            continue
+        batches, extra_callbacks = _train_batches(data, config, first_epoch=first, end_epoch=end, skip=skip)
+        progress_callback.first_batch = control_callback.first_batch = skip
+        with keras_device(device):
+            model.fit(
+                batches, validation_data=val, initial_epoch=first, epochs=end, steps_per_epoch=steps - skip,
+                shuffle=False, verbose=0, callbacks=[*extra_callbacks, progress_callback, control_callback],
+            )
     extra: dict[str, Any] = {
         "keras_backend": backend_name(),
         "jit_compile": str(model.jit_compile),
@@ -118,9 +158,11 @@ def fit(build: Any, data: TrainingData, config: TrainConfig, progress: TrainingP
         "dtype_policy": policy,
         "data_pipeline": "tf.data" if uses_tensorflow() else "keras.utils.PyDataset",
     }
+    if resume is not None:
+        extra["resumed_from"] = {"epoch": resume.epoch, "step": resume.step}
     if config.precision == "bf16" and policy == "float32":
         extra["note"] = "bf16 needs a GPU with Keras; trained in fp32 on the CPU"
-    return FitResult(model=model, history=callback.history, device=device_label(device),
+    return FitResult(model=model, history=progress_callback.history, device=device_label(device),
                      seconds=time.perf_counter() - started, extra=extra)
 
 
@@ -146,7 +188,7 @@ def predict_proba(model: Any, images: np.ndarray, preprocessing: Preprocessing, 
         )
     if len(images) == 0:
         return np.zeros((0, num_classes), np.float32)
-    batches = _batches(images, None, None, preprocessing, batch_size=batch_size)
+    batches = _eval_batches(images, None, preprocessing, batch_size=batch_size)
     with keras_device(resolve_device(device)):
         logits = model.predict(batches, verbose=0)
     return softmax(np.asarray(logits, dtype=np.float32))
