@@ -151,7 +151,7 @@ def test_first_party_plugins_declare_a_compatible_range() -> None:
 
 def test_public_api_imports_no_framework_and_compare_stays_callable() -> None:
     code = (
-        "import sys, zoo; names = [getattr(zoo, n) for n in zoo.__all__]; import zoo.compare; "
+        "import sys, zoo; names = [getattr(zoo, n) for n in zoo.__all__]; import zoo.comparison; "
         "from zoo import compare; assert callable(compare) and compare is zoo.compare, compare; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'tensorflow', 'keras', 'timm')))"
     )

@@ -100,3 +100,14 @@ def test_hook_registering_the_wrong_type_is_a_failure() -> None:
     registry = _registry(("wrong", types.SimpleNamespace(zoo_register_models=zoo_register_models)))
     assert not registry.models
     assert "expects ModelSpec, got dict" in registry.failures[0].error
+
+
+def test_misspelt_hook_is_reported_not_silently_ignored() -> None:
+    @hookimpl
+    def zoo_register_modles(register):
+        register(_spec("never-torch"))
+
+    registry = _registry(("typo", types.SimpleNamespace(zoo_register_modles=zoo_register_modles)))
+    (failure,) = registry.failures
+    assert failure.stage == "register" and "unknown hook(s) zoo_register_modles" in failure.error
+    assert "typo" not in registry.plugins

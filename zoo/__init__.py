@@ -7,8 +7,6 @@ framework.
 
 from __future__ import annotations
 
-import sys
-import types
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -71,7 +69,7 @@ def get_spec(name: str) -> ModelSpec:
 
 # The wrappers below import their modules on first call, so ``import zoo`` stays
 # framework-free and cheap; zoo/models.py, zoo/data, zoo/training.py and
-# zoo/compare.py hold the real functions and their full documentation.
+# zoo/comparison.py hold the real functions and their full documentation.
 
 
 def create_model(
@@ -128,23 +126,7 @@ def train(
 
 
 def compare(*args: Any, **kwargs: Any) -> Any:
-    """Train (or reuse), score and time every model matching the patterns; see :func:`zoo.compare.compare`."""
-    from zoo.compare import compare as _compare
+    """Train (or reuse), score and time every model matching the patterns; see :func:`zoo.comparison.compare`."""
+    from zoo.comparison import compare as _compare
 
     return _compare(*args, **kwargs)
-
-
-class _Package(types.ModuleType):
-    """Keeps ``zoo.compare`` the function above once the submodule of the same name is imported.
-
-    Importing ``zoo.compare`` (the module) would otherwise replace the package
-    attribute with the module. Reach the module with ``from zoo.compare import ...``.
-    """
-
-    def __setattr__(self, name: str, value: object) -> None:
-        if name == "compare" and isinstance(value, types.ModuleType):
-            return
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 
 from zoo.atomic import atomic_write_text
-from zoo.compare import BENCH_COLUMNS, COMPARE_COLUMNS, Comparison
+from zoo.comparison import BENCH_COLUMNS, COMPARE_COLUMNS, Comparison
 from zoo.errors import UsageError
 from zoo.report import check_format, render_rows
 
@@ -90,7 +90,7 @@ def compare(
     plot: Annotated[Optional[Path], Opt(help="PNG: accuracy vs inference throughput, and training curves.")] = None,  # noqa: UP045
 ) -> None:
     """Train, test and time every matching model; one table sorted by accuracy."""
-    from zoo.compare import compare as run_compare
+    from zoo.comparison import compare as run_compare
 
     check_format(fmt)
     if bench_steps < 1 or bench_warmup < 0:
@@ -136,7 +136,7 @@ def bench(
     output: Annotated[Optional[Path], Opt(help="Write the result here instead of stdout.")] = None,  # noqa: UP045
 ) -> None:
     """Throughput only, on synthetic inputs; columns as timm's benchmark.py CSVs."""
-    from zoo.compare import bench as run_bench
+    from zoo.comparison import bench as run_bench
     from zoo.config import TrainConfig
     from zoo.models import parse_input_shape
 

@@ -158,6 +158,14 @@ def _register(loaded: LoadedPlugins, plugin: object, info: PluginInfo) -> None:
             PluginFailure(info.name, info.distribution, "register", describe_error(exc))
         )
         return
+    unknown = [c.name for c in loaded.manager.get_hookcallers(plugin) or [] if c.spec is None]
+    if unknown:  # a misspelt hook would otherwise never be called, silently
+        loaded.manager.unregister(plugin)
+        loaded.failures.append(PluginFailure(
+            info.name, info.distribution, "register",
+            f"implements unknown hook(s) {', '.join(sorted(unknown))}; known hooks: {', '.join(HOOK_NAMES)}",
+        ))
+        return
     hooks = _implemented_hooks(loaded.manager, plugin)
     loaded.infos[info.name] = PluginInfo(
         info.name, info.distribution, info.version, info.module, hooks
