@@ -7,8 +7,10 @@ rebuilt) before any framework reads the weights.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -81,9 +83,43 @@ def save_checkpoint(
     metrics: dict[str, Any],
     run_id: int | None = None,
 ) -> Checkpoint:
-    """Write the weights (through the backend) and then the sidecar, each atomically."""
-    directory.mkdir(parents=True, exist_ok=True)
-    weights = backend.save(model, directory)
+    """Write the weights (through the backend) and then the sidecar, each atomically.
+
+    A full disk or an unwritable directory is a one-line :class:`ZooError`; no
+    partial file is left behind (the writes go through ``zoo.atomic``).
+    """
+    with disk_errors(f"cannot write the checkpoint to {directory}"):
+        directory.mkdir(parents=True, exist_ok=True)
+        weights = backend.save(model, directory)
+        return _write_sidecar(directory, weights, spec=spec, dataset=dataset, classes=classes,
+                              image_shape=image_shape, preprocessing=preprocessing, recipe=recipe,
+                              environment=environment, metrics=metrics, run_id=run_id)
+
+
+@contextlib.contextmanager
+def disk_errors(what: str) -> Iterator[None]:
+    """Turn an ``OSError`` (full disk, permissions) into a one-line :class:`ZooError`."""
+    try:
+        yield
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise ZooError(f"{what} ({reason}); free some space or choose another directory with --output") from None
+
+
+def _write_sidecar(
+    directory: Path,
+    weights: Path,
+    *,
+    spec: ModelSpec,
+    dataset: str,
+    classes: tuple[str, ...],
+    image_shape: tuple[int, int, int],
+    preprocessing: Preprocessing,
+    recipe: dict[str, Any],
+    environment: dict[str, str],
+    metrics: dict[str, Any],
+    run_id: int | None,
+) -> Checkpoint:
     metadata = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,

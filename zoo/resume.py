@@ -18,7 +18,7 @@ from typing import Any
 
 from zoo.atomic import atomic_path, atomic_write_text
 from zoo.backend import EpochMetrics
-from zoo.checkpoint import sha256_file
+from zoo.checkpoint import disk_errors, sha256_file
 from zoo.errors import ZooError
 
 LAST = "last.json"
@@ -100,6 +100,19 @@ class RunControl:
         (and the best one, at an epoch boundary with the best validation accuracy so far)."""
         if self.state_dir is None:
             return None
+        with disk_errors(f"cannot save the training state in {self.state_dir}"):
+            return self._save(epoch, step, history, writer, suffix, extra)
+
+    def _save(
+        self,
+        epoch: int,
+        step: int,
+        history: list[EpochMetrics] | tuple[EpochMetrics, ...],
+        writer: Callable[[Path], None],
+        suffix: str,
+        extra: dict[str, Any] | None,
+    ) -> Path:
+        assert self.state_dir is not None
         self.state_dir.mkdir(parents=True, exist_ok=True)
         path = self.state_dir / f"state-e{epoch:04d}-s{step:06d}{suffix}"
         with atomic_path(path) as temporary:

@@ -10,6 +10,7 @@ import contextlib
 import hashlib
 import json
 import os
+import shutil
 import signal
 import sys
 import threading
@@ -97,6 +98,20 @@ def check_output_dir(directory: Path) -> None:
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise ZooError(f"cannot write to output directory {directory} ({reason}); pass --output DIR") from None
+
+
+def check_free_space(directory: Path, backend: Backend, spec: ModelSpec, data: TrainingData) -> None:
+    """Refuse to start when the checkpoints cannot fit: about 32 bytes per parameter
+    (fp32 weights plus two Adam moments in the last and the best state, and the final weights)."""
+    shape = (data.preprocessing.in_chans, *data.preprocessing.input_size)
+    params = backend.summarize(spec, num_classes=data.num_classes, input_shape=shape).param_count
+    needed = params * 32
+    free = shutil.disk_usage(directory).free
+    if free < needed:
+        raise ZooError(
+            f"{directory} has {free / 1e6:,.1f} MB free but {spec.name}'s checkpoints need about "
+            f"{needed / 1e6:,.0f} MB; free some space or pass --output DIR"
+        )
 
 
 @contextlib.contextmanager
@@ -261,6 +276,7 @@ def _execute(
     try:
         arrays = load_dataset(dataset_spec.name, data_dir=data_dir)
         data, test = prepare_data(spec, arrays, config)
+        check_free_space(directory, backend, spec, data)
         alive = store.keep_alive(run_id) if store is not None and run_id is not None else contextlib.nullcontext()
         with alive, stop_on_signals(control):
             fit = backend.fit(spec, data, config, shown, control)
