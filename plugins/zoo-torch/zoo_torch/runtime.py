@@ -52,8 +52,8 @@ def device_name(device: torch.device) -> str:
 
 
 def use_channels_last(setting: bool | None, device: torch.device) -> bool:
-    """``setting`` when given; by default channels_last on CPU (measured here: +21% to
-    +35% training for these models) and on CUDA (tensor cores want NHWC)."""
+    """``setting`` when given; by default channels_last on CPU (measured on this CPU:
+    +23% training for alexnet_bn at batch 128) and on CUDA (tensor cores want NHWC)."""
     if setting is not None:
         return setting
     return device.type in ("cpu", "cuda")
