@@ -2,8 +2,9 @@
 
 ``save`` writes the architecture and weights (not the optimizer state: zoo's
 checkpoints are for evaluation and prediction) to ``model.keras``.
-``load`` always passes ``safe_mode=True``, so a file carrying a ``Lambda``
-layer (pickled Python code) is refused instead of run, and then checks that
+``load`` refuses any file whose configuration declares a ``Lambda`` layer
+(Python code, stored as bytecode or as a function reference) before Keras
+reads it, always passes ``safe_mode=True`` as a second guard, and then checks that
 the file holds the network the spec builds for the requested classes,
 channels and input size, weight for weight.
 """
@@ -11,13 +12,15 @@ channels and input size, weight for weight.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import zipfile
 from pathlib import Path
 from typing import Any
 
 from zoo.errors import ZooError
 from zoo_keras import layers as _layers  # noqa: F401 - registers LocalResponseNormalization for loading
-from zoo_keras.runtime import keras
+from zoo_keras.runtime import keras, quiet_numpy_copy_warning
 
 FILENAME = "model.keras"
 
@@ -32,7 +35,8 @@ def save(model: Any, directory: Path) -> Path:
     for copy, weight in zip(bare.weights, model.weights, strict=True):
         copy.assign(weight.value)
     try:
-        bare.save(partial)
+        with quiet_numpy_copy_warning():
+            bare.save(partial)
         os.replace(partial, target)
     finally:
         with contextlib.suppress(FileNotFoundError):
@@ -40,18 +44,42 @@ def save(model: Any, directory: Path) -> Path:
     return target
 
 
+def _has_lambda(node: Any) -> bool:
+    if isinstance(node, dict):
+        return node.get("class_name") == "Lambda" or any(_has_lambda(value) for value in node.values())
+    if isinstance(node, list):
+        return any(_has_lambda(item) for item in node)
+    return False
+
+
+def _declares_lambda(path: Path) -> bool:
+    """Whether the archive's ``config.json`` declares a Lambda layer (checked before Keras deserialises)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return _has_lambda(json.loads(archive.read("config.json")))
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return False  # not readable as a .keras archive: load_model reports it
+
+
+def _refuse_lambda(path: Path) -> ZooError:
+    return ZooError(
+        f"refusing checkpoint {path}: it contains a Lambda layer (arbitrary code); "
+        "zoo loads Keras files in safe mode only"
+    )
+
+
 def _read(path: Path) -> Any:
     if not path.is_file():
         raise ZooError(f"checkpoint {path} does not exist; pass the model.keras file a run wrote")
+    if _declares_lambda(path):
+        raise _refuse_lambda(path)
     try:
-        return keras.saving.load_model(path, safe_mode=True, compile=False)
+        with quiet_numpy_copy_warning():
+            return keras.saving.load_model(path, safe_mode=True, compile=False)
     except Exception as exc:  # Keras raises ValueError, OSError, KeyError, zipfile errors...
         text = " ".join(str(exc).split())
         if "Lambda" in text and "safe_mode" in text:
-            raise ZooError(
-                f"refusing checkpoint {path}: it contains a Lambda layer (arbitrary code); "
-                "zoo loads Keras files in safe mode only"
-            ) from None
+            raise _refuse_lambda(path) from None
         reason = text[:160] or type(exc).__name__
         raise ZooError(
             f"cannot read checkpoint {path}: not a valid .keras file, corrupt or truncated ({reason}); "

@@ -6,12 +6,13 @@ import time
 from typing import Any
 
 from zoo.backend import EpochMetrics, TrainingProgress
-from zoo_keras.runtime import keras
+from zoo_keras.runtime import keras, quiet_numpy_copy_warning
 
 
 def current_lr(optimizer: Any) -> float:
     """The optimizer's learning rate now (a schedule evaluated at the current step)."""
-    return float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+    with quiet_numpy_copy_warning():
+        return float(keras.ops.convert_to_numpy(optimizer.learning_rate))
 
 
 class ProgressCallback(keras.callbacks.Callback):

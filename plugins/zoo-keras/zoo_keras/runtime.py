@@ -23,6 +23,7 @@ import logging
 import os
 import platform
 import sys
+import warnings
 from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
@@ -56,6 +57,16 @@ def _quiet_stderr() -> Iterator[None]:
     finally:
         os.dup2(saved, 2)
         os.close(saved)
+
+
+@contextlib.contextmanager
+def quiet_numpy_copy_warning() -> Iterator[None]:
+    """Keras 3.15 turns TensorFlow variables into numpy with ``np.array(variable)``, which numpy 2
+    answers with a DeprecationWarning per variable; it is Keras' to fix and says nothing to users."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"__array__ implementation doesn't accept a copy keyword",
+                                category=DeprecationWarning)
+        yield
 
 
 _GLOBAL_FLAGS = "tensorflow.python.pywrap_dlopen_global_flags"

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from zoo.errors import ZooError
-from zoo_keras.runtime import keras
+from zoo_keras.runtime import keras, quiet_numpy_copy_warning
 
 SUFFIX = ".weights.h5"  # Keras insists on it
 
@@ -32,7 +32,8 @@ def _seed_variables(model: Any) -> list[Any]:
 
 def seed_states(model: Any) -> list[list[int]]:
     """The dropout seed states of ``model`` as plain integers (JSON-friendly)."""
-    return [np.asarray(keras.ops.convert_to_numpy(v.value)).astype(np.int64).tolist() for v in _seed_variables(model)]
+    with quiet_numpy_copy_warning():
+        return [keras.ops.convert_to_numpy(v).astype(np.int64).tolist() for v in _seed_variables(model)]
 
 
 def write_state(model: Any, path: Path) -> None:
@@ -40,7 +41,8 @@ def write_state(model: Any, path: Path) -> None:
     path = Path(path)
     partial = path.with_name(f".{path.name}.{os.getpid()}{SUFFIX}")
     try:
-        model.save_weights(partial)
+        with quiet_numpy_copy_warning():
+            model.save_weights(partial)
         os.replace(partial, path)
     finally:
         with contextlib.suppress(FileNotFoundError):
@@ -54,7 +56,8 @@ def read_state(model: Any, path: Path, seeds: list[list[int]] | None) -> None:
         raise ZooError(f"cannot resume from {path}: not a zoo-keras training state (*{SUFFIX})")
     model.optimizer.build(model.trainable_variables)
     try:
-        model.load_weights(path)
+        with quiet_numpy_copy_warning():
+            model.load_weights(path)
     except Exception as exc:  # h5py and Keras raise several types for a damaged or foreign file
         raise ZooError(f"cannot resume from {path}: {' '.join(str(exc).split())[:160]}; start a new run") from None
     variables = _seed_variables(model)

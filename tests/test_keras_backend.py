@@ -1,0 +1,480 @@
+"""zoo-keras' KerasBackend end to end: real training, checkpoints, refusals, data pipeline, benchmark."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from zoo import get_spec
+from zoo.backend import (
+    Augmentation,
+    BenchConfig,
+    EpochMetrics,
+    FitResult,
+    Preprocessing,
+    SilentProgress,
+    TrainingData,
+)
+from zoo.config import TrainConfig
+from zoo.data.arrays import Split, split_validation
+from zoo.errors import NonFiniteLoss, TrainingInterrupted, UsageError, ZooError
+from zoo.models import get_backend, model_input_size
+from zoo.resume import RunControl, load_resume_point
+from zoo_keras import data as tfdata
+from zoo_keras import numpy_data
+from zoo_keras.optim import learning_rate, make_optimizer
+from zoo_keras.runtime import keras, resolve_device
+from zoo_keras.training import jit_compile, precision_policy
+
+REPO = Path(__file__).resolve().parent.parent
+FASHION_TRAIN = 2000  # 1,800 train + 200 validation: 57 steps of 32, enough for BatchNorm's statistics
+
+
+@pytest.fixture(scope="module")
+def backend():
+    return get_backend("keras")
+
+
+@pytest.fixture(scope="module")
+def fashion():
+    """The real Fashion-MNIST, through zoo's dataset layer."""
+    from zoo.data import load_dataset
+
+    return load_dataset("fashion-mnist", progress=False)
+
+
+@dataclass
+class RecordedProgress:
+    """A TrainingProgress that remembers every call."""
+
+    starts: list[tuple[int, int, int]] = field(default_factory=list)
+    advanced: list[int] = field(default_factory=list)
+    ended: list[EpochMetrics] = field(default_factory=list)
+
+    def start_epoch(self, epoch: int, epochs: int, steps: int) -> None:
+        self.starts.append((epoch, epochs, steps))
+        self.advanced.append(0)
+
+    def advance(self, steps: int = 1) -> None:
+        self.advanced[-1] += steps
+
+    def end_epoch(self, metrics: EpochMetrics) -> None:
+        self.ended.append(metrics)
+
+
+def fashion_data(fashion, count: int) -> TrainingData:
+    train, val = split_validation(fashion.train.head(count), 0.1, seed=0)
+    spec = fashion.spec
+    return TrainingData(spec.name, spec.classes, train, val, Preprocessing(spec.mean, spec.std, (28, 28)))
+
+
+@pytest.fixture(scope="module")
+def trained(backend, fashion) -> tuple[FitResult, TrainingData, RecordedProgress]:
+    """alexnet-keras-res trained for one epoch on 1,800 real Fashion-MNIST images (the cheapest variant)."""
+    data = fashion_data(fashion, FASHION_TRAIN)
+    progress = RecordedProgress()
+    config = TrainConfig(epochs=1, batch_size=32, seed=0)
+    return backend.fit(get_spec("alexnet-keras-res"), data, config, progress), data, progress
+
+
+def random_data(count: int = 48, size: int = 28, channels: int = 1, **prep) -> TrainingData:
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (count, size, size, channels), dtype=np.uint8)
+    labels = rng.integers(0, 10, count)
+    preprocessing = Preprocessing((0.5,) * channels, (0.25,) * channels, prep.get("input_size", (size, size)))
+    split = count * 3 // 4
+    return TrainingData("random", tuple("abcdefghij"), Split(images[:split], labels[:split]),
+                        Split(images[split:], labels[split:]), preprocessing, prep.get("augmentation", Augmentation()))
+
+
+def one_line(error: BaseException) -> str:
+    message = str(error)
+    assert message and "\n" not in message, message
+    return message
+
+
+# --- environment and execution settings -------------------------------------------------------
+
+
+def test_environment_names_keras_its_backend_and_the_device(backend) -> None:
+    env = backend.environment("auto")
+    assert env["framework"] == "keras" and env["keras"] == keras.__version__
+    assert env["keras_backend"] == "tensorflow" and env["tensorflow"]
+    assert env["device"] == "cpu" and env["device_name"] and int(env["threads"]) >= 1
+
+
+def test_a_gpu_that_is_not_there_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match="--device cuda"):
+        resolve_device("cuda")
+
+
+def test_execution_settings_per_device() -> None:
+    assert jit_compile(False, "cpu") is False and jit_compile(True, "cpu") is True
+    assert jit_compile(False, "cuda:0") is True
+    assert precision_policy("bf16", "cuda:0") == "mixed_bfloat16"
+    assert precision_policy("bf16", "cpu") == precision_policy("fp32", "cuda:0") == "float32"
+
+
+# --- real training ------------------------------------------------------------------------------
+
+
+def test_fit_on_real_fashion_mnist_beats_chance_widely(backend, trained, fashion) -> None:
+    fit, data, _ = trained
+    test = fashion.test.head(1000)
+    proba = backend.predict_proba(fit.model, test.images, data.preprocessing, batch_size=256, device="auto")
+    assert proba.shape == (1000, 10) and proba.dtype == np.float32
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-5)
+    accuracy = float((proba.argmax(axis=1) == test.labels).mean())
+    assert accuracy > 0.4, f"test accuracy {accuracy:.3f} after one epoch (chance is 0.1)"
+    [metrics] = fit.history
+    assert metrics.val_accuracy is not None and metrics.val_accuracy > 0.4
+    assert math.isfinite(metrics.train_loss) and metrics.images_per_sec > 0 and metrics.seconds > 0
+    assert metrics.lr == pytest.approx(1e-3)
+    assert fit.device == "cpu" and fit.extra["data_pipeline"] == "tf.data"
+
+
+def test_fit_reports_progress_once_per_step(trained) -> None:
+    fit, data, progress = trained
+    steps = math.ceil(len(data.train) / 32)
+    assert progress.starts == [(1, 1, steps)]
+    assert progress.advanced == [steps]
+    assert progress.ended == fit.history
+
+
+def test_checkpoint_round_trip_predicts_identically(backend, trained, tmp_path: Path) -> None:
+    fit, data, _ = trained
+    path = backend.save(fit.model, tmp_path)
+    assert path == tmp_path / "model.keras"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.keras"]  # no temporary left behind
+    model = backend.load(get_spec("alexnet-keras-res"), path, num_classes=10, in_chans=1, input_size=(28, 28))
+    images = data.val.images[:64]
+    before = backend.predict_proba(fit.model, images, data.preprocessing, batch_size=32, device="cpu")
+    after = backend.predict_proba(model, images, data.preprocessing, batch_size=32, device="cpu")
+    np.testing.assert_array_equal(before, after)
+
+
+def test_a_checkpoint_of_another_model_or_shape_is_refused(backend, trained, tmp_path: Path) -> None:
+    fit, _, _ = trained
+    path = backend.save(fit.model, tmp_path)
+    with pytest.raises(ZooError, match="different network") as other:
+        backend.load(get_spec("alexnet-keras-small"), path, num_classes=10, in_chans=1, input_size=(28, 28))
+    one_line(other.value)
+    with pytest.raises(ZooError, match="5 classes") as classes:
+        backend.load(get_spec("alexnet-keras-res"), path, num_classes=5, in_chans=1, input_size=(28, 28))
+    one_line(classes.value)
+    with pytest.raises(ZooError, match="3x32x32") as shape:
+        backend.load(get_spec("alexnet-keras-res"), path, num_classes=10, in_chans=3, input_size=(32, 32))
+    one_line(shape.value)
+
+
+def test_corrupt_truncated_or_missing_checkpoints_are_one_line_errors(backend, trained, tmp_path: Path) -> None:
+    fit, _, _ = trained
+    good = backend.save(fit.model, tmp_path / "good").read_bytes()
+    spec = get_spec("alexnet-keras-res")
+    cases = {
+        "truncated.keras": good[: len(good) // 2],
+        "garbage.keras": os.urandom(4096),
+        "empty.keras": b"",
+    }
+    for name, content in cases.items():
+        path = tmp_path / name
+        path.write_bytes(content)
+        with pytest.raises(ZooError, match="cannot read checkpoint") as info:
+            backend.load(spec, path, num_classes=10, in_chans=1, input_size=(28, 28))
+        assert name in one_line(info.value)
+    with pytest.raises(ZooError, match="does not exist"):
+        backend.load(spec, tmp_path / "missing.keras", num_classes=10, in_chans=1, input_size=(28, 28))
+
+
+def lambda_model(function) -> keras.Model:
+    inputs = keras.Input((28, 28, 1))
+    outputs = keras.layers.Dense(10)(keras.layers.Flatten()(keras.layers.Lambda(function)(inputs)))
+    return keras.Model(inputs, outputs)
+
+
+def test_a_checkpoint_with_a_lambda_layer_is_refused_without_running_it(backend, tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    # The code a malicious file would carry, saved as bytecode; it leaves a marker when it runs.
+    evil = lambda_model(lambda x, p=str(marker): (__import__("pathlib").Path(p).write_text("ran"), x)[1])
+    named = lambda_model(keras.activations.relu)  # a Lambda holding a function reference is refused too
+    for name, model in (("bytecode.keras", evil), ("reference.keras", named)):
+        path = tmp_path / name
+        model.save(path)
+        marker.unlink(missing_ok=True)  # building and saving called it
+        with pytest.raises(ZooError, match="Lambda layer") as info:
+            backend.load(get_spec("alexnet-keras-bn"), path, num_classes=10, in_chans=1, input_size=(28, 28))
+        assert one_line(info.value).startswith(f"refusing checkpoint {path}: it contains a Lambda layer")
+        assert not marker.exists()
+
+
+def test_predict_proba_refuses_images_the_model_cannot_take(backend, trained) -> None:
+    fit, data, _ = trained
+    rgb = np.zeros((2, 28, 28, 3), np.uint8)
+    with pytest.raises(ZooError, match="takes 1x28x28"):
+        backend.predict_proba(fit.model, rgb, data.preprocessing, batch_size=2, device="cpu")
+    empty = backend.predict_proba(fit.model, np.zeros((0, 28, 28, 1), np.uint8), data.preprocessing,
+                                  batch_size=2, device="cpu")
+    assert empty.shape == (0, 10)
+
+
+def test_small_data_is_resized_on_the_fly_for_classic_alexnet(backend) -> None:
+    spec = get_spec("alexnet-keras")
+    size = model_input_size(spec, (28, 28))
+    assert size == (227, 227)
+    data = random_data(count=8, size=28, channels=3, input_size=size)
+    fit = backend.fit(spec, data, TrainConfig(epochs=1, batch_size=3), SilentProgress())
+    assert fit.model.input_shape == (None, 227, 227, 3)
+    proba = backend.predict_proba(fit.model, data.val.images, data.preprocessing, batch_size=4, device="cpu")
+    assert proba.shape == (2, 10) and np.isfinite(proba).all()
+
+
+def test_a_diverging_loss_raises_non_finite_loss(backend) -> None:
+    data = random_data(count=64)
+    config = TrainConfig(epochs=2, batch_size=16, lr=1e12, optimizer="sgd")
+    with pytest.raises(NonFiniteLoss) as info:
+        backend.fit(get_spec("alexnet-keras-res"), data, config, SilentProgress())
+    assert info.value.epoch >= 1 and info.value.step >= 1
+    one_line(info.value)
+
+
+class StopAfter:
+    """A progress that asks the run to stop after ``steps`` steps, as Ctrl-C would."""
+
+    def __init__(self, control: RunControl, steps: int) -> None:
+        self.control, self.steps, self.done = control, steps, 0
+
+    def start_epoch(self, epoch: int, epochs: int, steps: int) -> None:
+        pass
+
+    def advance(self, steps: int = 1) -> None:
+        self.done += steps
+        if self.done >= self.steps:
+            self.control.stop.set()
+
+    def end_epoch(self, metrics: EpochMetrics) -> None:
+        pass
+
+
+def test_stop_and_resume_mid_epoch_ends_where_an_uninterrupted_run_ends(backend, tmp_path: Path) -> None:
+    spec = get_spec("alexnet-keras-res")
+    data = random_data(count=86, augmentation=Augmentation(4, True))  # 64 train: 4 steps of 16 per epoch
+    config = TrainConfig(epochs=2, batch_size=16, optimizer="sgd", weight_decay=1e-3, scheduler="cosine")
+    straight = backend.fit(spec, data, config, SilentProgress(), RunControl(state_dir=tmp_path / "a"))
+    assert sorted(p.name for p in (tmp_path / "a").iterdir())[:2] == ["best.json", "last.json"]
+
+    control = RunControl(state_dir=tmp_path / "b")
+    with pytest.raises(TrainingInterrupted) as info:
+        backend.fit(spec, data, config, StopAfter(control, 6), control)
+    assert (info.value.epoch, info.value.step) == (1, 2)
+    point = load_resume_point(tmp_path / "b")
+    assert (point.epoch, point.step, len(point.history)) == (1, 2, 1)
+    resumed = backend.fit(spec, data, config, SilentProgress(), RunControl(state_dir=tmp_path / "b", resume=point))
+    assert [m.epoch for m in resumed.history] == [1, 2]
+    learnt = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr")
+    assert [getattr(resumed.history[0], k) for k in learnt] == [getattr(straight.history[0], k) for k in learnt]
+    images = data.val.images
+    expected = backend.predict_proba(straight.model, images, data.preprocessing, batch_size=16, device="cpu")
+    got = backend.predict_proba(resumed.model, images, data.preprocessing, batch_size=16, device="cpu")
+    np.testing.assert_allclose(got, expected, atol=1e-6)
+
+
+def test_benchmark_returns_plausible_rows(backend) -> None:
+    config = BenchConfig((1, 28, 28), num_classes=10, batch_size=8, warmup_steps=2, timed_steps=3)
+    rows = backend.benchmark(get_spec("alexnet-keras-res"), config)
+    assert [row.mode for row in rows] == ["train", "infer"]
+    for row in rows:
+        assert row.batch_size == 8 and row.steps == 3 and row.device == "cpu" and row.precision == "fp32"
+        assert row.samples_per_sec > 0 and row.median_step_seconds > 0
+        assert row.samples_per_sec * row.median_step_seconds == pytest.approx(8)
+        assert row.channels_last and not row.compiled and "tensorflow" in row.note
+    train, infer = rows
+    assert infer.samples_per_sec > train.samples_per_sec  # a forward pass is cheaper than a training step
+
+
+# --- the data pipeline ---------------------------------------------------------------------------
+
+
+def crops_of(sample: np.ndarray, pad: int) -> list[np.ndarray]:
+    """Every padded crop of ``sample`` (H, W, C), plain and flipped."""
+    height, width = sample.shape[:2]
+    padded = np.pad(sample, ((pad, pad), (pad, pad), (0, 0)))
+    crops = [padded[dy : dy + height, dx : dx + width] for dy in range(2 * pad + 1) for dx in range(2 * pad + 1)]
+    return crops + [crop[:, ::-1] for crop in crops]
+
+
+def check_augmented(original: np.ndarray, augmented: np.ndarray, pad: int) -> set[int]:
+    """Each augmented sample is one crop of its original; returns which crops were drawn."""
+    drawn = set()
+    for sample, out in zip(original, augmented, strict=True):
+        matches = [i for i, crop in enumerate(crops_of(sample, pad)) if np.array_equal(crop, out)]
+        assert matches, "an augmented sample is not a padded crop (or its mirror) of its original"
+        drawn.add(matches[0])
+    return drawn
+
+
+@pytest.mark.parametrize("pipeline", ["tf.data", "numpy"])
+def test_augmentation_is_a_per_sample_padded_crop_and_flip(pipeline: str) -> None:
+    x = np.arange(64 * 6 * 5 * 2, dtype=np.float32).reshape(64, 6, 5, 2) + 1.0  # no zeros: padding shows
+    augmentation = Augmentation(crop_padding=2, horizontal_flip=True)
+    if pipeline == "tf.data":
+        import tensorflow as tf
+
+        out = tfdata.augment(tf.constant(x), tf.constant([3, 4], tf.int64), augmentation).numpy()
+    else:
+        out = numpy_data.augment(x, np.random.default_rng(3), augmentation)
+    drawn = check_augmented(x, out, pad=2)
+    assert len(drawn) > 10, "crops should differ from sample to sample"
+    assert any(i >= 25 for i in drawn) and any(i < 25 for i in drawn), "both flipped and plain samples"
+
+
+def epoch_batches(images: np.ndarray, labels: np.ndarray, **kwargs) -> list[list[tuple[np.ndarray, np.ndarray]]]:
+    prep = Preprocessing((0.2,), (0.5,), images.shape[1:3])
+    stream = tfdata.training_dataset(images, labels, prep, Augmentation(2, True), batch_size=8, seed=7, **kwargs)
+    batches = [(x.numpy(), y.numpy()) for x, y in stream]
+    return [batches[i : i + 3] for i in range(0, len(batches), 3)]
+
+
+def test_tfdata_epochs_are_shuffled_anew_and_rebuildable() -> None:
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (20, 6, 6, 1), dtype=np.uint8)
+    labels = np.arange(20)
+    epochs = epoch_batches(images, labels, first_epoch=0, end_epoch=3)
+    orders = [np.concatenate([y for _, y in epoch]) for epoch in epochs]
+    assert len(epochs) == 3 and all(sorted(order) == list(range(20)) for order in orders)
+    assert not np.array_equal(orders[0], orders[1]) and not np.array_equal(orders[1], orders[2])
+    rebuilt = epoch_batches(images, labels, first_epoch=1, end_epoch=2, skip_batches=1)[0]
+    assert len(rebuilt) == 2  # epoch 1 alone, its first batch skipped: exactly what the full run saw
+    for (x, y), (x2, y2) in zip(epochs[1][1:], rebuilt, strict=True):
+        np.testing.assert_array_equal(y, y2)
+        np.testing.assert_array_equal(x, x2)
+
+
+@pytest.mark.parametrize("pipeline", ["tf.data", "numpy"])
+def test_normalisation_and_resize(pipeline: str) -> None:
+    images = np.random.default_rng(0).integers(0, 256, (3, 5, 5, 2), dtype=np.uint8)
+    same = Preprocessing((0.2, 0.6), (0.3, 0.1), (5, 5))
+    bigger = Preprocessing((0.2, 0.6), (0.3, 0.1), (9, 7))
+    normalize = (lambda x, p: tfdata.normalize(x, p).numpy()) if pipeline == "tf.data" else numpy_data.normalize
+    expected = (images / 255.0 - np.array([0.2, 0.6])) / np.array([0.3, 0.1])
+    np.testing.assert_allclose(normalize(images, same), expected, rtol=1e-5, atol=1e-5)
+    resized = normalize(images, bigger)
+    assert resized.shape == (3, 9, 7, 2) and resized.dtype == np.float32
+
+
+def test_numpy_batches_follow_the_epoch_and_skip() -> None:
+    images = np.random.default_rng(0).integers(0, 256, (10, 4, 4, 1), dtype=np.uint8)
+    prep = Preprocessing((0.5,), (0.5,), (4, 4))
+    batches = numpy_data.ArrayBatches(images, np.arange(10), prep, batch_size=4, training=True, seed=1)
+    assert len(batches) == 3
+    first = np.concatenate([batches[i][1] for i in range(3)])
+    batches.epoch = 1
+    second = np.concatenate([batches[i][1] for i in range(3)])
+    assert sorted(first) == sorted(second) == list(range(10)) and not np.array_equal(first, second)
+    resumed = numpy_data.ArrayBatches(images, np.arange(10), prep, batch_size=4, training=True, seed=1,
+                                      epoch=1, first_batch=1)
+    assert len(resumed) == 2
+    np.testing.assert_array_equal(np.concatenate([resumed[i][1] for i in range(2)]), second[4:])
+
+
+# --- optimizers ---------------------------------------------------------------------------------
+
+
+def test_sgd_weight_decay_is_pytorchs_coupled_l2() -> None:
+    variable = keras.Variable(np.array([1.0], np.float32))
+    optimizer = make_optimizer(TrainConfig(optimizer="sgd", lr=0.1, weight_decay=0.5), steps_per_epoch=1)
+    optimizer.apply([keras.ops.zeros((1,))], [variable])
+    # PyTorch SGD(momentum=0.9, nesterov=True, weight_decay=0.5) on a zero gradient:
+    # g = 0 + 0.5 * 1 = 0.5; buf = 0.5; g + 0.9 * buf = 0.95; w = 1 - 0.1 * 0.95 = 0.905
+    assert float(keras.ops.convert_to_numpy(variable.value)[0]) == pytest.approx(0.905, abs=1e-6)
+
+
+@pytest.mark.parametrize("name", ["adam", "adamw", "sgd", "rmsprop"])
+def test_every_optimizer_trains_a_step(name: str) -> None:
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model.compile(optimizer=make_optimizer(TrainConfig(optimizer=name, weight_decay=1e-2), steps_per_epoch=1),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    loss = model.train_on_batch(np.ones((4, 3), np.float32), np.zeros(4, np.int32))
+    assert math.isfinite(float(loss))
+
+
+def test_schedules_change_the_rate_once_per_epoch() -> None:
+    cosine = learning_rate(TrainConfig(epochs=4, scheduler="cosine", lr=1.0), steps_per_epoch=5)
+    rates = [float(keras.ops.convert_to_numpy(cosine(step))) for step in (0, 4, 5, 10, 15, 19)]
+    per_epoch = [0.5 * (1 + math.cos(math.pi * epoch / 4)) for epoch in (0, 0, 1, 2, 3, 3)]
+    assert rates == pytest.approx(per_epoch, abs=1e-6)
+    step = learning_rate(TrainConfig(epochs=6, scheduler="step", lr=1.0), steps_per_epoch=2)
+    assert [float(keras.ops.convert_to_numpy(step(s))) for s in (0, 3, 4, 8)] == pytest.approx([1, 1, 0.1, 0.01])
+    assert learning_rate(TrainConfig(lr=0.3), steps_per_epoch=2) == 0.3
+
+
+# --- import hygiene and other Keras backends (subprocesses) ---------------------------------------
+
+
+def run_python(code: str, **env: str) -> subprocess.CompletedProcess:
+    merged = {k: v for k, v in os.environ.items() if not k.startswith(("ZOO_", "KERAS_BACKEND"))}
+    merged.update(env)
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
+                          env=merged, timeout=600, cwd=REPO)
+
+
+def test_listing_imports_no_framework_and_building_keeps_stderr_clean() -> None:
+    result = run_python("""
+        import sys, json
+        import zoo_keras.plugin, zoo_keras.variants
+        listed = sorted(m for m in ("keras", "tensorflow", "torch") if m in sys.modules)
+        from zoo.models import summarize_model
+        summary = summarize_model("alexnet-keras-bn", (1, 28, 28))
+        import triton  # TensorFlow loaded first must not crash it (tensorflow/tensorflow#124205)
+        print(json.dumps({"listed": listed, "params": summary.param_count}))
+    """)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"listed": [], "params": 21_601_674}
+    assert result.stderr == ""
+
+
+OTHER_BACKEND = """
+    import json, pathlib, tempfile
+    import numpy as np
+    from zoo import get_spec
+    from zoo.backend import Augmentation, Preprocessing, SilentProgress, TrainingData
+    from zoo.config import TrainConfig
+    from zoo.data.arrays import Split
+    from zoo.models import get_backend
+    backend = get_backend("keras")
+    rng = np.random.default_rng(0)
+    images, labels = rng.integers(0, 256, (40, 28, 28, 1), dtype=np.uint8), rng.integers(0, 10, 40)
+    data = TrainingData("random", tuple("abcdefghij"), Split(images[:32], labels[:32]),
+                        Split(images[32:], labels[32:]), Preprocessing((0.5,), (0.25,), (28, 28)),
+                        Augmentation(4, True))
+    spec = get_spec("alexnet-keras-res")
+    fit = backend.fit(spec, data, TrainConfig(epochs=1, batch_size=16), SilentProgress())
+    proba = backend.predict_proba(fit.model, images[:8], data.preprocessing, batch_size=4, device="auto")
+    path = backend.save(fit.model, pathlib.Path(tempfile.mkdtemp()))
+    again = backend.load(spec, path, num_classes=10, in_chans=1, input_size=(28, 28))
+    same = np.array_equal(proba, backend.predict_proba(again, images[:8], data.preprocessing, batch_size=4,
+                                                       device="auto"))
+    print(json.dumps({"backend": backend.environment("auto")["keras_backend"], "shape": list(proba.shape),
+                      "same": bool(same), "pipeline": fit.extra["data_pipeline"]}))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("keras_backend", ["torch", "jax"])
+def test_fit_predict_save_load_under_other_keras_backends(keras_backend: str) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec(keras_backend) is None:
+        pytest.skip(f"{keras_backend} is not installed")
+    result = run_python(OTHER_BACKEND, KERAS_BACKEND=keras_backend)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report == {"backend": keras_backend, "shape": [8, 10], "same": True, "pipeline": "keras.utils.PyDataset"}
