@@ -133,6 +133,7 @@ class RunControl:
     def _prune(self) -> None:
         assert self.state_dir is not None
         keep = {(_manifest(self.state_dir / name) or {}).get("file") for name in (LAST, BEST)}
-        for candidate in self.state_dir.glob("state-e*"):
+        # One writer per state directory: hidden temporaries here were left by a killed save.
+        for candidate in [*self.state_dir.glob("state-e*"), *self.state_dir.glob(".state-e*")]:
             if candidate.name not in keep:
                 candidate.unlink(missing_ok=True)
