@@ -17,7 +17,7 @@ whole-epoch images/s. Ratio last.
 Models: ``alexnet_bn`` at 1x28x28 on real Fashion-MNIST (zoo.data) and
 ``alexnet_small`` at 3x32x32 on synthetic uint8 images (CIFAR-10's shape).
 
-    .venv/bin/python benchmarks/bench_torch_loop.py [--rounds 3] [--steps-bn 12] [--steps-small 5] [--device cpu]
+    .venv/bin/python benchmarks/bench_torch_loop.py [--rounds 3] [--steps-bn 10] [--steps-small 4] [--device cpu]
 """
 
 from __future__ import annotations
@@ -111,8 +111,8 @@ def zoo_loop(model: str, images: np.ndarray, labels: np.ndarray, prep: Preproces
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3, help="alternating measurements of each loop")
-    parser.add_argument("--steps-bn", type=int, default=12, help="batches per measurement, alexnet_bn")
-    parser.add_argument("--steps-small", type=int, default=5, help="batches per measurement, alexnet_small")
+    parser.add_argument("--steps-bn", type=int, default=10, help="batches per measurement, alexnet_bn")
+    parser.add_argument("--steps-small", type=int, default=4, help="batches per measurement, alexnet_small")
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else args.device)
