@@ -10,6 +10,9 @@ from pathlib import Path
 
 import pytest
 
+# Spinning OpenMP threads fight each other on a shared 2-core machine: let idle threads sleep.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 REPO = Path(__file__).resolve().parent.parent
 ZOO_EXE = Path(sys.executable).with_name("zoo")
 
