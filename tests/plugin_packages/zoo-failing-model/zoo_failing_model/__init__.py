@@ -15,3 +15,9 @@ def zoo_register_models(register):
             input_size=(1, 28, 28), min_input_size=(8, 8), summary="always fails to build",
         )
     )
+    register(
+        ModelSpec(
+            name="orphan-jaxx", backend="jaxx", family="orphan", builder="zoo_failing_model:build",
+            input_size=(1, 28, 28), summary="needs a backend no plugin provides",
+        )
+    )
