@@ -21,7 +21,7 @@ FASHION = Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
 pytestmark = pytest.mark.skipif(not FASHION.exists(), reason="needs Debian's dataset-fashion-mnist (make setup)")
 
 # Big enough that an epoch outlasts the signal's delivery, small enough for a 2-core CPU.
-RECIPE = ["--dataset", "fashion-mnist", "--epochs", "3", "--limit", "1500", "--limit-test", "300",
+RECIPE = ["--dataset", "fashion-mnist", "--epochs", "3", "--limit", "1000", "--limit-test", "200",
           "--batch-size", "50", "--seed", "5", "--val-split", "0.2"]
 MODELS = ["alexnet-torch-bn", "alexnet-keras-bn"]
 RESUME_TOLERANCE = 0.005  # test top-1, absolute: resumed vs uninterrupted, same seed
