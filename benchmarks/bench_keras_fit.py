@@ -9,9 +9,10 @@ Same model, same samples, same batch size, same optimizer, in one process:
   normalised up front, then ``model.fit(x, y, batch_size=128)``.
 
 Each side trains ``--epochs`` epochs (default 2) and is scored on its last
-epoch, so tracing and warm-up are excluded on both. The sides alternate
-``--repeats`` times and the best epoch of each counts, because the machine's
-speed drifts. The ratio (zoo / tutorial images per second) is printed last.
+epoch, so tracing and warm-up are excluded on both. The sides run ``--repeats``
+rounds, swapping which goes first each round, and the best epoch of each
+counts, because the machine's speed drifts. The ratio (zoo / tutorial images
+per second) is printed last.
 
     .venv/bin/python benchmarks/bench_keras_fit.py                      # alexnet_bn, 1x28x28, ~2-3 min
     .venv/bin/python benchmarks/bench_keras_fit.py --model alexnet-keras-small --input 3x32x32
@@ -20,6 +21,7 @@ speed drifts. The ratio (zoo / tutorial images per second) is printed last.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import platform
 import time
@@ -90,6 +92,14 @@ def run_tutorial(model: str, images: np.ndarray, labels: np.ndarray, epochs: int
     return len(images) / times[-1]
 
 
+def clear_session() -> None:
+    """Drop the previous run's models, datasets and graphs before the next one starts."""
+    from zoo_keras.runtime import keras
+
+    keras.backend.clear_session()
+    gc.collect()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default="alexnet-keras-bn")
@@ -106,11 +116,17 @@ def main() -> None:
           f"{args.epochs} epochs (last one timed), best of {args.repeats}")
     print(f"keras {env['keras']} ({env['keras_backend']}), tensorflow {env.get('tensorflow', '-')}, "
           f"{env['device_name']}, {os.cpu_count()} CPUs, {platform.python_version()}")
-    zoo, tutorial = [], []
+    zoo: list[float] = []
+    tutorial: list[float] = []
+    runs = {"zoo": (run_zoo, zoo), "tutorial": (run_tutorial, tutorial)}
     for repeat in range(args.repeats):
-        zoo.append(run_zoo(args.model, images, labels, args.epochs, args.batch_size))
-        tutorial.append(run_tutorial(args.model, images, labels, args.epochs, args.batch_size))
-        print(f"  round {repeat + 1}: zoo {zoo[-1]:.1f} img/s, tutorial {tutorial[-1]:.1f} img/s", flush=True)
+        order = ("zoo", "tutorial") if repeat % 2 == 0 else ("tutorial", "zoo")  # no side always goes first
+        for side in order:
+            run, results = runs[side]
+            results.append(run(args.model, images, labels, args.epochs, args.batch_size))
+            clear_session()
+        print(f"  round {repeat + 1} ({' then '.join(order)}): zoo {zoo[-1]:.1f} img/s, "
+              f"tutorial {tutorial[-1]:.1f} img/s", flush=True)
     print(f"zoo-keras fit (tf.data, uint8):        {max(zoo):8.1f} images/s")
     print(f"tutorial model.fit (numpy float32):    {max(tutorial):8.1f} images/s")
     print(f"ratio zoo / tutorial: {max(zoo) / max(tutorial):.2f}x")

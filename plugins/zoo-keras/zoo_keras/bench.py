@@ -72,9 +72,7 @@ def benchmark(build: Callable[..., Any], config: BenchConfig) -> list[Throughput
     policy = precision_policy(config.precision, device)
     jit = jit_compile(config.compile, device)
     compiled = jit is True or (jit == "auto" and backend_name() == "jax")
-    notes = [f"keras {keras.__version__} on {backend_name()}", "NHWC"]
-    if config.precision == "bf16" and policy == "float32":
-        notes.append("bf16 needs a GPU with Keras: ran fp32")
+    notes: list[str] = []  # versions, device and layout travel in the environment and the row's fields
     batch = config.batch_size
     while True:
         try:

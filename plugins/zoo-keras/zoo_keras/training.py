@@ -3,9 +3,10 @@
 Execution settings, measured on a 2-core CPU and chosen per device
 (``docs/keras.md``): XLA (``jit_compile``) off on the CPU, where it was slower,
 and on for GPUs or when ``--compile`` asks for it; ``steps_per_execution``
-:data:`STEPS_PER_EXECUTION` on TensorFlow; the ``mixed_bfloat16`` policy on a
-GPU when the precision is ``bf16`` (on the CPU bf16 falls back to fp32, noted
-in ``FitResult.extra``).
+:data:`STEPS_PER_EXECUTION` (no measurable gain on the CPU, and it keeps
+progress, stop requests and the NaN check per step); the ``mixed_bfloat16``
+policy when the precision is ``bf16``, on a GPU or on a CPU with bf16 units
+(about 1.6x faster than fp32 on this machine's AMX CPU), logits in float32.
 """
 
 from __future__ import annotations
@@ -55,8 +56,11 @@ def dtype_policy(name: str) -> Iterator[None]:
 
 
 def precision_policy(precision: str, device: str) -> str:
-    """``mixed_bfloat16`` for bf16 on a GPU, else ``float32``."""
-    return "mixed_bfloat16" if precision == "bf16" and device != "cpu" else "float32"
+    """``mixed_bfloat16`` for bf16 (on a GPU, or on a CPU where asked, as zoo-torch's autocast), else ``float32``.
+
+    ``device`` is accepted for symmetry with :func:`jit_compile`; the policy does not depend on it.
+    """
+    return "mixed_bfloat16" if precision == "bf16" else "float32"
 
 
 def jit_compile(compile_requested: bool, device: str) -> bool | str:
@@ -160,8 +164,6 @@ def fit(build: Any, data: TrainingData, config: TrainConfig, progress: TrainingP
     }
     if resume is not None:
         extra["resumed_from"] = {"epoch": resume.epoch, "step": resume.step}
-    if config.precision == "bf16" and policy == "float32":
-        extra["note"] = "bf16 needs a GPU with Keras; trained in fp32 on the CPU"
     return FitResult(model=model, history=progress_callback.history, device=device_label(device),
                      seconds=time.perf_counter() - started, extra=extra)
 
