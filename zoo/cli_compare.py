@@ -103,7 +103,7 @@ def compare(
     comparison = run_compare(
         patterns, dataset, exclude=exclude, seeds=parse_seeds(seeds), overrides=overrides, rerun=rerun,
         data_dir=data_dir, bench_steps=bench_steps, bench_warmup=bench_warmup,
-        announce=lambda line: stderr.print(line, highlight=False),
+        announce=lambda line: stderr.print(line, highlight=False, markup=False, soft_wrap=True),
     )
     render(comparison, COMPARE_COLUMNS, fmt, output, f"zoo compare on {dataset}")
     if plot is not None:
@@ -149,7 +149,7 @@ def bench(
         patterns, exclude=exclude, input_shape=parse_input_shape(input_shape) if input_shape else None,
         batch_size=batch_size, overrides=overrides, train=train or not infer, infer=infer or not train,
         steps=steps, warmup=warmup, num_classes=num_classes,
-        announce=lambda line: stderr.print(line, highlight=False),
+        announce=lambda line: stderr.print(line, highlight=False, markup=False, soft_wrap=True),
     )
     render(comparison, BENCH_COLUMNS, fmt, output, "zoo bench (synthetic inputs)")
     if comparison.interrupted:

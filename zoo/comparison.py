@@ -229,7 +229,7 @@ def compare(
                 "overrides": {**overrides, "seed": seed}, "bench": {"steps": bench_steps, "warmup": bench_warmup},
             }
             if announce is not None:
-                announce(f"[bold]{entry.name}[/] seed {seed}: training or reusing a stored run")
+                announce(f"{entry.name} seed {seed}: training, or reusing a stored run")
             try:
                 outcome = run_worker(job, announce, timeout)
             except KeyboardInterrupt:
@@ -283,7 +283,7 @@ def bench(
             "bench": {"steps": steps, "warmup": warmup, "batch_size": batch_size, "train": train, "infer": infer},
         }
         if announce is not None:
-            announce(f"[bold]{entry.name}[/]: timing")
+            announce(f"{entry.name}: timing")
         try:
             result = run_worker(job, announce, timeout).result
         except KeyboardInterrupt:

@@ -55,7 +55,7 @@ class RichTrainingProgress:
         """Close the bar and print the epoch's line."""
         self._close()
         prefix = f"{self.label}  " if self.label else ""
-        self.console.print(prefix + epoch_line(metrics, self._epochs), highlight=False)
+        self.console.print(prefix + epoch_line(metrics, self._epochs), highlight=False, soft_wrap=True)
 
     def _close(self) -> None:
         if self._progress is not None:
