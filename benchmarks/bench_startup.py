@@ -45,7 +45,8 @@ def main() -> None:
     for name, value in medians.items():
         print(f"{name:>18}: median {value:.3f} s over {args.repeat} runs")
     ratio = medians["zoo list"] / medians["import tensorflow"]
-    print(f"zoo list / import tensorflow = {ratio:.3f} (goal < 0.1); zoo list {medians['zoo list']:.3f} s (goal < 0.3 s)")
+    print(f"zoo list / import tensorflow = {ratio:.3f} (goal < 0.1); "
+          f"zoo list {medians['zoo list']:.3f} s (goal < 0.3 s)")
 
 
 if __name__ == "__main__":
