@@ -72,10 +72,11 @@ class TorchBackend:
         progress: TrainingProgress,
         control: RunControl | None = None,
     ) -> FitResult:
-        """Train a fresh model; the returned model is in eval mode on the training device."""
+        """Train a fresh model, or continue ``control.resume``, saving and stopping as ``control`` asks
+        (see ``docs/torch.md``); the returned model is in eval mode on the training device."""
         from zoo_torch.train import fit
 
-        return fit(spec, data, config, progress)
+        return fit(spec, data, config, progress, control)
 
     def predict_proba(
         self, model: Any, images: np.ndarray, preprocessing: Preprocessing, *, batch_size: int, device: str

@@ -1,23 +1,35 @@
-"""zoo-torch's training loop over device-resident data, and its evaluation/prediction passes."""
+"""zoo-torch's training loop over device-resident data, and its evaluation/prediction passes.
+
+The loop honours zoo's :class:`~zoo.resume.RunControl`: resumable states (``zoo_torch.state``)
+at the epoch ends it asks for, a stop between steps, an exact resume part-way through an
+epoch, and a NaN/inf loss refused without a device synchronisation per step.
+"""
 
 from __future__ import annotations
 
 import math
 import time
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from zoo.backend import EpochMetrics, FitResult, Preprocessing, TrainingData, TrainingProgress
+from zoo.backend import Augmentation, EpochMetrics, FitResult, Preprocessing, TrainingData, TrainingProgress
 from zoo.config import TrainConfig
-from zoo.errors import ZooError
+from zoo.errors import NonFiniteLoss, TrainingInterrupted, ZooError
 from zoo.loading import load_object
 from zoo.specs import ModelSpec
 from zoo_torch import runtime
 from zoo_torch.data import DeviceImages
+from zoo_torch.state import FORMAT, SUFFIX, PartialEpoch, finite, read_state, restore, write_state
+
+if TYPE_CHECKING:
+    from zoo.resume import ResumePoint, RunControl
+
+NAN_CHECK_EVERY = 20  # steps between the NaN watch's reads of the device (its only synchronisations)
 
 
 def build(spec: ModelSpec, *, num_classes: int, in_chans: int, input_size: tuple[int, int]) -> nn.Module:
@@ -26,8 +38,20 @@ def build(spec: ModelSpec, *, num_classes: int, in_chans: int, input_size: tuple
     return builder(num_classes=num_classes, in_chans=in_chans, input_size=tuple(input_size))
 
 
-def fit(spec: ModelSpec, data: TrainingData, config: TrainConfig, progress: TrainingProgress) -> FitResult:
-    """Train a fresh model on ``data.train`` (see :class:`zoo.backend.Backend.fit`)."""
+def fit(
+    spec: ModelSpec,
+    data: TrainingData,
+    config: TrainConfig,
+    progress: TrainingProgress,
+    control: RunControl | None = None,
+) -> FitResult:
+    """Train a model on ``data.train`` (see :class:`zoo.backend.Backend.fit`).
+
+    With ``control``: a state is saved at the end of the epochs it asks for; a stop
+    request is honoured after the current step (state saved, ``TrainingInterrupted``);
+    ``control.resume`` continues a saved state exactly where it was, part-way through
+    an epoch included. A NaN/inf loss raises ``NonFiniteLoss`` and saves nothing.
+    """
     started = time.perf_counter()
     device = runtime.resolve_device(config.device)
     channels_last = runtime.use_channels_last(config.channels_last, device)
@@ -45,80 +69,204 @@ def fit(spec: ModelSpec, data: TrainingData, config: TrainConfig, progress: Trai
             val = DeviceImages(data.val.images, data.val.labels, prep, device, channels_last=channels_last)
         optimizer = runtime.create_optimizer(model, config.optimizer, config.lr, config.weight_decay)
         scheduler = runtime.create_scheduler(optimizer, config.scheduler, config.epochs)
-        step_model: nn.Module = torch.compile(model) if config.compile else model
-        augmentation = data.augmentation
-        history: list[EpochMetrics] = []
         steps = math.ceil(len(train) / config.batch_size)
-        for epoch in range(1, config.epochs + 1):
-            progress.start_epoch(epoch, config.epochs, steps)
-            epoch_start = time.perf_counter()
-            lr = float(optimizer.param_groups[0]["lr"])
-            loss, accuracy = _train_epoch(
-                step_model, optimizer, train, config, augmentation, generator, device, progress
-            )
-            train_seconds = time.perf_counter() - epoch_start  # loss.item() above synchronised
-            val_loss = val_accuracy = None
-            if val is not None:
-                val_loss, val_accuracy = evaluate(step_model, val, config.batch_size, device, config.precision)
-            if scheduler is not None:
-                scheduler.step(epoch)
-            metrics = EpochMetrics(
-                epoch=epoch,
-                train_loss=loss,
-                train_accuracy=accuracy,
-                val_loss=val_loss,
-                val_accuracy=val_accuracy,
-                images_per_sec=len(train) / train_seconds,
-                seconds=time.perf_counter() - epoch_start,
-                lr=lr,
-            )
-            history.append(metrics)
-            progress.end_epoch(metrics)
-        model.eval()
         extra: dict[str, Any] = {
             "channels_last": channels_last,
             "compiled": config.compile,
             "precision": config.precision,
             "optimizer": type(optimizer).__name__,
         }
+        loop = _Loop(model, optimizer, scheduler, generator, device, train, config, data.augmentation, progress,
+                     control, steps)
+        first_epoch, resumed = 1, None
+        if control is not None and control.resume is not None:
+            first_epoch, resumed = loop.resume(control.resume, extra)
+        loop.step_model = torch.compile(model) if config.compile else model
+        for epoch in range(first_epoch, config.epochs + 1):
+            partial = resumed if epoch == first_epoch else None
+            progress.start_epoch(epoch, config.epochs, steps)
+            if partial is not None:
+                progress.advance(partial.step)
+            epoch_start = time.perf_counter()
+            lr = float(optimizer.param_groups[0]["lr"])
+            loss, accuracy = loop.train_epoch(epoch, partial)
+            train_seconds = time.perf_counter() - epoch_start  # loss.item() above synchronised
+            val_loss = val_accuracy = None
+            if val is not None:
+                val_loss, val_accuracy = evaluate(loop.step_model, val, config.batch_size, device, config.precision)
+            if scheduler is not None:
+                scheduler.step(epoch)
+            trained = len(train) - (partial.seen if partial is not None else 0)
+            metrics = EpochMetrics(
+                epoch=epoch,
+                train_loss=loss,
+                train_accuracy=accuracy,
+                val_loss=val_loss,
+                val_accuracy=val_accuracy,
+                images_per_sec=trained / train_seconds,
+                seconds=time.perf_counter() - epoch_start,
+                lr=lr,
+            )
+            loop.history.append(metrics)
+            progress.end_epoch(metrics)
+            loop.end_epoch(epoch)
+        model.eval()
         return FitResult(
             model=model,
-            history=history,
+            history=loop.history,
             device=runtime.device_label(device),
             seconds=time.perf_counter() - started,
             extra=extra,
         )
 
 
-def _train_epoch(
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    train: DeviceImages,
-    config: TrainConfig,
-    augmentation: Any,
-    generator: torch.Generator,
-    device: torch.device,
-    progress: TrainingProgress,
-) -> tuple[float, float]:
-    """One pass over ``train`` in shuffled batches; loss and accuracy are summed on the
-    device and read once at the end (the only synchronisation of the epoch)."""
-    model.train()
-    loss_sum = torch.zeros((), device=device)
-    correct = torch.zeros((), device=device, dtype=torch.int64)
-    order = torch.randperm(len(train), device=device, generator=generator)
-    for batch in order.split(config.batch_size):
-        x = train.inputs(batch, augmentation, generator)
-        y = train.labels[batch]
-        with runtime.autocast(device, config.precision):
-            logits = model(x)
-            loss = F.cross_entropy(logits.float(), y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        loss_sum += loss.detach() * batch.numel()
-        correct += (logits.detach().argmax(1) == y).sum()
-        progress.advance()
-    return loss_sum.item() / len(train), correct.item() / len(train)
+class _Loop:
+    """The training loop's state and steps: epochs, saves, stops, resumes and the NaN watch."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        scheduler: Any,
+        generator: torch.Generator,
+        device: torch.device,
+        train: DeviceImages,
+        config: TrainConfig,
+        augmentation: Augmentation,
+        progress: TrainingProgress,
+        control: RunControl | None,
+        steps: int,
+    ) -> None:
+        self.model, self.step_model = model, model
+        self.optimizer, self.scheduler, self.generator, self.device = optimizer, scheduler, generator, device
+        self.train, self.config, self.augmentation, self.progress = train, config, augmentation, progress
+        self.control, self.steps = control, steps
+        self.history: list[EpochMetrics] = []
+        self._resume_generator: Tensor | None = None  # the generator's state after a resumed epoch's permutation
+
+    def resume(self, point: ResumePoint, extra: dict[str, Any]) -> tuple[int, PartialEpoch | None]:
+        """Load ``point`` into the model, optimizer, scheduler and RNGs: (first epoch to train, its partial sums)."""
+        saved_steps = point.extra.get("steps_per_epoch", self.steps)
+        if saved_steps != self.steps or point.step >= self.steps:
+            raise ZooError(f"cannot resume from {point.path}: it was saved with {saved_steps} steps per epoch, "
+                           f"this run has {self.steps}; start a new run")
+        saved = read_state(point.path, self.device)
+        same_device = restore(saved, model=self.model, optimizer=self.optimizer, scheduler=self.scheduler,
+                              device=self.device)
+        partial = saved.partial if point.step else None
+        if point.step and (partial is None or partial.step != point.step):
+            raise ZooError(f"cannot resume from {point.path}: its manifest says step {point.step} but the file "
+                           "holds no such partial epoch; start a new run")
+        if same_device:
+            self.generator.set_state(saved.generator_epoch_start if partial is not None else saved.generator_now)
+            self._resume_generator = saved.generator_now if partial is not None else None
+        else:  # a CUDA generator's state does not fit a CPU generator, nor the other way round
+            self.generator.manual_seed(self.config.seed + point.epoch)
+            extra["note"] = (f"resumed on {self.device.type} from a state saved on {saved.generator_device}: "
+                             "the data order from there on differs from an uninterrupted run's")
+        self.history = list(point.history)
+        extra["resumed_from"] = {"epoch": point.epoch, "step": point.step}
+        return point.epoch + 1, partial
+
+    def train_epoch(self, epoch: int, partial: PartialEpoch | None) -> tuple[float, float]:
+        """One pass over ``train`` in shuffled batches (the rest of it after ``partial``).
+
+        Loss and accuracy are summed on the device and read once at the end; each
+        step's loss goes into a device buffer that is checked for NaN/inf every
+        :data:`NAN_CHECK_EVERY` steps. A stop request is a host-side flag, checked
+        after every step without touching the device.
+        """
+        model, config, train, device = self.step_model, self.config, self.train, self.device
+        model.train()
+        epoch_start = self.generator.get_state()
+        order = torch.randperm(len(train), device=device, generator=self.generator)
+        if self._resume_generator is not None:
+            self.generator.set_state(self._resume_generator)
+            self._resume_generator = None
+        batches = order.split(config.batch_size)
+        if partial is not None:
+            loss_sum, correct = partial.loss_sum.clone(), partial.correct.clone()
+            seen, first = partial.seen, partial.step
+        else:
+            loss_sum = torch.zeros((), device=device)
+            correct = torch.zeros((), device=device, dtype=torch.int64)
+            seen, first = 0, 0
+        losses = torch.zeros(self.steps, device=device)
+        checked = first
+        stop = self.control.stop_requested if self.control is not None else _never
+        for step in range(first + 1, self.steps + 1):
+            batch = batches[step - 1]
+            x = train.inputs(batch, self.augmentation, self.generator)
+            y = train.labels[batch]
+            with runtime.autocast(device, config.precision):
+                logits = model(x)
+                loss = F.cross_entropy(logits.float(), y)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            loss = loss.detach()
+            losses[step - 1] = loss
+            loss_sum += loss * batch.numel()
+            correct += (logits.detach().argmax(1) == y).sum()
+            seen += batch.numel()
+            self.progress.advance()
+            if step % NAN_CHECK_EVERY == 0:
+                _check_losses(losses, checked, step, epoch)
+                checked = step
+            if step < self.steps and stop():
+                _check_losses(losses, checked, step, epoch)
+                saved = self.save(epoch - 1, step, PartialEpoch(step, loss_sum, correct, seen), epoch_start,
+                                  where=(epoch, step))
+                raise TrainingInterrupted(f"training stopped at epoch {epoch}, step {step} of {self.steps}; {saved}",
+                                          epoch=epoch - 1, step=step)
+        _check_losses(losses, checked, self.steps, epoch)
+        return loss_sum.item() / len(train), correct.item() / len(train)
+
+    def end_epoch(self, epoch: int) -> None:
+        """Save after ``epoch`` when the control asks (or a stop is pending); stop if one is."""
+        if self.control is None:
+            return
+        stop = self.control.stop_requested()
+        saved = "no state was saved"
+        if self.control.should_save(epoch, self.config.epochs) or stop:
+            saved = self.save(epoch, 0, None, self.generator.get_state(), where=(epoch, self.steps))
+        if stop and epoch < self.config.epochs:
+            raise TrainingInterrupted(f"training stopped after epoch {epoch} of {self.config.epochs}; {saved}",
+                                      epoch=epoch, step=0)
+
+    def save(self, epoch: int, step: int, partial: PartialEpoch | None, generator_epoch_start: Tensor, *,
+             where: tuple[int, int]) -> str:
+        """Save a state (``epoch`` epochs plus ``step`` batches done); the words a stop message ends with.
+
+        Refuses (``NonFiniteLoss``) to save non-finite weights: the last good state stays the last one.
+        """
+        if self.control is None or self.control.state_dir is None:
+            return "no state was saved (no state directory)"
+        if not finite(self.model):
+            raise NonFiniteLoss(where[0], where[1], float("nan"))
+
+        def writer(target: Path) -> None:
+            write_state(target, model=self.model, optimizer=self.optimizer, scheduler=self.scheduler,
+                        generator=self.generator, generator_epoch_start=generator_epoch_start,
+                        device=self.device, partial=partial)
+
+        extra = {"format": FORMAT, "steps_per_epoch": self.steps, "device": self.device.type}
+        path = self.control.save_state(epoch=epoch, step=step, history=list(self.history), writer=writer,
+                                       suffix=SUFFIX, extra=extra)
+        return "no state was saved (no state directory)" if path is None else f"its state is in {path.parent}"
+
+
+def _never() -> bool:
+    return False
+
+
+def _check_losses(losses: Tensor, start: int, end: int, epoch: int) -> None:
+    """Raise ``NonFiniteLoss`` for the first NaN/inf among steps ``start + 1 .. end`` (one sync)."""
+    window = losses[start:end]
+    if end <= start or bool(torch.isfinite(window).all()):
+        return
+    first = int((~torch.isfinite(window)).nonzero()[0, 0])
+    raise NonFiniteLoss(epoch, start + first + 1, float(window[first]))
 
 
 def _logits(model: nn.Module, images: DeviceImages, batch_size: int, device: torch.device, precision: str) -> Tensor:
