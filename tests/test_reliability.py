@@ -43,7 +43,8 @@ class Training:
                                         stderr=subprocess.PIPE, text=True, env=env)
         self.lines: queue.Queue[str] = queue.Queue()
         self.seen: list[str] = []
-        threading.Thread(target=self._read, daemon=True).start()
+        self.reader = threading.Thread(target=self._read, daemon=True)  # the only reader of stderr
+        self.reader.start()
 
     def _read(self) -> None:
         assert self.process.stderr is not None
@@ -65,7 +66,10 @@ class Training:
         pytest.fail(f"never saw {text!r}; stderr so far: {''.join(self.seen)[-2000:]}")
 
     def finish(self, timeout: float = 600) -> tuple[int, str, str]:
-        out, _ = self.process.communicate(timeout=timeout)
+        assert self.process.stdout is not None
+        out = self.process.stdout.read()
+        self.process.wait(timeout=timeout)
+        self.reader.join(timeout=30)
         while not self.lines.empty():
             self.seen.append(self.lines.get())
         return self.process.returncode, out, "".join(self.seen)
