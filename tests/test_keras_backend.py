@@ -443,7 +443,7 @@ def run_python(code: str, **env: str) -> subprocess.CompletedProcess:
 def test_listing_imports_no_framework_and_building_keeps_stderr_clean() -> None:
     result = run_python("""
         import sys, json
-        import zoo_keras.plugin, zoo_keras.variants
+        import zoo_keras.plugin
         listed = sorted(m for m in ("keras", "tensorflow", "torch") if m in sys.modules)
         from zoo.models import summarize_model
         summary = summarize_model("alexnet-keras-bn", (1, 28, 28))

@@ -11,9 +11,9 @@ nn = torch.nn
 F = torch.nn.functional
 
 from zoo.errors import UsageError  # noqa: E402
+from zoo.families import alexnet_specs  # noqa: E402
 from zoo_torch import models  # noqa: E402
 from zoo_torch.runtime import create_optimizer  # noqa: E402
-from zoo_torch.variants import alexnet_specs  # noqa: E402
 
 SMALL_VARIANTS = ("alexnet_bn", "alexnet_res", "alexnet_small")
 SPECS = {spec.builder.rsplit(":", 1)[1]: spec for spec in alexnet_specs("torch", "zoo_torch.models")}

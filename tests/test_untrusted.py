@@ -106,7 +106,7 @@ def test_checkpoint_of_another_model_is_refused(run_zoo, torch_checkpoint: Path,
 
 
 def test_keras_checkpoint_with_a_lambda_layer_is_refused(run_zoo, tmp_path: Path, image) -> None:
-    import keras
+    from zoo_keras.runtime import keras  # TensorFlow imported the way that survives torch and triton
 
     directory = _checkpoint(tmp_path / "keras", "alexnet-keras-bn")
     marker = tmp_path / "pwned"

@@ -24,11 +24,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from zoo.families import alexnet_specs
 from zoo.models import check_input_size
 from zoo.specs import ModelSpec
 from zoo_keras.layers import LocalResponseNormalization
 from zoo_keras.runtime import keras
-from zoo_keras.variants import alexnet_specs
 
 layers = keras.layers
 
@@ -40,7 +40,7 @@ def _spec(builder: str) -> ModelSpec:
     for spec in alexnet_specs("keras", __name__):
         if spec.builder.endswith(f":{builder}"):
             return spec
-    raise LookupError(builder)  # pragma: no cover - variants.py lists every builder here
+    raise LookupError(builder)  # pragma: no cover - zoo.families lists every builder here
 
 
 def _check(builder: str, in_chans: int, input_size: tuple[int, int]) -> Any:

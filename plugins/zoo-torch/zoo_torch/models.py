@@ -2,7 +2,7 @@
 
 Every builder has the signature ``fn(*, num_classes, in_chans, input_size)``
 and refuses an input below the model's ``min_input_size`` (from
-``variants.py``) with a :class:`zoo.errors.UsageError`. Flatten sizes are
+``zoo.families``) with a :class:`zoo.errors.UsageError`. Flatten sizes are
 computed from ``input_size``. Stages are named ``conv1..conv5``, ``bn1..``,
 ``pool1..``, ``block1..``, ``flatten``, ``fc1``, ``fc2``, ``fc3`` (the head),
 as in zoo-keras; activations, LRN and dropout have other names and no
@@ -23,6 +23,7 @@ from collections import OrderedDict
 
 from torch import nn
 
+from zoo.families import alexnet_specs
 from zoo.models import check_input_size
 from zoo.specs import ModelSpec
 from zoo_torch.layers import (
@@ -34,7 +35,6 @@ from zoo_torch.layers import (
     max_pool,
     out_size,
 )
-from zoo_torch.variants import alexnet_specs
 
 SPECS: dict[str, ModelSpec] = {
     spec.builder.rsplit(":", 1)[1]: spec for spec in alexnet_specs("torch", "zoo_torch.models")

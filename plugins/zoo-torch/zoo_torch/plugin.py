@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from zoo import BackendSpec, ModelSpec, hookimpl
-from zoo_torch.variants import alexnet_specs
+from zoo.families import alexnet_specs
 
 zoo_plugin_api = ">=1.0,<2"  # the zoo plugin API versions this plugin is written for
 

@@ -1,12 +1,20 @@
-"""Metadata of the AlexNet family as zoo-keras registers it.
+"""Framework-free metadata of model families that several backends implement.
 
-zoo-torch registers the same names with ``torch`` in place of ``keras`` and the
-same metadata; ``tests/test_parity.py`` holds the two to it.
+The design promises that a variant name means the same network and the same
+recipe in every backend, so the metadata lives here once and each backend
+plugin registers it with its own builders::
+
+    for spec in alexnet_specs("torch", "zoo_torch.models"):
+        register(spec)
+
+A third-party backend (say a JAX one) gets ``alexnet-jax*`` the same way, by
+providing ``alexnet``, ``alexnet_bn``, ``alexnet_res`` and ``alexnet_small`` in
+its module. ``tests/test_parity.py`` checks that the backends' networks match.
 """
 
 from __future__ import annotations
 
-from zoo import ModelSpec
+from zoo.specs import ModelSpec
 
 KRIZHEVSKY = (
     "Krizhevsky, Sutskever, Hinton (2012), ImageNet Classification with Deep "
