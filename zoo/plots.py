@@ -117,6 +117,7 @@ def plot_comparison(rows: Sequence[Mapping[str, Any]], path: Path, *, title: str
         scatter.errorbar(x, y, yerr=(row.get("top1_std") or 0.0) * 100, fmt="o", color=f"C{index % 10}", capsize=4)
         scatter.annotate(row["model"], (x, y), textcoords="offset points", xytext=(5, 5), fontsize="small")
     scatter.set_xscale("log")
+    scatter.margins(x=0.25, y=0.15)  # room for the labels
     scatter.set_xlabel("inference images/s (log scale)")
     scatter.set_ylabel("test top-1 (%)")
     scatter.set_title(title or "accuracy vs inference throughput")
