@@ -88,38 +88,6 @@ def save_checkpoint(
     A full disk or an unwritable directory is a one-line :class:`ZooError`; no
     partial file is left behind (the writes go through ``zoo.atomic``).
     """
-    with disk_errors(f"cannot write the checkpoint to {directory}"):
-        directory.mkdir(parents=True, exist_ok=True)
-        weights = backend.save(model, directory)
-        return _write_sidecar(directory, weights, spec=spec, dataset=dataset, classes=classes,
-                              image_shape=image_shape, preprocessing=preprocessing, recipe=recipe,
-                              environment=environment, metrics=metrics, run_id=run_id)
-
-
-@contextlib.contextmanager
-def disk_errors(what: str) -> Iterator[None]:
-    """Turn an ``OSError`` (full disk, permissions) into a one-line :class:`ZooError`."""
-    try:
-        yield
-    except OSError as exc:
-        reason = exc.strerror or str(exc)
-        raise ZooError(f"{what} ({reason}); free some space or choose another directory with --output") from None
-
-
-def _write_sidecar(
-    directory: Path,
-    weights: Path,
-    *,
-    spec: ModelSpec,
-    dataset: str,
-    classes: tuple[str, ...],
-    image_shape: tuple[int, int, int],
-    preprocessing: Preprocessing,
-    recipe: dict[str, Any],
-    environment: dict[str, str],
-    metrics: dict[str, Any],
-    run_id: int | None,
-) -> Checkpoint:
     metadata = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -136,14 +104,26 @@ def _write_sidecar(
         "recipe": recipe,
         "environment": environment,
         "metrics": metrics,
-        "weights": weights.name,
-        "weights_sha256": sha256_file(weights),
         "zoo_version": __version__,
         "run_id": run_id,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    atomic_write_text(directory / SIDECAR_NAME, json.dumps(metadata, indent=2) + "\n")
+    with disk_errors(f"cannot write the checkpoint to {directory}"):
+        directory.mkdir(parents=True, exist_ok=True)
+        weights = backend.save(model, directory)
+        metadata.update(weights=weights.name, weights_sha256=sha256_file(weights))
+        atomic_write_text(directory / SIDECAR_NAME, json.dumps(metadata, indent=2) + "\n")
     return Checkpoint(directory, weights, metadata)
+
+
+@contextlib.contextmanager
+def disk_errors(what: str) -> Iterator[None]:
+    """Turn an ``OSError`` (full disk, permissions) into a one-line :class:`ZooError`."""
+    try:
+        yield
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise ZooError(f"{what} ({reason}); free some space or choose another directory with --output") from None
 
 
 def _sidecar_path(path: Path) -> Path:
