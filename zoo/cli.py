@@ -20,7 +20,7 @@ from zoo.cli_runs import app as runs_app
 from zoo.config import TrainConfig
 from zoo.errors import EXIT_USAGE, ZooError
 from zoo.registry import Registered, get_registry
-from zoo.report import check_format, render_rows
+from zoo.report import check_format, render_rows, stdout_console
 from zoo.specs import ModelSpec
 
 app = typer.Typer(
@@ -41,7 +41,7 @@ app.command("predict")(cli_train.predict)
 app.command("compare")(cli_compare.compare)
 app.command("bench")(cli_compare.bench)
 
-stdout = Console()
+stdout = stdout_console()
 stderr = Console(stderr=True)
 _debug = {"on": os.environ.get("ZOO_DEBUG", "") not in ("", "0")}
 

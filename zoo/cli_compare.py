@@ -11,11 +11,11 @@ import typer
 from rich.console import Console
 
 from zoo.atomic import atomic_write_text
-from zoo.comparison import BENCH_COLUMNS, COMPARE_COLUMNS, Comparison
+from zoo.comparison import BENCH_COLUMNS, COMPARE_COLUMNS, COMPARE_TABLE_COLUMNS, Comparison
 from zoo.errors import UsageError
-from zoo.report import check_format, render_rows
+from zoo.report import check_format, render_rows, stdout_console
 
-stdout = Console()
+stdout = stdout_console()
 stderr = Console(stderr=True)
 Opt = typer.Option
 HEADERS = {"param_count": "params (M)", "top1": "top1 %", "top5": "top5 %", "train_samples_per_sec": "train img/s",
@@ -53,7 +53,8 @@ def render(comparison: Comparison, columns: list[str], fmt: str, output: Path | 
         if output is not None:
             raise UsageError("--output needs --format json, csv or markdown")
         stdout.print(f"[dim]{_conditions_line(comparison.conditions)}[/]", highlight=False)
-        render_rows(comparison.rows, columns, "table", console=stdout, title=title, headers=HEADERS)
+        shown = COMPARE_TABLE_COLUMNS if columns == COMPARE_COLUMNS else columns
+        render_rows(comparison.rows, shown, "table", console=stdout, title=title, headers=HEADERS)
         for row in comparison.rows:
             if row.get("reason"):
                 stderr.print(f"[red]{row['model']}[/]: {row['reason']}", highlight=False)

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from zoo.errors import UsageError, ZooError
+from zoo.report import stdout_console
 
 app = typer.Typer(
     name="data",
@@ -24,7 +25,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-stdout = Console()
+stdout = stdout_console()
 stderr = Console(stderr=True, highlight=False)
 
 NameArg = Annotated[str, typer.Argument(help="Dataset name, e.g. cifar10 (see 'zoo data list').")]

@@ -18,7 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from zoo.errors import UsageError, ZooError
-from zoo.report import check_format, render_rows
+from zoo.report import check_format, render_rows, stdout_console
 from zoo.runs import EPOCH_FIELDS, RunRecord, RunStore
 
 app = typer.Typer(
@@ -27,7 +27,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )
-stdout = Console()
+stdout = stdout_console()
 stderr = Console(stderr=True)
 
 LIST_COLUMNS = ["id", "model", "backend", "dataset", "status", "top1", "epochs", "started", "duration"]

@@ -11,9 +11,9 @@ import typer
 from rich.console import Console
 
 from zoo.errors import UsageError
-from zoo.report import check_format, render_rows
+from zoo.report import check_format, render_rows, stdout_console
 
-stdout = Console()
+stdout = stdout_console()
 stderr = Console(stderr=True)
 
 Opt = typer.Option

@@ -24,6 +24,11 @@ from typing import Any
 from zoo.errors import ZooError
 from zoo.registry import get_registry
 
+# On a terminal: what distinguishes the rows; device, precision and batch are in the header above.
+COMPARE_TABLE_COLUMNS = [
+    "model", "status", "top1", "top5", "param_count", "gmacs", "img_size",
+    "train_samples_per_sec", "infer_samples_per_sec", "wall_s", "source",
+]
 COMPARE_COLUMNS = [
     "model", "backend", "variant", "status", "param_count", "gmacs", "img_size", "top1", "top5",
     "train_samples_per_sec", "infer_samples_per_sec", "batch_size", "precision", "device", "wall_s", "source",
@@ -158,7 +163,7 @@ def aggregate(model: str, spec_backend: str, variant: str, results: list[dict[st
         throughput_source=first.get("throughput_source"),
         batch_size=first["batch_size"], precision=first["precision"],
         device=environment.get("device_name") or environment.get("device", ""),
-        wall_s=round(sum(r["wall_seconds"] for r in ok), 1),
+        wall_s=round(sum(r["metrics"].get("train_seconds", r["wall_seconds"]) for r in ok), 1),  # the runs' own
         source=", ".join(sources),
         recipe=first.get("recipe"),
         histories={str(r["seed"]): r.get("history", []) for r in ok},

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -14,6 +15,12 @@ from rich.table import Table
 from zoo.errors import UsageError
 
 FORMATS = ("table", "json", "csv", "markdown")
+PIPE_WIDTH = 200  # tables sent to a file or pipe are not squeezed into 80 columns
+
+
+def stdout_console() -> Console:
+    """The console for data on stdout: the terminal's width, or a wide one when piped."""
+    return Console(width=None if sys.stdout.isatty() else PIPE_WIDTH)
 
 
 def check_format(fmt: str, allowed: Sequence[str] = FORMATS) -> str:
