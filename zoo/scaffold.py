@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import keyword
 import re
+from importlib import resources
 from pathlib import Path
 from string import Template
 
@@ -84,56 +85,6 @@ def zoo_register_models(register: Callable[[ModelSpec], None]) -> None:
     )
 '''
 
-TORCH_MODELS = '''\
-"""The $name model in PyTorch; torch is imported when zoo builds the model."""
-
-from __future__ import annotations
-
-from collections import OrderedDict
-from typing import Any
-
-
-def $name(*, num_classes: int, in_chans: int, input_size: tuple[int, int]) -> Any:
-    """Two (conv 3x3, ReLU, max-pool 2) blocks, global average pooling, a linear head (logits).
-
-    Stages named conv1, pool1, ..., flatten, fc1 appear in ``zoo info --input``'s layer table.
-    """
-    from torch import nn
-
-    return nn.Sequential(OrderedDict(
-        conv1=nn.Conv2d(in_chans, 16, 3, padding=1), relu1=nn.ReLU(), pool1=nn.MaxPool2d(2),
-        conv2=nn.Conv2d(16, 32, 3, padding=1), relu2=nn.ReLU(), pool2=nn.MaxPool2d(2),
-        pool3=nn.AdaptiveAvgPool2d(1), flatten=nn.Flatten(),
-        fc1=nn.Linear(32, num_classes),
-    ))
-'''
-
-KERAS_MODELS = '''\
-"""The $name model in Keras 3; keras is imported when zoo builds the model."""
-
-from __future__ import annotations
-
-from typing import Any
-
-
-def $name(*, num_classes: int, in_chans: int, input_size: tuple[int, int]) -> Any:
-    """Two (conv 3x3, ReLU, max-pool 2) blocks, global average pooling, a linear head (logits).
-
-    Layers named conv1, pool1, ..., fc1 appear in ``zoo info --input``'s layer table.
-    """
-    import keras
-    from keras import layers
-
-    inputs = keras.Input(shape=(input_size[0], input_size[1], in_chans), name="image")
-    x = layers.Conv2D(16, 3, padding="same", activation="relu", name="conv1")(inputs)
-    x = layers.MaxPooling2D(2, name="pool1")(x)
-    x = layers.Conv2D(32, 3, padding="same", activation="relu", name="conv2")(x)
-    x = layers.MaxPooling2D(2, name="pool2")(x)
-    x = layers.GlobalAveragePooling2D(name="pool3")(x)
-    outputs = layers.Dense(num_classes, name="fc1")(x)
-    return keras.Model(inputs, outputs, name="$name")
-'''
-
 TEST = '''\
 """zoo-$name's tests, through zoo's in-process plugin manager: no install needed."""
 
@@ -173,18 +124,6 @@ def test_builds_and_runs_forward(registry: Registry) -> None:
     model = build(num_classes=10, in_chans=channels, input_size=(height, width))
 $forward
 '''
-
-TORCH_FORWARD = """\
-    import torch
-
-    logits = model(torch.zeros(2, channels, height, width))
-    assert tuple(logits.shape) == (2, 10)"""
-
-KERAS_FORWARD = """\
-    import numpy as np
-
-    logits = np.asarray(model(np.zeros((2, height, width, channels), "float32")))
-    assert logits.shape == (2, 10)"""
 
 README = """\
 # zoo-$name
@@ -238,6 +177,11 @@ def check_name(name: str) -> None:
         )
 
 
+def _template(name: str) -> str:
+    """A framework-specific template, kept as a data file so the core holds no framework code."""
+    return (resources.files("zoo") / "scaffold_templates" / name).read_text(encoding="utf-8")
+
+
 def _api_range() -> str:
     major, minor = (int(part) for part in PLUGIN_API_VERSION.split(".")[:2])
     return f">={major}.{minor},<{major + 1}"
@@ -256,7 +200,7 @@ def render_package(name: str, backend: str) -> dict[str, str]:
         "framework": {"torch": "PyTorch", "keras": "Keras"}[backend],
         "api_range": _api_range(),
         "zoo_version": ".".join(__version__.split(".")[:2]),
-        "forward": TORCH_FORWARD if backend == "torch" else KERAS_FORWARD,
+        "forward": _template(f"{backend}_forward.tmpl"),
     }
     templates = {
         "pyproject.toml": PYPROJECT,
@@ -264,7 +208,7 @@ def render_package(name: str, backend: str) -> dict[str, str]:
         ".gitignore": GITIGNORE,
         f"zoo_{name}/__init__.py": INIT,
         f"zoo_{name}/plugin.py": PLUGIN,
-        f"zoo_{name}/models.py": TORCH_MODELS if backend == "torch" else KERAS_MODELS,
+        f"zoo_{name}/models.py": _template(f"{backend}_models.py.tmpl"),
         f"tests/test_{name}.py": TEST,
     }
     return {path: Template(text).substitute(values) for path, text in templates.items()}
