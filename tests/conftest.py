@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -36,6 +36,19 @@ def zoo_env(tmp_path: Path) -> dict[str, str]:
     env["COLUMNS"] = "200"
     env["TF_CPP_MIN_LOG_LEVEL"] = "2"
     return env
+
+
+@pytest.fixture
+def one_torch_thread() -> Iterator[None]:
+    """Run torch on one CPU thread: on a shared 2-core machine OpenMP's two threads spin at every
+    barrier, and a busy neighbour made a training test 3.4x slower with two threads than with one
+    (85 s against 25 s). The code under test is the same either way."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -31,15 +30,7 @@ CPU = torch.device("cpu")
 MNIST_PREP = Preprocessing((0.286,), (0.353,), (28, 28))
 
 
-@pytest.fixture(autouse=True)
-def one_cpu_thread() -> Iterator[None]:
-    """Run on one CPU thread: on this shared 2-core machine OpenMP's two threads spin at every
-    barrier, and a busy neighbour process made a training test 3.4x slower with two threads
-    than with one (85 s against 25 s). The code under test is the same either way."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 class RecordingProgress:

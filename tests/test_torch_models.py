@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -19,15 +17,7 @@ SMALL_VARIANTS = ("alexnet_bn", "alexnet_res", "alexnet_small")
 SPECS = {spec.builder.rsplit(":", 1)[1]: spec for spec in alexnet_specs("torch", "zoo_torch.models")}
 
 
-@pytest.fixture(autouse=True)
-def one_cpu_thread() -> Iterator[None]:
-    """Run on one CPU thread: on this shared 2-core machine OpenMP's two threads spin at every
-    barrier, and a busy neighbour process made a training test 3.4x slower with two threads
-    than with one (85 s against 25 s). The code under test is the same either way."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def build(name: str, in_chans: int, size: int, num_classes: int = 10) -> nn.Module:

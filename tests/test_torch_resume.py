@@ -8,7 +8,6 @@ hundred). Resumed runs are compared bit for bit with uninterrupted ones (CPU,
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import astuple, replace
 from pathlib import Path
 from typing import Any
@@ -69,13 +68,7 @@ def poisoned_net(*, num_classes: int, in_chans: int, input_size: tuple[int, int]
     return nn.Sequential(tiny_net(num_classes=num_classes, in_chans=in_chans, input_size=input_size), Poison())
 
 
-@pytest.fixture(autouse=True)
-def one_cpu_thread() -> Iterator[None]:
-    """One CPU thread, as in test_torch_backend.py (two spinning OpenMP threads fight on this machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

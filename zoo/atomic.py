@@ -34,8 +34,9 @@ def atomic_path(destination: str | os.PathLike[str]) -> Iterator[Path]:
     """
     destination = Path(destination)
     destination.parent.mkdir(parents=True, exist_ok=True)
+    # Keep every suffix ("x.weights.h5", "model.keras"): some libraries insist on the full ending.
     fd, name = tempfile.mkstemp(
-        prefix=f".{destination.name}.", suffix=f".tmp{destination.suffix}", dir=destination.parent
+        prefix=f".{destination.name}.", suffix=f".tmp{''.join(destination.suffixes)}", dir=destination.parent
     )
     os.close(fd)
     temporary = Path(name)

@@ -11,13 +11,12 @@ channels and input size, weight for weight.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import zipfile
 from pathlib import Path
 from typing import Any
 
+from zoo.atomic import atomic_path
 from zoo.errors import ZooError
 from zoo_keras import layers as _layers  # noqa: F401 - registers LocalResponseNormalization for loading
 from zoo_keras.runtime import keras, quiet_numpy_copy_warning
@@ -30,17 +29,11 @@ def save(model: Any, directory: Path) -> Path:
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     target = directory / FILENAME
-    partial = directory / f".{FILENAME}.{os.getpid()}.partial.keras"  # Keras insists on the suffix
     bare = type(model).from_config(model.get_config())  # uncompiled: no optimizer state in the file
     for copy, weight in zip(bare.weights, model.weights, strict=True):
         copy.assign(weight.value)
-    try:
-        with quiet_numpy_copy_warning():
-            bare.save(partial)
-        os.replace(partial, target)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            partial.unlink()
+    with atomic_path(target) as partial, quiet_numpy_copy_warning():  # the temporary keeps ".keras"
+        bare.save(partial)
     return target
 
 

@@ -11,8 +11,6 @@ state: zoo-keras derives it from the seed and the epoch.
 
 from __future__ import annotations
 
-import contextlib
-import os
 from pathlib import Path
 from typing import Any
 
@@ -37,16 +35,12 @@ def seed_states(model: Any) -> list[list[int]]:
 
 
 def write_state(model: Any, path: Path) -> None:
-    """Write weights and optimizer state to ``path`` (any name; Keras' suffix is handled here)."""
-    path = Path(path)
-    partial = path.with_name(f".{path.name}.{os.getpid()}{SUFFIX}")
-    try:
-        with quiet_numpy_copy_warning():
-            model.save_weights(partial)
-        os.replace(partial, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            partial.unlink()
+    """Write weights and optimizer state to ``path``, which must end in ``.weights.h5``.
+
+    The core's ``RunControl.save_state`` hands over a temporary path and makes the write atomic.
+    """
+    with quiet_numpy_copy_warning():
+        model.save_weights(Path(path))
 
 
 def read_state(model: Any, path: Path, seeds: list[list[int]] | None) -> None:
