@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from zoo.plots import plot_training_curves
+from zoo.report import render_rows
 from zoo.runs import RunStore
 
 MODELS = ("alexnet-torch-bn", "alexnet-keras-bn")
@@ -54,8 +55,8 @@ def train(model: str, dataset: str, out: Path, data_dir: Path | None, extra: lis
     result_path(out, model, dataset, tag).write_text(finished.stdout)
 
 
-def table_row(result: dict[str, Any], store: RunStore) -> dict[str, Any]:
-    epochs = store.get(result["run_id"]).epochs
+def table_row(result: dict[str, Any], epochs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One table row from a run's ``zoo train`` JSON and its recorded epochs."""
     best = max(epochs, key=lambda e: e.get("val_accuracy") or 0.0)
     speeds = sorted(e["images_per_sec"] for e in epochs)
     recipe = result["recipe"]
@@ -69,13 +70,6 @@ def table_row(result: dict[str, Any], store: RunStore) -> dict[str, Any]:
         "recipe": f"{recipe['epochs']} ep, {recipe['optimizer']} {recipe['lr']:g}, batch {recipe['batch_size']}, "
                   f"schedule {recipe['scheduler']}",
     }
-
-
-def markdown(rows: list[dict[str, Any]]) -> str:
-    columns = list(rows[0])
-    lines = ["| " + " | ".join(columns) + " |", "| " + " | ".join("---" for _ in columns) + " |"]
-    lines += ["| " + " | ".join(str(row[c]) for c in columns) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 def main() -> None:
@@ -102,14 +96,15 @@ def main() -> None:
                 print(f"(no result for {model} on {dataset})")
                 continue
             result = json.loads(path.read_text())
-            rows.append(table_row(result, store))
-            histories[f"{model} ({100 * result['top1']:.2f}%)"] = store.get(result["run_id"]).epochs
+            epochs = store.get(result["run_id"]).epochs
+            rows.append(table_row(result, epochs))
+            histories[f"{model} ({100 * result['top1']:.2f}%)"] = epochs
         if histories:
             picture = args.out / f"curves_{dataset}{args.tag}.png"
             plot_training_curves(histories, picture)
             print(f"wrote {picture}")
     if rows:
-        print(markdown(rows))
+        print(render_rows(rows, list(rows[0]), "markdown"), end="")
 
 
 if __name__ == "__main__":
