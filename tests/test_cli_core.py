@@ -100,6 +100,16 @@ def test_version_and_help_everywhere(run_zoo) -> None:
         assert result.returncode == 0 and "Usage" in result.stdout, command
 
 
+def test_help_shows_bracketed_defaults(run_zoo) -> None:
+    """Rich markup would swallow "[recipe: 128]" as a style tag unless it is escaped."""
+    train = " ".join(run_zoo("train", "--help", env={"COLUMNS": "200"}).stdout.split())
+    for default in ("[recipe: 128]", "[recipe: adam]", "[dataset default]", "[device default]", "[auto]"):
+        assert default in train, default
+    compare = " ".join(run_zoo("compare", "--help", env={"COLUMNS": "200"}).stdout.split())
+    assert "[each model's recipe]" in compare
+    assert "[each model's native input]" in " ".join(run_zoo("bench", "--help", env={"COLUMNS": "200"}).stdout.split())
+
+
 def test_python_cli_py_matches_the_console_script(run_zoo, zoo_env) -> None:
     from_script = run_zoo("list", "-f", "json").stdout
     from_checkout = subprocess.run(

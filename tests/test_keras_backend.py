@@ -349,6 +349,20 @@ def test_augmentation_is_a_per_sample_padded_crop_and_flip(pipeline: str) -> Non
     assert any(i >= 25 for i in drawn) and any(i < 25 for i in drawn), "both flipped and plain samples"
 
 
+@pytest.mark.parametrize("pipeline", ["tf.data", "numpy"])
+def test_shift_augmentation_crops_and_never_mirrors(pipeline: str) -> None:
+    x = np.arange(64 * 6 * 5, dtype=np.float32).reshape(64, 6, 5, 1) + 1.0
+    augmentation = Augmentation.named("shift")
+    if pipeline == "tf.data":
+        import tensorflow as tf
+
+        out = tfdata.augment(tf.constant(x), tf.constant([5, 6], tf.int64), augmentation).numpy()
+    else:
+        out = numpy_data.augment(x, np.random.default_rng(5), augmentation)
+    drawn = check_augmented(x, out, pad=2)
+    assert len(drawn) > 10 and max(drawn) < 25, "only plain crops (indices 0-24), several of them"
+
+
 def epoch_batches(images: np.ndarray, labels: np.ndarray, **kwargs) -> list[list[tuple[np.ndarray, np.ndarray]]]:
     prep = Preprocessing((0.2,), (0.5,), images.shape[1:3])
     stream = tfdata.training_dataset(images, labels, prep, Augmentation(2, True), batch_size=8, seed=7, **kwargs)

@@ -201,6 +201,20 @@ def test_augmentation_is_a_padded_crop_or_its_mirror() -> None:
     assert 10 < flipped < 54  # p = 0.5 per sample
 
 
+def test_shift_is_a_padded_crop_never_a_mirror() -> None:
+    """``--augment shift`` (for digits: a mirrored 2 is not a 2) moves by up to 2 px and never flips."""
+    x = torch.randn(64, 1, 8, 8)
+    out = augment(x, Augmentation.named("shift"), torch.Generator().manual_seed(0))
+    padded = F.pad(x, (2, 2, 2, 2))
+    offsets = set()
+    for i in range(64):
+        windows = {(dy, dx): padded[i, :, dy : dy + 8, dx : dx + 8] for dy in range(5) for dx in range(5)}
+        found = [offset for offset, window in windows.items() if torch.equal(out[i], window)]
+        assert found, f"sample {i} is not a plain crop of its 2-pixel padding"
+        offsets.add(found[0])
+    assert len(offsets) > 10
+
+
 def test_flip_only_keeps_or_mirrors_each_sample() -> None:
     x = torch.randn(32, 1, 5, 5)
     out = augment(x, Augmentation(horizontal_flip=True), torch.Generator().manual_seed(1))

@@ -54,8 +54,9 @@ class Augmentation:
 
     @classmethod
     def named(cls, name: str) -> Augmentation:
-        """``"none"`` or ``"crop-flip"`` (pad 4, random crop, random flip)."""
-        return cls(4, True) if name == "crop-flip" else cls()
+        """``"none"``; ``"crop-flip"`` (pad 4, random crop, random flip); ``"shift"``
+        (pad 2, random crop, no flip: for digits and other images a mirror changes)."""
+        return {"crop-flip": cls(4, True), "shift": cls(2, False)}.get(name, cls())
 
 
 @dataclass(frozen=True)

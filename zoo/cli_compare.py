@@ -74,10 +74,10 @@ def compare(
     patterns: Annotated[list[str], typer.Argument(help="Model globs, e.g. 'alexnet-*'.")],
     dataset: Annotated[str, Opt("--dataset", "-d", help="Dataset to train and test on.")],
     exclude: Annotated[list[str], Opt("--exclude", "-x", help="Glob to leave out (repeatable).")] = [],  # noqa: B006
-    epochs: Annotated[Optional[int], Opt(help="Epochs [each model's recipe].")] = None,  # noqa: UP045
+    epochs: Annotated[Optional[int], Opt(help="Epochs \\[each model's recipe].")] = None,  # noqa: UP045
     seeds: Annotated[str, Opt(help="Comma-separated seeds; top-1 is mean ± std over them.")] = "0",
-    batch_size: Annotated[Optional[int], Opt(help="Batch size [recipe].")] = None,  # noqa: UP045
-    lr: Annotated[Optional[float], Opt(help="Learning rate [recipe].")] = None,  # noqa: UP045
+    batch_size: Annotated[Optional[int], Opt(help="Batch size \\[recipe].")] = None,  # noqa: UP045
+    lr: Annotated[Optional[float], Opt(help="Learning rate \\[recipe].")] = None,  # noqa: UP045
     limit: Annotated[Optional[int], Opt(help="Train on the first N training images.")] = None,  # noqa: UP045
     limit_test: Annotated[Optional[int], Opt(help="Score on the first N test images.")] = None,  # noqa: UP045
     device: Annotated[Optional[str], Opt(help="auto, cpu, cuda or cuda:N.")] = None,  # noqa: UP045
@@ -122,7 +122,7 @@ def compare(
 def bench(
     patterns: Annotated[list[str], typer.Argument(help="Model globs, e.g. 'alexnet-*'.")],
     exclude: Annotated[list[str], Opt("--exclude", "-x", help="Glob to leave out (repeatable).")] = [],  # noqa: B006
-    input_shape: Annotated[Optional[str], Opt("--input", help="CxHxW [each model's native input].")] = None,  # noqa: UP045
+    input_shape: Annotated[Optional[str], Opt("--input", help="CxHxW \\[each model's native input].")] = None,  # noqa: UP045
     batch_size: Annotated[int, Opt(help="Batch size (halved on out-of-memory, and said).")] = 256,
     precision: Annotated[str, Opt(help="fp32 or bf16.")] = "fp32",
     device: Annotated[str, Opt(help="auto, cpu, cuda or cuda:N.")] = "auto",

@@ -26,27 +26,27 @@ def _emit_json(payload: object) -> None:
 def train(
     model: Annotated[Optional[str], typer.Argument(help="Model name, e.g. alexnet-torch-bn.")] = None,  # noqa: UP045
     dataset: Annotated[Optional[str], Opt("--dataset", "-d", help="Dataset name (zoo data list).")] = None,  # noqa: UP045
-    epochs: Annotated[Optional[int], Opt(help="Epochs [recipe: 10].")] = None,  # noqa: UP045
-    batch_size: Annotated[Optional[int], Opt(help="Batch size [recipe: 128].")] = None,  # noqa: UP045
-    lr: Annotated[Optional[float], Opt(help="Learning rate [recipe: 1e-3].")] = None,  # noqa: UP045
-    optimizer: Annotated[Optional[str], Opt(help="adam, adamw, sgd or rmsprop [recipe: adam].")] = None,  # noqa: UP045
-    weight_decay: Annotated[Optional[float], Opt(help="Weight decay [recipe: 0].")] = None,  # noqa: UP045
-    scheduler: Annotated[Optional[str], Opt(help="none, cosine or step [recipe: none].")] = None,  # noqa: UP045
+    epochs: Annotated[Optional[int], Opt(help="Epochs \\[recipe: 10].")] = None,  # noqa: UP045
+    batch_size: Annotated[Optional[int], Opt(help="Batch size \\[recipe: 128].")] = None,  # noqa: UP045
+    lr: Annotated[Optional[float], Opt(help="Learning rate \\[recipe: 1e-3].")] = None,  # noqa: UP045
+    optimizer: Annotated[Optional[str], Opt(help="adam, adamw, sgd or rmsprop \\[recipe: adam].")] = None,  # noqa: UP045
+    weight_decay: Annotated[Optional[float], Opt(help="Weight decay \\[recipe: 0].")] = None,  # noqa: UP045
+    scheduler: Annotated[Optional[str], Opt(help="none, cosine or step \\[recipe: none].")] = None,  # noqa: UP045
     val_split: Annotated[Optional[float], Opt(help="Fraction of train held out [0.1].")] = None,  # noqa: UP045
     seed: Annotated[Optional[int], Opt(help="Random seed [0].")] = None,  # noqa: UP045
-    augment: Annotated[Optional[str], Opt(help="none or crop-flip [dataset default].")] = None,  # noqa: UP045
-    device: Annotated[Optional[str], Opt(help="auto, cpu, cuda or cuda:N [auto].")] = None,  # noqa: UP045
-    precision: Annotated[Optional[str], Opt(help="fp32 or bf16 [fp32].")] = None,  # noqa: UP045
+    augment: Annotated[Optional[str], Opt(help="none, crop-flip or shift \\[dataset default].")] = None,  # noqa: UP045
+    device: Annotated[Optional[str], Opt(help="auto, cpu, cuda or cuda:N \\[auto].")] = None,  # noqa: UP045
+    precision: Annotated[Optional[str], Opt(help="fp32 or bf16 \\[fp32].")] = None,  # noqa: UP045
     compile_: Annotated[bool, Opt("--compile", help="torch.compile / XLA.")] = False,
     channels_last: Annotated[
-        Optional[bool], Opt("--channels-last/--no-channels-last", help="Memory layout [device default].")  # noqa: UP045
+        Optional[bool], Opt("--channels-last/--no-channels-last", help="Memory layout \\[device default].")  # noqa: UP045
     ] = None,
     deterministic: Annotated[bool, Opt(help="Deterministic algorithms (slower).")] = False,
     save_every: Annotated[Optional[int], Opt(help="Save a resumable state every N epochs [1].")] = None,  # noqa: UP045
     resume: Annotated[Optional[str], Opt(help="Continue run ID (or 'last') from its saved state.")] = None,  # noqa: UP045
     limit: Annotated[Optional[int], Opt(help="Train on the first N training images.")] = None,  # noqa: UP045
     limit_test: Annotated[Optional[int], Opt(help="Score on the first N test images.")] = None,  # noqa: UP045
-    output: Annotated[Optional[Path], Opt(help="Checkpoint directory [zoo home/runs/...].")] = None,  # noqa: UP045
+    output: Annotated[Optional[Path], Opt(help="Checkpoint directory \\[zoo home/runs/...].")] = None,  # noqa: UP045
     data_dir: Annotated[Optional[Path], Opt(help="Directory holding the dataset's files.")] = None,  # noqa: UP045
     plot: Annotated[Optional[Path], Opt(help="Write training curves to this PNG.")] = None,  # noqa: UP045
     fmt: Annotated[str, Opt("--format", "-f", help="table or json (the result on stdout).")] = "table",
@@ -100,7 +100,7 @@ def train(
 
 def evaluate(
     checkpoint: Annotated[Path, typer.Argument(help="Checkpoint directory written by zoo train.")],
-    dataset: Annotated[Optional[str], Opt(help="Dataset to score on [the checkpoint's].")] = None,  # noqa: UP045
+    dataset: Annotated[Optional[str], Opt(help="Dataset to score on \\[the checkpoint's].")] = None,  # noqa: UP045
     data_dir: Annotated[Optional[Path], Opt(help="Directory holding the dataset's files.")] = None,  # noqa: UP045
     limit_test: Annotated[Optional[int], Opt(help="Score on the first N test images.")] = None,  # noqa: UP045
     device: Annotated[str, Opt(help="auto, cpu, cuda or cuda:N.")] = "auto",

@@ -12,7 +12,7 @@ from zoo.errors import UsageError
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
 SCHEDULERS = ("none", "cosine", "step")
 PRECISIONS = ("fp32", "bf16")
-AUGMENTATIONS = ("none", "crop-flip")
+AUGMENTATIONS = ("none", "crop-flip", "shift")
 
 
 @dataclass(frozen=True)
