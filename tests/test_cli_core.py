@@ -74,6 +74,9 @@ def test_info_shows_spec_distribution_and_reference(run_zoo) -> None:
     assert details["builder"] == "zoo_keras.models:alexnet_bn"
     assert "MNIST" in details["reference"]
     assert details["recipe"]["optimizer"] == "adam" and details["recipe"]["batch_size"] == 128
+    assert details["recipe"]["scheduler"] == "cosine"  # alexnet-*-bn's own default, over the tutorial's none
+    torch_bn = json.loads(run_zoo("info", "alexnet-torch-bn", "--format", "json").stdout)
+    assert torch_bn["recipe"] == details["recipe"]
 
 
 def test_bad_format_is_a_usage_error(run_zoo) -> None:

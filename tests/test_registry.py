@@ -111,3 +111,14 @@ def test_misspelt_hook_is_reported_not_silently_ignored() -> None:
     (failure,) = registry.failures
     assert failure.stage == "register" and "unknown hook(s) zoo_register_modles" in failure.error
     assert "typo" not in registry.plugins
+
+
+def test_a_variants_recipe_overrides_the_defaults_and_user_options_override_both() -> None:
+    from zoo.config import TrainConfig
+    from zoo.families import alexnet_specs
+
+    bn = {spec.variant: spec for spec in alexnet_specs("torch", "zoo_torch.models")}["bn"]
+    assert TrainConfig.build(bn.recipe).scheduler == "cosine"
+    assert TrainConfig().scheduler == "none"  # the tutorial's constant rate stays the global default
+    chosen = TrainConfig.build(bn.recipe, {"scheduler": "none", "epochs": None})
+    assert chosen.scheduler == "none" and chosen.epochs == 10  # None means "not given"

@@ -55,6 +55,7 @@ def test_train_writes_checkpoint_sidecar_and_curves(trained) -> None:
     assert sidecar["classes"][0] == "T-shirt/top" and len(sidecar["classes"]) == 10
     assert sidecar["image_shape"] == [28, 28, 1]
     assert sidecar["recipe"]["optimizer"] == "adam" and sidecar["recipe"]["limit"] == 600
+    assert sidecar["recipe"]["scheduler"] == "cosine"  # the variant's default recipe reached the run
     assert (trained["output"] / sidecar["weights"]).stat().st_size > 1_000_000
     assert trained["plot"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
