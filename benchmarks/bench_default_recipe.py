@@ -2,7 +2,8 @@
 
 Trains each model on each dataset with ``zoo train`` and nothing but the
 model's default recipe (for ``alexnet-*-bn``: the MNIST tutorial's 10 epochs,
-Adam 1e-3, batch 128, validation split 0.1), one run after another so that
+Adam 1e-3, batch 128, validation split 0.1, with the rate decayed by a
+per-epoch cosine; ``-- --scheduler none`` is the tutorial's constant rate), one run after another so that
 they do not share the cores, then prints a Markdown table and draws one
 training-curves picture per dataset with every model on it.
 
@@ -68,7 +69,7 @@ def table_row(result: dict[str, Any], epochs: list[dict[str, Any]]) -> dict[str,
         "train img/s (median epoch)": f"{speeds[len(speeds) // 2]:.0f}",
         "wall time": f"{result['seconds'] / 60:.1f} min",
         "recipe": f"{recipe['epochs']} ep, {recipe['optimizer']} {recipe['lr']:g}, batch {recipe['batch_size']}, "
-                  f"schedule {recipe['scheduler']}",
+                  f"schedule {recipe['scheduler']}, augment {recipe.get('augment') or 'dataset default'}",
     }
 
 
