@@ -74,9 +74,12 @@ def test_info_shows_spec_distribution_and_reference(run_zoo) -> None:
     assert details["builder"] == "zoo_keras.models:alexnet_bn"
     assert "MNIST" in details["reference"]
     assert details["recipe"]["optimizer"] == "adam" and details["recipe"]["batch_size"] == 128
-    assert details["recipe"]["scheduler"] == "cosine"  # alexnet-*-bn's own default, over the tutorial's none
+    assert (details["recipe"]["scheduler"], details["recipe"]["epochs"]) == ("cosine", 30)  # over the tutorial's
+    assert details["recipe"]["augment"] is None  # the dataset's default
     torch_bn = json.loads(run_zoo("info", "alexnet-torch-bn", "--format", "json").stdout)
     assert torch_bn["recipe"] == details["recipe"]
+    table = " ".join(run_zoo("info", "alexnet-torch-bn", env={"COLUMNS": "400"}).stdout.split())
+    assert "epochs=30" in table and "scheduler=cosine" in table and "augment=dataset default" in table
 
 
 def test_bad_format_is_a_usage_error(run_zoo) -> None:
@@ -106,7 +109,8 @@ def test_version_and_help_everywhere(run_zoo) -> None:
 def test_help_shows_bracketed_defaults(run_zoo) -> None:
     """Rich markup would swallow "[recipe: 128]" as a style tag unless it is escaped."""
     train = " ".join(run_zoo("train", "--help", env={"COLUMNS": "200"}).stdout.split())
-    for default in ("[recipe: 128]", "[recipe: adam]", "[dataset default]", "[device default]", "[auto]"):
+    for default in ("[recipe: 128]", "[recipe: adam]", "[model's recipe, see zoo info]", "[dataset default]",
+                    "[device default]", "[auto]"):
         assert default in train, default
     compare = " ".join(run_zoo("compare", "--help", env={"COLUMNS": "200"}).stdout.split())
     assert "[each model's recipe]" in compare

@@ -118,7 +118,22 @@ def test_a_variants_recipe_overrides_the_defaults_and_user_options_override_both
     from zoo.families import alexnet_specs
 
     bn = {spec.variant: spec for spec in alexnet_specs("torch", "zoo_torch.models")}["bn"]
-    assert TrainConfig.build(bn.recipe).scheduler == "cosine"
-    assert TrainConfig().scheduler == "none"  # the tutorial's constant rate stays the global default
-    chosen = TrainConfig.build(bn.recipe, {"scheduler": "none", "epochs": None})
-    assert chosen.scheduler == "none" and chosen.epochs == 10  # None means "not given"
+    recipe = TrainConfig.build(bn.recipe)
+    assert (recipe.scheduler, recipe.epochs) == ("cosine", 30)
+    assert (TrainConfig().scheduler, TrainConfig().epochs) == ("none", 10)  # the tutorial's stay the global default
+    chosen = TrainConfig.build(bn.recipe, {"scheduler": "none", "epochs": None, "batch_size": 64})
+    assert (chosen.scheduler, chosen.epochs, chosen.batch_size) == ("none", 30, 64)  # None means "not given"
+
+
+def test_augmentations_come_from_one_table_and_an_unknown_name_is_refused() -> None:
+    from zoo.augment import NAMED_AUGMENTATIONS, Augmentation
+    from zoo.config import AUGMENTATIONS, TrainConfig
+    from zoo.errors import UsageError
+
+    assert AUGMENTATIONS == tuple(NAMED_AUGMENTATIONS) == ("none", "crop-flip", "shift")
+    assert Augmentation.named("shift") == Augmentation(crop_padding=2, horizontal_flip=False)
+    assert Augmentation.named("crop-flip") == Augmentation(crop_padding=4, horizontal_flip=True)
+    with pytest.raises(UsageError, match="unknown augmentation 'mirror'; choose one of none, crop-flip, shift"):
+        Augmentation.named("mirror")
+    with pytest.raises(UsageError, match="--augment must be one of"):
+        TrainConfig(augment="mirror").validated()

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from zoo.augment import Augmentation
 from zoo.config import TrainConfig
 from zoo.data.arrays import Split
 from zoo.specs import ModelSpec
@@ -38,25 +39,6 @@ class Preprocessing:
     def in_chans(self) -> int:
         """Channels the model sees."""
         return len(self.mean)
-
-
-@dataclass(frozen=True)
-class Augmentation:
-    """Training-time augmentation, applied per batch on the device.
-
-    ``crop_padding``: pad by this many pixels (zeros, after normalisation)
-    and take a random crop of the original size. ``horizontal_flip``: flip
-    with probability 0.5.
-    """
-
-    crop_padding: int = 0
-    horizontal_flip: bool = False
-
-    @classmethod
-    def named(cls, name: str) -> Augmentation:
-        """``"none"``; ``"crop-flip"`` (pad 4, random crop, random flip); ``"shift"``
-        (pad 2, random crop, no flip: for digits and other images a mirror changes)."""
-        return {"crop-flip": cls(4, True), "shift": cls(2, False)}.get(name, cls())
 
 
 @dataclass(frozen=True)

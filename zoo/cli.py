@@ -109,6 +109,10 @@ def list_models(
     _emit(render_rows(rows, columns, fmt, console=stdout, headers={"input_size": "input (CxHxW)"}))
 
 
+# What an unset (None) recipe field means, for people reading ``zoo info``.
+RECIPE_UNSET = {"augment": "dataset default", "limit": "all", "limit_test": "all"}
+
+
 def spec_details(entry: Registered[ModelSpec]) -> dict[str, object]:
     """Everything known about a model without building it."""
     spec = entry.spec
@@ -159,7 +163,9 @@ def info(
     for key, value in details.items():
         if key in ("summary_at_input",):
             continue
-        if isinstance(value, dict):
+        if key == "recipe":
+            value = ", ".join(f"{k}={RECIPE_UNSET.get(k, v) if v is None else v}" for k, v in value.items())
+        elif isinstance(value, dict):
             value = ", ".join(f"{k}={v}" for k, v in value.items())
         elif isinstance(value, list):
             value = "x".join(str(v) for v in value)

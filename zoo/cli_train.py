@@ -26,12 +26,12 @@ def _emit_json(payload: object) -> None:
 def train(
     model: Annotated[Optional[str], typer.Argument(help="Model name, e.g. alexnet-torch-bn.")] = None,  # noqa: UP045
     dataset: Annotated[Optional[str], Opt("--dataset", "-d", help="Dataset name (zoo data list).")] = None,  # noqa: UP045
-    epochs: Annotated[Optional[int], Opt(help="Epochs \\[recipe: 10].")] = None,  # noqa: UP045
+    epochs: Annotated[Optional[int], Opt(help="Epochs \\[model's recipe, see zoo info].")] = None,  # noqa: UP045
     batch_size: Annotated[Optional[int], Opt(help="Batch size \\[recipe: 128].")] = None,  # noqa: UP045
     lr: Annotated[Optional[float], Opt(help="Learning rate \\[recipe: 1e-3].")] = None,  # noqa: UP045
     optimizer: Annotated[Optional[str], Opt(help="adam, adamw, sgd or rmsprop \\[recipe: adam].")] = None,  # noqa: UP045
     weight_decay: Annotated[Optional[float], Opt(help="Weight decay \\[recipe: 0].")] = None,  # noqa: UP045
-    scheduler: Annotated[Optional[str], Opt(help="none, cosine or step \\[recipe: none].")] = None,  # noqa: UP045
+    scheduler: Annotated[Optional[str], Opt(help="none, cosine or step \\[model's recipe, see zoo info].")] = None,  # noqa: UP045
     val_split: Annotated[Optional[float], Opt(help="Fraction of train held out [0.1].")] = None,  # noqa: UP045
     seed: Annotated[Optional[int], Opt(help="Random seed [0].")] = None,  # noqa: UP045
     augment: Annotated[Optional[str], Opt(help="none, crop-flip or shift \\[dataset default].")] = None,  # noqa: UP045
@@ -51,7 +51,10 @@ def train(
     plot: Annotated[Optional[Path], Opt(help="Write training curves to this PNG.")] = None,  # noqa: UP045
     fmt: Annotated[str, Opt("--format", "-f", help="table or json (the result on stdout).")] = "table",
 ) -> None:
-    """Train a model, score it on the test split, save a checkpoint and record the run."""
+    """Train a model, score it on the test split, save a checkpoint and record the run.
+
+    Options left unset take the model's recipe ('zoo info MODEL' shows it) and the dataset's default augmentation.
+    """
     from zoo.progress import RichTrainingProgress
     from zoo.training import resume_training
     from zoo.training import train as run_training

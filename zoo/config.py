@@ -7,12 +7,13 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
+from zoo.augment import NAMED_AUGMENTATIONS
 from zoo.errors import UsageError
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
 SCHEDULERS = ("none", "cosine", "step")
 PRECISIONS = ("fp32", "bf16")
-AUGMENTATIONS = ("none", "crop-flip", "shift")
+AUGMENTATIONS = tuple(NAMED_AUGMENTATIONS)
 
 
 @dataclass(frozen=True)

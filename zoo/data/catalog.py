@@ -65,6 +65,9 @@ MNIST = DatasetSpec(
     shape=(28, 28, 1),
     mean=(0.1307,),
     std=(0.3081,),
+    # Shifts of up to 2 pixels, never mirrored (a mirrored digit is another character): with it and 30 cosine
+    # epochs alexnet-torch-bn reached 99.43/99.47/99.41% test top-1 over seeds 0-2 (docs/benchmarks.md).
+    augment="shift",
     mirrors=MNIST_MIRRORS,
     homepage="http://yann.lecun.com/exdb/mnist/",
     license="CC BY-SA 3.0",

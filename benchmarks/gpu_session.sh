@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# One lent-GPU session's measurements, in priority order, inside a deadline (issues 4 and 5).
+#
+# Runs on the device machine (the `device` tool), in the repository root, with
+#   .gpu/whl/   keras, namex, optree, platformdirs wheels (the machine has torch, timm, jax; no keras)
+#   .gpu/data/  mnist/ and fashion-mnist/ (the official IDX .gz files)
+# carried along. Everything it measures lands under $OUT: log.txt (this script's
+# whole output) and results.tar.gz (zoo bench JSON, the loop benchmark's output,
+# the accuracy runs' JSON and their run store). Each step has its own timeout and
+# the script skips what no longer fits before DEADLINE_S, so one failure or a
+# slow compile costs one step, not the session.
+#
+#   bash benchmarks/gpu_session.sh            # on the device machine, OUT set
+#   OUT=/tmp/o bash benchmarks/gpu_session.sh --dry   # rehearsal here: CPU, tiny sizes
+#   ONLY='^acc-' ... # only the steps whose name matches this regex (a second call, say)
+set -u
+START=$(date +%s)
+DEADLINE_S=${DEADLINE_S:-530}
+DRY=${1:-}
+W=/tmp/zoo_gpu
+rm -rf "$W" && mkdir -p "$W/bench" "$W/acc" "$W/home"
+exec > >(tee "$OUT/log.txt") 2>&1
+
+left() { echo $((DEADLINE_S - ($(date +%s) - START))); }
+
+# step NAME MAX_SECONDS MIN_SECONDS command...: run unless fewer than MIN_SECONDS remain.
+step() {
+    local name=$1 max=$2 min=$3; shift 3
+    if [[ -n "${ONLY:-}" && ! "$name" =~ $ONLY ]]; then return; fi
+    local remaining; remaining=$(left)
+    if (( remaining < min )); then echo "=== $name: SKIPPED ($remaining s left)"; return; fi
+    (( max > remaining - 5 )) && max=$((remaining - 5))
+    echo "=== $name (limit ${max}s, ${remaining}s left) $(date +%T)"
+    local t0; t0=$(date +%s)
+    timeout "$max" bash -c '"$@"' _ "$@"; local rc=$?
+    echo "=== $name: rc=$rc in $(( $(date +%s) - t0 ))s"
+    pack
+}
+
+# What comes back, refreshed after every step so that a killed command still returns what it finished.
+# Checkpoints (about 100 MB each) and resumable states stay behind; their JSON sidecars come back.
+pack() {
+    tar -czf "$OUT/results.tar.gz.part" -C "$W" --exclude='*.safetensors' --exclude='*.keras' --exclude=state \
+        bench acc home && mv "$OUT/results.tar.gz.part" "$OUT/results.tar.gz"
+}
+
+if [[ "$DRY" != "--dry" ]]; then
+    python3 -m pip install -q --no-index --no-deps --no-build-isolation --no-compile --no-cache-dir --target /tmp/site .gpu/whl/*.whl \
+        . plugins/zoo-torch plugins/zoo-keras || exit 1
+    export PYTHONPATH=/tmp/site PATH=/tmp/site/bin:$PATH
+    export DEV=cuda BIG=1024 STEPS=40 LOOP_STEPS=400 TRAIN_EXTRA="--save-every 1000"
+    nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm --format=csv
+else
+    export PATH=$PWD/.venv/bin:$PATH
+    export DEV=cpu BIG=8 STEPS=2 LOOP_STEPS=2 TRAIN_EXTRA="--epochs 1 --limit 256 --limit-test 256 --save-every 1000"
+fi
+export W ZOO_HOME=$W/home ZOO_DATA_DIR=$PWD/.gpu/data/fashion-mnist PYTHONUNBUFFERED=1
+export MNIST_DIR=$PWD/.gpu/data/mnist
+python3 -c "import torch, timm; print('torch', torch.__version__, 'timm', timm.__version__)"
+
+bench() {  # bench NAME zoo-bench-args...: one zoo bench JSON under $W/bench
+    local name=$1; shift
+    zoo bench "$@" --device "$DEV" --steps "$STEPS" -f json --output "$W/bench/$name.json"
+}
+acc() {  # acc TAG MODEL DATASET zoo-train-options...: one full-split run, JSON and run record under $W/acc
+    local tag=$1 model=$2 dataset=$3; shift 3
+    # shellcheck disable=SC2086  # TRAIN_EXTRA is a word list
+    python3 benchmarks/bench_default_recipe.py --mnist-dir "$MNIST_DIR" --out "$W/acc" --models "$model" \
+        --datasets "$dataset" --tag "$tag" -- "$@" $TRAIN_EXTRA
+}
+export -f bench acc
+
+# 1. Throughput, eager (issue 4: alexnet-torch-small >= 150k img/s at 32 px, alexnet-torch >= 50k at 224 px).
+step small-fp32 60 20 bench small-fp32 alexnet-torch-small --input 3x32x32 --batch-size "$BIG"
+step small-bf16 60 20 bench small-bf16 alexnet-torch-small --input 3x32x32 --batch-size "$BIG" --precision bf16
+step classic-bf16 60 20 bench classic-bf16 alexnet-torch --batch-size 256 --precision bf16
+step classic-fp32 60 20 bench classic-fp32 alexnet-torch --batch-size 256
+step bn-res-bf16 60 20 bench bn-res-bf16 alexnet-torch-bn alexnet-torch-res --input 3x32x32 \
+    --batch-size "$BIG" --precision bf16
+# 2. zoo's loop against the DataLoader tutorial loop (goal on a GPU: >= 3x).
+step loop-ratio 90 40 python3 benchmarks/bench_torch_loop.py --device "$DEV" --rounds 3 \
+    --steps-bn "$LOOP_STEPS" --steps-small "$LOOP_STEPS"
+# 3. torch.compile, bf16; a bigger batch.
+step small-bf16-compile 150 60 bench small-bf16-compile alexnet-torch-small --input 3x32x32 \
+    --batch-size "$BIG" --precision bf16 --compile
+step small-bf16-b2048 40 20 bench small-bf16-b2048 alexnet-torch-small --input 3x32x32 \
+    --batch-size $((BIG * 2)) --precision bf16
+# 4. Keras 3 on JAX (no TensorFlow there): XLA always, mixed_bfloat16 for bf16 (issue 5).
+step keras-jax-small-bf16 90 40 env KERAS_BACKEND=jax bash -c 'bench "$@"' _ keras-jax-small-bf16 \
+    alexnet-keras-small --input 3x32x32 --batch-size "$BIG" --precision bf16
+step keras-jax-small-fp32 60 30 env KERAS_BACKEND=jax bash -c 'bench "$@"' _ keras-jax-small-fp32 \
+    alexnet-keras-small --input 3x32x32 --batch-size "$BIG"
+# 5. Accuracy of the default recipe (cosine) and candidates, full splits, one run after another
+#    (issue 4 goals: 99.4% MNIST, 93% Fashion-MNIST; issue 5: parity within 0.5 pp).
+step acc-torch-mnist-cos30-shift 200 45 acc _cos30shift alexnet-torch-bn mnist --epochs 30 --augment shift
+step acc-torch-fashion-cos 60 30 acc _cosine alexnet-torch-bn fashion-mnist
+step acc-keras-jax-fashion-cos 120 45 env KERAS_BACKEND=jax bash -c 'acc "$@"' _ _jax_cosine alexnet-keras-bn \
+    fashion-mnist
+step acc-torch-fashion-cos30 200 45 acc _cos30 alexnet-torch-bn fashion-mnist --epochs 30
+step acc-torch-fashion-cos30-shift 200 45 acc _cos30shift alexnet-torch-bn fashion-mnist --epochs 30 --augment shift
+for seed in 1 2; do
+    step "acc-torch-mnist-cos30-shift-s$seed" 200 45 acc "_cos30shift_s$seed" alexnet-torch-bn mnist \
+        --epochs 30 --augment shift --seed "$seed"
+done
+step acc-keras-jax-mnist-cos 120 45 env KERAS_BACKEND=jax bash -c 'acc "$@"' _ _jax_cosine alexnet-keras-bn mnist
+step keras-jax-test 120 60 python3 -m pytest -q -p no:cacheprovider tests/test_keras_backend.py -k other_keras_backends
+step classic-bf16-compile 120 60 bench classic-bf16-compile alexnet-torch --batch-size 256 --precision bf16 --compile
+
+echo "=== done in $(( $(date +%s) - START ))s"
