@@ -81,6 +81,16 @@ def test_conditions_header_names_device_versions_and_recipe(first) -> None:
     assert conditions["device"] and conditions["zoo"] and conditions["batch_size"] == 50
 
 
+def test_conditions_name_cpu_threads_but_not_next_to_a_gpu() -> None:
+    from zoo.comparison import conditions_from
+
+    cpu = {"environment": {"device": "cpu", "device_name": "Intel Xeon", "threads": "2", "torch": "2.14.1"}}
+    gpu = {"environment": {"device": "cuda:0 (NVIDIA H200)", "device_name": "NVIDIA H200", "threads": "16"}}
+    assert conditions_from([cpu])["device"] == "Intel Xeon (2 threads)"
+    assert conditions_from([gpu])["device"] == "NVIDIA H200"
+    assert conditions_from([cpu, gpu])["device"] == "Intel Xeon (2 threads), NVIDIA H200"
+
+
 def test_plot_is_written(first) -> None:
     data = first["plot"].read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000

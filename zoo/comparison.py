@@ -184,7 +184,8 @@ def conditions_from(results: list[dict[str, Any]], **extra: Any) -> dict[str, An
             if environment.get(key):
                 versions[key] = environment[key]
         if environment.get("device_name"):
-            threads = environment.get("threads")
+            # CPU threads bound a CPU's speed; on a GPU they are noise in the device's name.
+            threads = environment.get("threads") if environment.get("device", "cpu") == "cpu" else None
             devices.add(environment["device_name"] + (f" ({threads} threads)" if threads else ""))
     return {
         "device": ", ".join(sorted(devices)) or f"{env['cpu']} ({env['cpu_count']} cores)",
