@@ -4,7 +4,13 @@
 # Runs on the device machine (the `device` tool), in the repository root, with
 #   .gpu/whl/   keras, namex, optree, platformdirs wheels (the machine has torch, timm, jax; no keras)
 #   .gpu/data/  mnist/ and fashion-mnist/ (the official IDX .gz files)
-# carried along. Everything it measures lands under $OUT: log.txt (this script's
+# carried along (`.gpu/` is in .git/info/exclude). Prepared here with:
+#   echo /.gpu/ >> .git/info/exclude; mkdir -p .gpu/data
+#   cp -r ../shared/datasets/mnist .gpu/data/; cp -r /usr/share/datasets/fashion-mnist .gpu/data/
+#   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+#       --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 -d .gpu/whl \
+#       keras==3.15.1 namex==0.1.0 optree==0.20.0 platformdirs==4.14.8
+# and run through the device tool with carry [".gpu"]. Everything it measures lands under $OUT: log.txt (this script's
 # whole output) and results.tar.gz (zoo bench JSON, the loop benchmark's output,
 # the accuracy runs' JSON and their run store). Each step has its own timeout and
 # the script skips what no longer fits before DEADLINE_S, so one failure or a
