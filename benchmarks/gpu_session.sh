@@ -51,7 +51,7 @@ pack() {
 }
 
 if [[ "$DRY" != "--dry" ]]; then
-    python3 -m pip install -q --no-index --no-deps --no-build-isolation --no-compile --no-cache-dir --target /tmp/site .gpu/whl/*.whl \
+    python3 -m pip install -q --upgrade --no-index --no-deps --no-build-isolation --no-compile --no-cache-dir --target /tmp/site .gpu/whl/*.whl \
         . plugins/zoo-torch plugins/zoo-keras || exit 1
     export PYTHONPATH=/tmp/site PATH=/tmp/site/bin:$PATH
     export DEV=cuda BIG=1024 STEPS=40 LOOP_STEPS=400 TRAIN_EXTRA="--save-every 1000"
