@@ -8,7 +8,7 @@ import pytest
 from zoo.errors import UsageError
 from zoo.models import get_backend, summarize_model
 from zoo_keras import models
-from zoo_keras.layers import LocalResponseNormalization
+from zoo_keras.layers import LocalResponseNormalization, lrn_ops, lrn_tensorflow
 from zoo_keras.runtime import keras, quiet_numpy_copy_warning
 
 SMALL_INPUTS = [(1, 28, 28), (3, 32, 32)]
@@ -182,6 +182,29 @@ def test_lrn_matches_torch_formula(size: int) -> None:
     a = np.random.default_rng(1).normal(scale=5.0, size=(2, 3, 4, 7)).astype("float32")
     got = np.asarray(LocalResponseNormalization(size, alpha=1e-2, beta=0.75, k=2.0)(a))
     np.testing.assert_allclose(got, reference_lrn(a, size, 1e-2, 0.75, 2.0), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("size", [5, 3, 1])
+def test_tensorflow_lrn_op_equals_the_portable_one_in_value_and_gradient(size: int) -> None:
+    """The TensorFlow backend's fused op (what the layer runs there) against the keras.ops sum of slices."""
+    tf = pytest.importorskip("tensorflow")
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("TensorFlow backend only")
+    rng = np.random.default_rng(2)
+    a = tf.constant(rng.normal(scale=5.0, size=(2, 3, 4, 9)).astype("float32"))
+    grad_out = tf.constant(rng.normal(size=(2, 3, 4, 9)).astype("float32"))
+    results = []
+    for lrn in (lrn_tensorflow, lrn_ops):
+        with tf.GradientTape() as tape:
+            tape.watch(a)
+            out = lrn(a, size, 1e-2, 0.75, 2.0)
+        results.append((out.numpy(), tape.gradient(out, a, output_gradients=grad_out).numpy()))
+    (fused, fused_grad), (portable, portable_grad) = results
+    np.testing.assert_allclose(fused, portable, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(fused_grad, portable_grad, rtol=1e-4, atol=1e-6)
+    half = lrn_tensorflow(tf.cast(a, "bfloat16"), size, 1e-2, 0.75, 2.0)  # no bfloat16 kernel: computed in float32
+    assert half.dtype == tf.bfloat16
+    np.testing.assert_allclose(tf.cast(half, "float32").numpy(), fused, rtol=2e-2, atol=2e-2)
 
 
 def test_lrn_round_trips_through_its_config() -> None:

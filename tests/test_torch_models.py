@@ -11,6 +11,7 @@ F = torch.nn.functional
 from zoo.errors import UsageError  # noqa: E402
 from zoo.families import alexnet_specs  # noqa: E402
 from zoo_torch import models  # noqa: E402
+from zoo_torch.layers import LocalResponseNorm  # noqa: E402
 from zoo_torch.runtime import create_optimizer  # noqa: E402
 
 SMALL_VARIANTS = ("alexnet_bn", "alexnet_res", "alexnet_small")
@@ -159,6 +160,45 @@ def test_local_response_norm_formula() -> None:
     window = sum(squares[:, i : i + 8] for i in range(5))
     expected = a / (2.0 + 1e-4 / 5 * window) ** 0.75
     assert torch.allclose(lrn(a), expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("size", [5, 4, 2, 1])
+@pytest.mark.parametrize("shape", [(2, 9, 4, 3), (2, 9, 5), (2, 9, 3, 2, 2)])
+def test_fast_local_response_norm_equals_torch_in_value_and_gradient(size: int, shape: tuple[int, ...]) -> None:
+    """The hand-written backward against autograd through torch's own LRN (float64; even sizes
+    have a lopsided window, so the backward must use its mirror image)."""
+    x = (torch.randn(*shape, dtype=torch.float64) * 5).requires_grad_()
+    fast = LocalResponseNorm(size, alpha=1e-2, beta=0.75, k=2.0)
+    reference = nn.LocalResponseNorm(size, alpha=1e-2, beta=0.75, k=2.0)
+    assert torch.autograd.gradcheck(fast, (x,))
+    grad_out = torch.randn(shape, dtype=torch.float64)
+    (fast_grad,) = torch.autograd.grad(fast(x), x, grad_out)
+    (reference_grad,) = torch.autograd.grad(reference(x), x, grad_out)
+    assert torch.allclose(fast(x), reference(x), rtol=1e-12, atol=1e-12)
+    assert torch.allclose(fast_grad, reference_grad, rtol=1e-10, atol=1e-12)
+
+
+def test_fast_local_response_norm_keeps_channels_last_and_is_what_alexnet_uses() -> None:
+    model = build("alexnet", 3, 67)
+    assert isinstance(model.lrn1, LocalResponseNorm) and isinstance(model.lrn2, LocalResponseNorm)
+    x = torch.relu(torch.randn(2, 96, 7, 7)).contiguous(memory_format=torch.channels_last).requires_grad_()
+    y = model.lrn1(x)
+    y.sum().backward()
+    assert y.is_contiguous(memory_format=torch.channels_last)
+    assert x.grad is not None and x.grad.is_contiguous(memory_format=torch.channels_last)
+    assert torch.allclose(y, nn.LocalResponseNorm(5, 1e-4, 0.75, 2.0)(x), atol=1e-6)
+
+
+def test_fast_local_response_norm_compiles() -> None:
+    """torch.compile traces the custom autograd function (the GPU path compiles classic AlexNet)."""
+    torch._dynamo.reset()
+    lrn = LocalResponseNorm(5, alpha=1e-2, beta=0.75, k=2.0)
+    x = (torch.randn(2, 8, 3, 3) * 5).requires_grad_()
+    compiled = torch.compile(lrn, fullgraph=True)
+    (compiled_grad,) = torch.autograd.grad(compiled(x).square().sum(), x)
+    (eager_grad,) = torch.autograd.grad(lrn(x).square().sum(), x)
+    assert torch.allclose(compiled(x), lrn(x), atol=1e-6)
+    assert torch.allclose(compiled_grad, eager_grad, atol=1e-6)
 
 
 def test_parity_constants_and_initialisation() -> None:

@@ -28,6 +28,7 @@ from zoo.models import check_input_size
 from zoo.specs import ModelSpec
 from zoo_torch.layers import (
     Bottleneck,
+    LocalResponseNorm,
     avg_pool,
     batch_norm,
     conv,
@@ -102,7 +103,7 @@ def alexnet(*, num_classes: int, in_chans: int, input_size: tuple[int, int]) -> 
         h, w = out_size(h, kernel, stride, padding), out_size(w, kernel, stride, padding)
 
     def lrn() -> nn.Module:
-        return nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=2.0)
+        return LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=2.0)
 
     layers: list[tuple[str, nn.Module]] = [
         ("conv1", conv(in_chans, 96, 11, stride=4, padding="valid", bias=True)),
