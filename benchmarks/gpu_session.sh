@@ -83,11 +83,17 @@ step lrn-cuda 120 45 python3 benchmarks/bench_lrn.py --backends torch --device "
     --layer-batch "$LRN_BATCH" --batch "$LRN_BATCH" --rounds 3 --steps "$STEPS" --model-steps "$STEPS"
 step classic-bf16-lrn 60 20 bench classic-bf16-lrn alexnet-torch --batch-size 256 --precision bf16
 step classic-bf16-compile 120 60 bench classic-bf16-compile alexnet-torch --batch-size 256 --precision bf16 --compile
-# 0b. zoo-keras under the 30-epoch default recipe (parity with zoo-torch's 99.43 / 91.19, issue 5), Keras on JAX.
-step acc-keras-jax-mnist-default 200 60 env KERAS_BACKEND=jax bash -c 'acc "$@"' _ _jax_default alexnet-keras-bn mnist
+# 0b. CUDA graphs (torch.compile mode reduce-overhead): the launch-bound steps (goals: small >= 150k img/s,
+#     zoo's loop >= 3x the DataLoader tutorial's; zoo compiled and scored on its second epoch).
+step small-bf16-graphs 180 60 bench small-bf16-graphs alexnet-torch-small --input 3x32x32 --batch-size "$BIG" \
+    --precision bf16 --compile-mode reduce-overhead
+step loop-ratio-graphs 300 90 python3 benchmarks/bench_torch_loop.py --device "$DEV" --rounds 2 \
+    --steps-bn "$LOOP_STEPS" --steps-small "$LOOP_STEPS" --compile-mode reduce-overhead
+# 0c. zoo-keras under the 30-epoch default recipe (parity with zoo-torch's 99.43 / 91.19, issue 5), Keras on JAX.
 step acc-keras-jax-fashion-default 200 60 env KERAS_BACKEND=jax bash -c 'acc "$@"' _ _jax_default alexnet-keras-bn \
     fashion-mnist
-# 0c. Fashion-MNIST 93% (issue 4): 30 epochs underfit with crop-flip; longer, and with decoupled weight decay.
+step acc-keras-jax-mnist-default 200 60 env KERAS_BACKEND=jax bash -c 'acc "$@"' _ _jax_default alexnet-keras-bn mnist
+# 0d. Fashion-MNIST 93% (issue 4): 30 epochs underfit with crop-flip; longer, and with decoupled weight decay.
 step acc-torch-fashion-cos60-cropflip 200 60 acc _cos60cropflip alexnet-torch-bn fashion-mnist --epochs 60 \
     --augment crop-flip
 step acc-torch-fashion-cos60-cropflip-adamw 200 60 acc _cos60cropflip_adamw alexnet-torch-bn fashion-mnist \

@@ -91,6 +91,32 @@ def test_conditions_name_cpu_threads_but_not_next_to_a_gpu() -> None:
     assert conditions_from([cpu, gpu])["device"] == "Intel Xeon (2 threads), NVIDIA H200"
 
 
+def test_bench_times_real_models_and_names_its_conditions(zoo_exe: Path, compare_env: dict[str, str]) -> None:
+    result = _zoo(zoo_exe, compare_env, "bench", "alexnet-*-res", "--input", "1x28x28", "--batch-size", "4",
+                  "--steps", "2", "--warmup", "1", "--num-classes", "10", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["conditions"]["compile"] == "off" and report["conditions"]["precision"] == "fp32"
+    rows = {row["model"]: row for row in report["rows"]}
+    assert set(rows) == {"alexnet-keras-res", "alexnet-torch-res"}
+    for row in rows.values():
+        assert row["status"] == "ok" and row["train_batch_size"] == row["infer_batch_size"] == 4
+        assert row["infer_samples_per_sec"] > row["train_samples_per_sec"] > 0
+        assert row["param_count"] == rows["alexnet-torch-res"]["param_count"]  # the same network in both
+
+
+def test_a_bench_row_names_each_note_once() -> None:
+    """Both modes carry the same compile-mode note; the row says it once, after any other."""
+    from zoo.comparison import bench_row
+
+    result = {"status": "ok", "img_size": [1, 28, 28], "macs": 2e7, "param_count": 1.5e6, "precision": "bf16",
+              "environment": {"device_name": "NVIDIA H200"}, "infer_samples_per_sec": 10.0, "infer_step_time": 1.0,
+              "infer_batch_size": 8, "infer_note": "torch.compile mode reduce-overhead",
+              "train_note": "batch halved from 16 to 8 after CUDA out-of-memory; torch.compile mode reduce-overhead"}
+    assert bench_row("m", result)["note"] == ("torch.compile mode reduce-overhead; batch halved from 16 to 8 "
+                                              "after CUDA out-of-memory")
+
+
 def test_plot_is_written(first) -> None:
     data = first["plot"].read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000

@@ -125,6 +125,17 @@ def test_a_variants_recipe_overrides_the_defaults_and_user_options_override_both
     assert (chosen.scheduler, chosen.epochs, chosen.batch_size) == ("none", 30, 64)  # None means "not given"
 
 
+def test_compile_mode_is_checked_and_changes_how_fast_not_what_is_learnt() -> None:
+    from zoo.config import RUNTIME_SETTINGS, TrainConfig
+    from zoo.errors import UsageError
+
+    with pytest.raises(UsageError, match="--compile-mode must be one of default, reduce-overhead"):
+        TrainConfig(compile=True, compile_mode="fast").validated()
+    graphs = TrainConfig(compile=True, compile_mode="reduce-overhead").validated()
+    assert graphs.recipe() == TrainConfig().recipe()  # the same recipe: a stored run is reused, a resume may switch
+    assert {"compile", "compile_mode"} <= set(RUNTIME_SETTINGS)
+
+
 def test_augmentations_come_from_one_table_and_an_unknown_name_is_refused() -> None:
     from zoo.augment import Augmentation
     from zoo.config import AUGMENTATIONS, TrainConfig

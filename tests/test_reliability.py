@@ -107,6 +107,10 @@ def test_interrupted_run_resumes_to_the_same_result(zoo_exe, env, model, signum)
     record = _run(env, run_id)
     assert record["status"] == "interrupted"
     assert (Path(record["output_dir"]) / "state" / "last.json").is_file()
+    changed = _zoo(zoo_exe, env, "train", "--resume", str(run_id), "--epochs", str(EPOCHS + 1))
+    assert changed.returncode == 2 and changed.stderr.strip().count("\n") == 0, changed.stderr
+    assert ("drop --epochs (only --device, --compile, --compile-mode, --channels-last and --save-every may change)"
+            in changed.stderr)
 
     resumed = _zoo(zoo_exe, env, "train", "--resume", str(run_id), "--format", "json")
     assert resumed.returncode == 0, resumed.stderr

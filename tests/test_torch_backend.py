@@ -352,7 +352,18 @@ def test_compiled_paths(backend: Backend) -> None:
     config = TrainConfig(epochs=1, batch_size=16, device="cpu", compile=True)
     result = backend.fit(get_spec("alexnet-torch-res"), data, config, RecordingProgress())
     assert result.extra["compiled"] and np.isfinite(result.history[0].train_loss)
+    assert result.extra["compile_mode"] == "default"
     assert not hasattr(result.model, "_orig_mod")  # the plain module comes back, ready to save
-    bench = BenchConfig((1, 28, 28), 10, 4, device="cpu", compile=True, warmup_steps=1, timed_steps=2, train=False)
+    # reduce-overhead captures CUDA graphs on a GPU; on the CPU it must still compile and run.
+    bench = BenchConfig((1, 28, 28), 10, 4, device="cpu", compile=True, compile_mode="reduce-overhead",
+                        warmup_steps=1, timed_steps=2, train=False)
     (row,) = backend.benchmark(get_spec("alexnet-torch-res"), bench)
     assert row.compiled and row.samples_per_sec > 0
+    assert row.note == "torch.compile mode reduce-overhead"
+
+
+def test_compile_modes_are_torch_compiles() -> None:
+    """zoo's --compile-mode list (kept in zoo.config, which must not import torch) is within torch's own."""
+    from zoo.config import COMPILE_MODES
+
+    assert set(COMPILE_MODES) <= {"default", *torch._inductor.list_mode_options()}

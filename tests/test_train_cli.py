@@ -107,6 +107,9 @@ def test_predict_reads_image_files(trained, run_zoo, tmp_path: Path) -> None:
         (["train", "alexnet-torch-bn", "--dataset", "fashion-mnist", "--batch-size", "0"], "--batch-size must be"),
         (["train", "alexnet-torch-bn", "--dataset", "fashion-mnist", "--optimizer", "adamm"], "--optimizer must be"),
         (["train", "alexnet-torch-bn", "--dataset", "fashion-mnist", "--device", "tpu"], "--device must be"),
+        (["train", "alexnet-torch-bn", "--dataset", "fashion-mnist", "--compile-mode", "fast"],
+         "--compile-mode must be one of default, reduce-overhead, max-autotune, max-autotune-no-cudagraphs"),
+        (["bench", "alexnet-torch-bn", "--compile-mode", "fast"], "--compile-mode must be one of"),
     ],
 )
 def test_bad_training_requests_fail_before_any_work(run_zoo, env, args, message) -> None:

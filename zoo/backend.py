@@ -144,6 +144,7 @@ class BenchConfig:
     device: str = "auto"
     precision: str = "fp32"
     compile: bool = False
+    compile_mode: str = "default"
     channels_last: bool | None = None
     warmup_steps: int = 10
     timed_steps: int = 40

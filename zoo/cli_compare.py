@@ -12,6 +12,7 @@ from rich.console import Console
 
 from zoo.atomic import atomic_write_text
 from zoo.comparison import BENCH_COLUMNS, COMPARE_COLUMNS, COMPARE_TABLE_COLUMNS, Comparison
+from zoo.config import compile_mode_help
 from zoo.errors import UsageError
 from zoo.report import check_format, render_rows, stdout_console
 
@@ -38,6 +39,8 @@ def _conditions_line(conditions: dict[str, Any]) -> str:
     commit = f" ({conditions['commit']})" if conditions.get("commit") else ""
     parts = [f"device: {conditions['device']}", f"zoo {conditions['zoo']}{commit}", versions,
              f"precision {conditions.get('precision')}", f"batch {conditions.get('batch_size')}"]
+    if conditions.get("compile", "off") != "off":
+        parts.append(f"compile {conditions['compile']}")
     if "dataset" in conditions:
         parts.insert(0, f"dataset: {conditions['dataset']} (test split), seeds {conditions['seeds']}")
     return " | ".join(p for p in parts if p)
@@ -127,6 +130,7 @@ def bench(
     precision: Annotated[str, Opt(help="fp32 or bf16.")] = "fp32",
     device: Annotated[str, Opt(help="auto, cpu, cuda or cuda:N.")] = "auto",
     compile_: Annotated[bool, Opt("--compile", help="torch.compile / XLA.")] = False,
+    compile_mode: Annotated[Optional[str], Opt(help=compile_mode_help())] = None,  # noqa: UP045
     channels_last: Annotated[Optional[bool], Opt("--channels-last/--no-channels-last")] = None,  # noqa: UP045
     train: Annotated[bool, Opt("--train", help="Time training steps only.")] = False,
     infer: Annotated[bool, Opt("--infer", help="Time inference only.")] = False,
@@ -144,7 +148,8 @@ def bench(
     check_format(fmt)
     if steps < 1 or warmup < 0 or batch_size < 1:
         raise UsageError("--steps and --batch-size must be at least 1, --warmup at least 0")
-    overrides = {"precision": precision, "device": device, "compile": compile_, "channels_last": channels_last}
+    overrides = {"precision": precision, "device": device, "compile": compile_ or compile_mode is not None,
+                 "compile_mode": compile_mode, "channels_last": channels_last}
     TrainConfig.build(overrides)
     comparison = run_bench(
         patterns, exclude=exclude, input_shape=parse_input_shape(input_shape) if input_shape else None,

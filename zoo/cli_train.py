@@ -10,6 +10,7 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
+from zoo.config import compile_mode_help
 from zoo.errors import UsageError
 from zoo.report import check_format, render_rows, stdout_console
 
@@ -38,6 +39,7 @@ def train(
     device: Annotated[Optional[str], Opt(help="auto, cpu, cuda or cuda:N \\[auto].")] = None,  # noqa: UP045
     precision: Annotated[Optional[str], Opt(help="fp32 or bf16 \\[fp32].")] = None,  # noqa: UP045
     compile_: Annotated[bool, Opt("--compile", help="torch.compile / XLA.")] = False,
+    compile_mode: Annotated[Optional[str], Opt(help=compile_mode_help())] = None,  # noqa: UP045
     channels_last: Annotated[
         Optional[bool], Opt("--channels-last/--no-channels-last", help="Memory layout \\[device default].")  # noqa: UP045
     ] = None,
@@ -67,7 +69,8 @@ def train(
     overrides = {
         "epochs": epochs, "batch_size": batch_size, "lr": lr, "optimizer": optimizer,
         "weight_decay": weight_decay, "scheduler": scheduler, "val_split": val_split, "seed": seed,
-        "augment": augment, "device": device, "precision": precision, "compile": compile_ or None,
+        "augment": augment, "device": device, "precision": precision,
+        "compile": compile_ or compile_mode is not None or None, "compile_mode": compile_mode,
         "channels_last": channels_last, "deterministic": deterministic or None, "limit": limit,
         "limit_test": limit_test, "save_every": save_every,
     }

@@ -16,7 +16,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -171,6 +171,11 @@ def aggregate(model: str, spec_backend: str, variant: str, results: list[dict[st
     return row
 
 
+def compile_condition(overrides: dict[str, Any]) -> str:
+    """What was asked of the compilers: ``"off"``, or the torch.compile mode (Keras: XLA either way)."""
+    return (overrides.get("compile_mode") or "default") if overrides.get("compile") else "off"
+
+
 def conditions_from(results: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
     """The header: device, threads, library versions, zoo version and commit, precision, batch."""
     from zoo.environment import core_environment
@@ -254,7 +259,8 @@ def compare(
     batch = overrides.get("batch_size") or next((r.get("batch_size") for r in rows if r.get("batch_size")), None)
     precision = overrides.get("precision", "fp32")
     conditions = conditions_from(
-        results_all, dataset=dataset, seeds=list(seeds), precision=precision, batch_size=batch,
+        results_all, dataset=dataset, seeds=list(seeds), precision=precision, compile=compile_condition(overrides),
+        batch_size=batch,
         recipe_overrides=overrides, bench_steps=bench_steps, bench_warmup=bench_warmup,
         measured=time.strftime("%Y-%m-%d %H:%M:%S"),
     )
@@ -299,9 +305,16 @@ def bench(
             results_all.append(result)
         if interrupted:
             break
-    conditions = conditions_from(results_all, precision=overrides.get("precision", "fp32"), batch_size=batch_size,
-                                 steps=steps, warmup=warmup, measured=time.strftime("%Y-%m-%d %H:%M:%S"))
+    conditions = conditions_from(results_all, precision=overrides.get("precision", "fp32"),
+                                 compile=compile_condition(overrides), batch_size=batch_size, steps=steps,
+                                 warmup=warmup, measured=time.strftime("%Y-%m-%d %H:%M:%S"))
     return Comparison(rows, conditions, interrupted, results_all)
+
+
+def _merged_notes(notes: Iterable[str]) -> str:
+    """The modes' notes as one, each remark once (both modes carry a compile-mode remark)."""
+    parts = (part.strip() for note in notes for part in note.split(";"))
+    return "; ".join(dict.fromkeys(part for part in parts if part))
 
 
 def bench_row(model: str, result: dict[str, Any]) -> dict[str, Any]:
@@ -312,7 +325,7 @@ def bench_row(model: str, result: dict[str, Any]) -> dict[str, Any]:
     gmacs = round(result["macs"] / 1e9, 4)
     row = {"model": model, "status": "ok", "param_count": round(result["param_count"] / 1e6, 3),
            "precision": result["precision"], "device": result["environment"].get("device_name", ""),
-           "note": "; ".join(v for k, v in result.items() if k.endswith("_note"))}
+           "note": _merged_notes(v for k, v in result.items() if k.endswith("_note"))}
     for mode in ("infer", "train"):
         if f"{mode}_samples_per_sec" in result:
             row[f"{mode}_samples_per_sec"] = round(result[f"{mode}_samples_per_sec"], 2)

@@ -13,7 +13,11 @@ from zoo.errors import UsageError
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
 SCHEDULERS = ("none", "cosine", "step")
 PRECISIONS = ("fp32", "bf16")
+# torch.compile's modes; "reduce-overhead" and "max-autotune" capture CUDA graphs on a GPU. Keras compiles with XLA.
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 AUGMENTATIONS = tuple(NAMED_AUGMENTATIONS)
+# Settings that change where or how fast a run trains, not what it learns: a resume may change them.
+RUNTIME_SETTINGS = ("device", "compile", "compile_mode", "channels_last", "save_every")
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,7 @@ class TrainConfig:
     device: str = "auto"
     precision: str = "fp32"
     compile: bool = False
+    compile_mode: str = "default"
     channels_last: bool | None = None
     deterministic: bool = False
     save_every: int = 1
@@ -80,6 +85,7 @@ class TrainConfig:
         _choice("optimizer", self.optimizer, OPTIMIZERS)
         _choice("scheduler", self.scheduler, SCHEDULERS)
         _choice("precision", self.precision, PRECISIONS)
+        _choice("compile-mode", self.compile_mode, COMPILE_MODES)
         if self.augment is not None:
             _choice("augment", self.augment, AUGMENTATIONS)
         device = self.device.lower()
@@ -90,13 +96,19 @@ class TrainConfig:
     def recipe(self) -> dict[str, Any]:
         """The settings that define what is learnt (not where or how fast)."""
         data = asdict(self)
-        for key in ("device", "compile", "channels_last", "save_every"):
+        for key in RUNTIME_SETTINGS:
             data.pop(key)
         return data
 
     def to_dict(self) -> dict[str, Any]:
         """All settings as plain data."""
         return asdict(self)
+
+
+def compile_mode_help() -> str:
+    """The ``--compile-mode`` help text, from :data:`COMPILE_MODES`."""
+    return (f"torch.compile mode: {', '.join(COMPILE_MODES)} (reduce-overhead and max-autotune capture CUDA "
+            "graphs on a GPU); implies --compile. Torch models only: Keras compiles with XLA.")
 
 
 def _positive_int(name: str, value: object) -> None:

@@ -30,7 +30,7 @@ from zoo.backend import (
     TrainingProgress,
 )
 from zoo.checkpoint import Checkpoint, save_checkpoint
-from zoo.config import TrainConfig
+from zoo.config import RUNTIME_SETTINGS, TrainConfig
 from zoo.data.arrays import Dataset, Split, split_validation
 from zoo.environment import core_environment
 from zoo.errors import NonFiniteLoss, TrainingInterrupted, UsageError, ZooError
@@ -42,8 +42,6 @@ from zoo.specs import DatasetSpec, ModelSpec
 
 VERSION_KEYS = ("zoo", "framework", "keras_backend", "torch", "timm", "keras", "tensorflow", "jax", "device_name")
 STATE_DIR = "state"
-# Settings that change where or how fast a run trains, not what it learns: a resume may change them.
-RUNTIME_SETTINGS = ("device", "compile", "channels_last", "save_every")
 
 
 @dataclass(frozen=True)
@@ -222,7 +220,7 @@ def resume_training(
     """Continue run ``ref`` (an id or ``"last"``) from its last saved state, in place.
 
     Only settings that do not change what is learnt (device, compile,
-    channels_last, save_every) may be overridden.
+    compile_mode, channels_last, save_every) may be overridden.
     """
     from zoo.runs import RunStore
 
@@ -234,7 +232,7 @@ def resume_training(
     if changed:
         options = ", ".join("--" + k.replace("_", "-") for k in sorted(changed))
         raise UsageError(f"--resume continues run {record.id}'s recipe; drop {options} "
-                         "(only --device, --compile, --channels-last and --save-every may change)")
+                         "(only --device, --compile, --compile-mode, --channels-last and --save-every may change)")
     if not record.output_dir:
         raise ZooError(f"run {record.id} recorded no output directory; it cannot be resumed")
     directory = Path(record.output_dir)

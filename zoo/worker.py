@@ -37,6 +37,7 @@ def _throughput(backend: Any, spec: Any, job: dict[str, Any], shape: tuple[int, 
     results: list[Throughput] = backend.benchmark(spec, BenchConfig(
         input_shape=shape, num_classes=num_classes, batch_size=bench.get("batch_size") or config.batch_size,
         device=config.device, precision=config.precision, compile=config.compile,
+        compile_mode=config.compile_mode,
         channels_last=config.channels_last, warmup_steps=bench.get("warmup", 10), timed_steps=bench.get("steps", 40),
         train=bench.get("train", True), infer=bench.get("infer", True),
     ))

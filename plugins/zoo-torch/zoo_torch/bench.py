@@ -43,6 +43,8 @@ def benchmark(spec: ModelSpec, config: BenchConfig) -> list[Throughput]:
             _release(device)  # after the except block, so the failed attempt's tensors are gone
             batch //= 2
             note = f"batch halved from {config.batch_size} to {batch} after CUDA out-of-memory"
+        if config.compile and config.compile_mode != "default":
+            note = "; ".join(filter(None, [note, f"torch.compile mode {config.compile_mode}"]))
         results.append(
             Throughput(
                 mode=mode,
@@ -72,12 +74,13 @@ def _time_mode(
     x = torch.randn(batch, in_chans, height, width, device=device, generator=generator)
     x = x.contiguous(memory_format=memory_format)
     y = torch.randint(0, config.num_classes, (batch,), device=device, generator=generator)
-    runner: nn.Module = torch.compile(model) if config.compile else model
+    runner: nn.Module = torch.compile(model, mode=config.compile_mode) if config.compile else model
     if mode == "train":
         step = _train_step(runner, model, x, y, device, config.precision)
     else:
         step = _infer_step(runner, x, device, config.precision)
-    for _ in range(max(config.warmup_steps, 1 if config.compile else 0)):
+    # A compiled model compiles on its first call; CUDA-graph modes record on a later one and replay after.
+    for _ in range(max(config.warmup_steps, 3 if config.compile else 0)):
         step()
     runtime.synchronize(device)
     times = []

@@ -73,6 +73,7 @@ def fit(
         extra: dict[str, Any] = {
             "channels_last": channels_last,
             "compiled": config.compile,
+            "compile_mode": config.compile_mode if config.compile else None,
             "precision": config.precision,
             "optimizer": type(optimizer).__name__,
         }
@@ -81,7 +82,7 @@ def fit(
         first_epoch, resumed = 1, None
         if control is not None and control.resume is not None:
             first_epoch, resumed = loop.resume(control.resume, extra)
-        loop.step_model = torch.compile(model) if config.compile else model
+        loop.step_model = torch.compile(model, mode=config.compile_mode) if config.compile else model
         for epoch in range(first_epoch, config.epochs + 1):
             partial = resumed if epoch == first_epoch else None
             progress.start_epoch(epoch, config.epochs, steps)
