@@ -92,17 +92,17 @@ def test_conditions_name_cpu_threads_but_not_next_to_a_gpu() -> None:
 
 
 def test_bench_times_real_models_and_names_its_conditions(zoo_exe: Path, compare_env: dict[str, str]) -> None:
-    result = _zoo(zoo_exe, compare_env, "bench", "alexnet-*-res", "--input", "1x28x28", "--batch-size", "4",
+    """One torch model (Keras' benchmark is tested in test_keras_backend.py; a TensorFlow worker costs seconds)."""
+    result = _zoo(zoo_exe, compare_env, "bench", "alexnet-torch-res", "--input", "1x28x28", "--batch-size", "4",
                   "--steps", "2", "--warmup", "1", "--num-classes", "10", "--format", "json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["conditions"]["compile"] == "off" and report["conditions"]["precision"] == "fp32"
-    rows = {row["model"]: row for row in report["rows"]}
-    assert set(rows) == {"alexnet-keras-res", "alexnet-torch-res"}
-    for row in rows.values():
-        assert row["status"] == "ok" and row["train_batch_size"] == row["infer_batch_size"] == 4
-        assert row["infer_samples_per_sec"] > row["train_samples_per_sec"] > 0
-        assert row["param_count"] == rows["alexnet-torch-res"]["param_count"]  # the same network in both
+    (row,) = report["rows"]
+    assert row["model"] == "alexnet-torch-res" and row["status"] == "ok"
+    assert row["train_batch_size"] == row["infer_batch_size"] == 4 and row["infer_img_size"] == 28
+    assert row["infer_samples_per_sec"] > row["train_samples_per_sec"] > 0
+    assert row["param_count"] == 18.552 and row["note"] == ""  # 10 classes: the count docs/benchmarks.md lists
 
 
 def test_a_bench_row_names_each_note_once() -> None:
