@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.augment_checks import check_cutout
 from zoo import get_spec
 from zoo.backend import (
     Augmentation,
@@ -361,6 +362,24 @@ def test_shift_augmentation_crops_and_never_mirrors(pipeline: str) -> None:
         out = numpy_data.augment(x, np.random.default_rng(5), augmentation)
     drawn = check_augmented(x, out, pad=2)
     assert len(drawn) > 10 and max(drawn) < 25, "only plain crops (indices 0-24), several of them"
+
+
+@pytest.mark.parametrize("pipeline", ["tf.data", "numpy"])
+def test_cutout_zeroes_one_square_per_sample_and_leaves_the_crops_as_they_were(pipeline: str) -> None:
+    x = np.random.default_rng(0).random((64, 12, 12, 2), dtype=np.float32) + 0.5  # no zeros
+    if pipeline == "tf.data":
+        import tensorflow as tf
+
+        def run(augmentation: Augmentation) -> np.ndarray:
+            return tfdata.augment(tf.constant(x), tf.constant([3, 4], tf.int64), augmentation).numpy()
+    else:
+
+        def run(augmentation: Augmentation) -> np.ndarray:
+            return numpy_data.augment(x, np.random.default_rng(3), augmentation)
+
+    check_cutout(x, run(Augmentation(cutout=6)), 6)
+    plain, cut = run(Augmentation.named("crop-flip")), run(Augmentation.named("crop-flip-cutout"))
+    assert np.all((cut == plain) | (cut == 0)) and not np.array_equal(cut, plain)
 
 
 def epoch_batches(images: np.ndarray, labels: np.ndarray, **kwargs) -> list[list[tuple[np.ndarray, np.ndarray]]]:

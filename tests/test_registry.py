@@ -136,15 +136,26 @@ def test_compile_mode_is_checked_and_changes_how_fast_not_what_is_learnt() -> No
     assert {"compile", "compile_mode"} <= set(RUNTIME_SETTINGS)
 
 
+def test_naming_a_compile_mode_turns_compiling_on_and_leaving_both_out_keeps_the_recipe() -> None:
+    from zoo.config import TrainConfig, compile_settings
+
+    graphs = TrainConfig.build(compile_settings(False, "reduce-overhead"))
+    assert (graphs.compile, graphs.compile_mode) == (True, "reduce-overhead")
+    assert TrainConfig.build({"compile": True}, compile_settings(False, None)).compile is True  # unset: not "off"
+    assert TrainConfig.build(compile_settings(True, None)) == TrainConfig(compile=True)
+
+
 def test_augmentations_come_from_one_table_and_an_unknown_name_is_refused() -> None:
     from zoo.augment import Augmentation
     from zoo.config import AUGMENTATIONS, TrainConfig
     from zoo.errors import UsageError
 
-    assert AUGMENTATIONS == ("none", "crop-flip", "shift")  # what --augment accepts
+    assert AUGMENTATIONS == ("none", "crop-flip", "shift", "crop-flip-cutout")  # what --augment accepts
     assert Augmentation.named("shift") == Augmentation(crop_padding=2, horizontal_flip=False)
     assert Augmentation.named("crop-flip") == Augmentation(crop_padding=4, horizontal_flip=True)
-    with pytest.raises(UsageError, match="unknown augmentation 'mirror'; choose one of none, crop-flip, shift"):
+    assert Augmentation.named("crop-flip-cutout") == Augmentation(crop_padding=4, horizontal_flip=True, cutout=14)
+    assert not Augmentation.named("none").active and Augmentation(cutout=1).active
+    with pytest.raises(UsageError, match="unknown augmentation 'mirror'; choose one of none, crop-flip, shift, crop-"):
         Augmentation.named("mirror")
     with pytest.raises(UsageError, match="--augment must be one of"):
         TrainConfig(augment="mirror").validated()

@@ -10,6 +10,7 @@ import pytest
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
+from tests.augment_checks import check_cutout  # noqa: E402
 from zoo import get_spec  # noqa: E402
 from zoo.backend import (  # noqa: E402
     Augmentation,
@@ -213,6 +214,19 @@ def test_shift_is_a_padded_crop_never_a_mirror() -> None:
         assert found, f"sample {i} is not a plain crop of its 2-pixel padding"
         offsets.add(found[0])
     assert len(offsets) > 10
+
+
+def test_cutout_zeroes_one_square_per_sample_clipped_at_the_edges() -> None:
+    x = torch.rand(64, 2, 12, 12) + 0.5  # no zeros
+    out = augment(x, Augmentation(cutout=6), torch.Generator().manual_seed(0))
+    check_cutout(x.permute(0, 2, 3, 1).numpy(), out.permute(0, 2, 3, 1).numpy(), 6)
+
+
+def test_cutout_leaves_the_crops_and_flips_of_the_same_seed_as_they_were() -> None:
+    x = torch.rand(32, 1, 28, 28) + 0.5
+    plain = augment(x, Augmentation.named("crop-flip"), torch.Generator().manual_seed(3))
+    cut = augment(x, Augmentation.named("crop-flip-cutout"), torch.Generator().manual_seed(3))
+    assert torch.all((cut == plain) | (cut == 0)) and not torch.equal(cut, plain)
 
 
 def test_flip_only_keeps_or_mirrors_each_sample() -> None:

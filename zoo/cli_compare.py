@@ -12,7 +12,7 @@ from rich.console import Console
 
 from zoo.atomic import atomic_write_text
 from zoo.comparison import BENCH_COLUMNS, COMPARE_COLUMNS, COMPARE_TABLE_COLUMNS, Comparison
-from zoo.config import compile_mode_help
+from zoo.config import compile_mode_help, compile_settings
 from zoo.errors import UsageError
 from zoo.report import check_format, render_rows, stdout_console
 
@@ -148,8 +148,8 @@ def bench(
     check_format(fmt)
     if steps < 1 or warmup < 0 or batch_size < 1:
         raise UsageError("--steps and --batch-size must be at least 1, --warmup at least 0")
-    overrides = {"precision": precision, "device": device, "compile": compile_ or compile_mode is not None,
-                 "compile_mode": compile_mode, "channels_last": channels_last}
+    overrides = {"precision": precision, "device": device, **compile_settings(compile_, compile_mode),
+                 "channels_last": channels_last}
     TrainConfig.build(overrides)
     comparison = run_bench(
         patterns, exclude=exclude, input_shape=parse_input_shape(input_shape) if input_shape else None,

@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
-from zoo.config import compile_mode_help
+from zoo.config import AUGMENTATIONS, compile_mode_help, compile_settings
 from zoo.errors import UsageError
 from zoo.report import check_format, render_rows, stdout_console
 
@@ -35,7 +35,7 @@ def train(
     scheduler: Annotated[Optional[str], Opt(help="none, cosine or step \\[model's recipe, see zoo info].")] = None,  # noqa: UP045
     val_split: Annotated[Optional[float], Opt(help="Fraction of train held out [0.1].")] = None,  # noqa: UP045
     seed: Annotated[Optional[int], Opt(help="Random seed [0].")] = None,  # noqa: UP045
-    augment: Annotated[Optional[str], Opt(help="none, crop-flip or shift \\[dataset default].")] = None,  # noqa: UP045
+    augment: Annotated[Optional[str], Opt(help=f"{', '.join(AUGMENTATIONS)} \\[dataset default].")] = None,  # noqa: UP045
     device: Annotated[Optional[str], Opt(help="auto, cpu, cuda or cuda:N \\[auto].")] = None,  # noqa: UP045
     precision: Annotated[Optional[str], Opt(help="fp32 or bf16 \\[fp32].")] = None,  # noqa: UP045
     compile_: Annotated[bool, Opt("--compile", help="torch.compile / XLA.")] = False,
@@ -70,9 +70,8 @@ def train(
         "epochs": epochs, "batch_size": batch_size, "lr": lr, "optimizer": optimizer,
         "weight_decay": weight_decay, "scheduler": scheduler, "val_split": val_split, "seed": seed,
         "augment": augment, "device": device, "precision": precision,
-        "compile": compile_ or compile_mode is not None or None, "compile_mode": compile_mode,
-        "channels_last": channels_last, "deterministic": deterministic or None, "limit": limit,
-        "limit_test": limit_test, "save_every": save_every,
+        **compile_settings(compile_, compile_mode), "channels_last": channels_last,
+        "deterministic": deterministic or None, "limit": limit, "limit_test": limit_test, "save_every": save_every,
     }
     if resume is not None:
         result = resume_training(resume, overrides=overrides, data_dir=data_dir, progress=RichTrainingProgress(stderr))

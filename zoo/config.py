@@ -111,6 +111,11 @@ def compile_mode_help() -> str:
             "graphs on a GPU); implies --compile. Torch models only: Keras compiles with XLA.")
 
 
+def compile_settings(compile_: bool, compile_mode: str | None) -> dict[str, Any]:
+    """``--compile`` and ``--compile-mode`` as setting overrides: naming a mode implies compiling."""
+    return {"compile": True if compile_ or compile_mode is not None else None, "compile_mode": compile_mode}
+
+
 def _positive_int(name: str, value: object) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise UsageError(f"--{name} must be a whole number of at least 1, got {value!r}")

@@ -118,7 +118,8 @@ class DatasetSpec:
         std: per-channel standard deviation, in [0, 1] units.
         mirrors: base URLs that serve the same file names.
         system_dirs: directories where an OS package installs the files.
-        augment: default training augmentation, ``"none"``, ``"crop-flip"`` or ``"shift"``.
+        augment: default training augmentation, a name in ``zoo.augment.NAMED_AUGMENTATIONS``
+            (``"none"``, ``"crop-flip"``, ``"shift"``, ``"crop-flip-cutout"``).
         homepage: where people read about it.
         license: the dataset's licence.
     """

@@ -18,7 +18,8 @@ state cannot be saved).
 
 Augmentation has zoo-torch's semantics: per sample, pad by ``crop_padding``
 zeros (after normalisation), take a random crop of the original size, flip
-horizontally with probability 0.5. Its randomness is stateless too, drawn from
+horizontally with probability 0.5, then zero a ``cutout`` square centred
+anywhere in the image. Its randomness is stateless too, drawn from
 (seed, epoch, batch index).
 
 Used only when Keras runs on TensorFlow; :mod:`zoo_keras.numpy_data` feeds
@@ -54,16 +55,28 @@ def normalize(images: Any, preprocessing: Preprocessing) -> Any:
 
 
 def augment(x: Any, seed: Any, augmentation: Augmentation) -> Any:
+    """``augmentation`` applied per sample to a float NHWC batch: crop and flip, then cutout.
+
+    ``seed`` is a stateless seed (shape [2] int64); cutout draws from a seed folded from it,
+    so adding it leaves the crops and flips of the same seed as they were.
+    """
+    tf = _tf()
+    if augmentation.crop_padding or augmentation.horizontal_flip:
+        x = crop_flip(x, seed, augmentation)
+    if augmentation.cutout:
+        x = cutout(x, tf.random.experimental.stateless_fold_in(seed, 1), augmentation.cutout)
+    return x
+
+
+def crop_flip(x: Any, seed: Any, augmentation: Augmentation) -> Any:
     """Per-sample zero-pad + random crop and random horizontal flip of a float NHWC batch.
 
-    ``seed`` is a stateless seed (shape [2] int64). One gather per axis does
+    One gather per axis does
     crop and flip together: row ``i`` of sample ``b`` is padded row ``top[b] + i``;
     column ``j`` is ``left[b] + j`` (or ``left[b] + W - 1 - j`` when the sample is flipped).
     """
     tf = _tf()
     pad = augmentation.crop_padding
-    if pad == 0 and not augmentation.horizontal_flip:
-        return x
     batch = tf.shape(x)[0]
     height, width = int(x.shape[1]), int(x.shape[2])
     seeds = tf.random.experimental.stateless_split(seed, 3)
@@ -79,6 +92,20 @@ def augment(x: Any, seed: Any, augmentation: Augmentation) -> Any:
     columns = left[:, tf.newaxis] + columns
     x = tf.gather(x, rows, axis=1, batch_dims=1)
     return tf.gather(x, columns, axis=2, batch_dims=1)
+
+
+def cutout(x: Any, seed: Any, size: int) -> Any:
+    """Zero a ``size`` x ``size`` square per sample, its centre drawn anywhere in the image (clipped at the edges)."""
+    tf = _tf()
+    batch = tf.shape(x)[0]
+    height, width = int(x.shape[1]), int(x.shape[2])
+    seeds = tf.random.experimental.stateless_split(seed, 2)
+    top = tf.random.stateless_uniform([batch, 1], seeds[0], minval=0, maxval=height, dtype=tf.int32) - size // 2
+    left = tf.random.stateless_uniform([batch, 1], seeds[1], minval=0, maxval=width, dtype=tf.int32) - size // 2
+    rows = tf.range(height)[tf.newaxis, :] - top
+    columns = tf.range(width)[tf.newaxis, :] - left
+    inside = ((rows >= 0) & (rows < size))[:, :, tf.newaxis] & ((columns >= 0) & (columns < size))[:, tf.newaxis, :]
+    return tf.where(inside[:, :, :, tf.newaxis], tf.zeros_like(x), x)
 
 
 EPOCH_STRIDE = 1_000_003  # keeps (epoch, batch) seed pairs apart
@@ -105,7 +132,7 @@ def training_dataset(
         pixels = tf.constant(images)
         targets = tf.constant(labels.astype(np.int32))
     count = len(labels)
-    active = augmentation.crop_padding > 0 or augmentation.horizontal_flip
+    active = augmentation.active
     run_seed = tf.constant(seed, tf.int64)
 
     def one_epoch(epoch: Any) -> Any:

@@ -4,7 +4,7 @@ The same preprocessing and augmentation as :mod:`zoo_keras.data`, a batch at a
 time from the uint8 arrays, through a ``keras.utils.PyDataset``: seeded shuffle
 redrawn every epoch, normalisation, bilinear resize (``keras.ops.image.resize``)
 when the model's input differs from the images, pad + random crop + random
-horizontal flip per sample.
+horizontal flip + cutout per sample.
 """
 
 from __future__ import annotations
@@ -30,10 +30,17 @@ def normalize(images: np.ndarray, preprocessing: Preprocessing) -> np.ndarray:
 
 
 def augment(x: np.ndarray, rng: np.random.Generator, augmentation: Augmentation) -> np.ndarray:
+    """``augmentation`` applied per sample to a float NHWC batch: crop and flip, then cutout."""
+    if augmentation.crop_padding or augmentation.horizontal_flip:
+        x = crop_flip(x, rng, augmentation)
+    if augmentation.cutout:
+        x = cutout(x, rng, augmentation.cutout)
+    return x
+
+
+def crop_flip(x: np.ndarray, rng: np.random.Generator, augmentation: Augmentation) -> np.ndarray:
     """Per-sample zero-pad + random crop and random horizontal flip of a float NHWC batch."""
     pad = augmentation.crop_padding
-    if pad == 0 and not augmentation.horizontal_flip:
-        return x
     batch, height, width = x.shape[:3]
     top = rng.integers(0, 2 * pad + 1, batch)
     left = rng.integers(0, 2 * pad + 1, batch)
@@ -45,6 +52,17 @@ def augment(x: np.ndarray, rng: np.random.Generator, augmentation: Augmentation)
     rows = top[:, None] + np.arange(height)
     columns = left[:, None] + columns
     return x[np.arange(batch)[:, None, None], rows[:, :, None], columns[:, None, :]]
+
+
+def cutout(x: np.ndarray, rng: np.random.Generator, size: int) -> np.ndarray:
+    """Zero a ``size`` x ``size`` square per sample, its centre drawn anywhere in the image (clipped at the edges)."""
+    batch, height, width = x.shape[:3]
+    top = rng.integers(0, height, (batch, 1)) - size // 2
+    left = rng.integers(0, width, (batch, 1)) - size // 2
+    rows = np.arange(height) - top
+    columns = np.arange(width) - left
+    inside = ((rows >= 0) & (rows < size))[:, :, None] & ((columns >= 0) & (columns < size))[:, None, :]
+    return np.where(inside[..., None], np.float32(0), x)
 
 
 class ArrayBatches(keras.utils.PyDataset):

@@ -4,7 +4,7 @@ The whole split is copied to the training device once, as uint8 (a quarter of
 float32's memory). Each batch is then indexed, converted to float,
 normalised, resized (bilinear) when the model wants another size, and
 augmented (zero padding after normalisation, random crop, random horizontal
-flip, per sample), all on the device: no DataLoader workers, no per-batch
+flip, cutout, per sample), all on the device: no DataLoader workers, no per-batch
 host-to-device copies, never a resized copy of the whole dataset.
 """
 
@@ -61,14 +61,24 @@ class DeviceImages:
         x = x.permute(0, 3, 1, 2)  # NCHW view of NHWC memory, i.e. channels_last
         if self._resize:
             x = F.interpolate(x, size=self.input_size, mode="bilinear", align_corners=False)
-        if augmentation is not None and (augmentation.crop_padding or augmentation.horizontal_flip):
+        if augmentation is not None and augmentation.active:
             x = augment(x, augmentation, generator)
         return x.contiguous(memory_format=self._format)
 
 
 def augment(x: Tensor, augmentation: Augmentation, generator: torch.Generator | None = None) -> Tensor:
+    """``augmentation`` applied per sample on the device: crop and flip, then cutout.
+    ``x`` is (B, C, H, W); so is the result."""
+    if augmentation.crop_padding or augmentation.horizontal_flip:
+        x = crop_flip(x, augmentation, generator)
+    if augmentation.cutout:
+        x = cutout(x, augmentation.cutout, generator)
+    return x
+
+
+def crop_flip(x: Tensor, augmentation: Augmentation, generator: torch.Generator | None = None) -> Tensor:
     """Pad with zeros, take a random crop of the original size and flip with p=0.5, per sample,
-    in one gather on the device. ``x`` is (B, C, H, W); so is the result."""
+    in one gather."""
     n, _, h, w = x.shape
     pad = augmentation.crop_padding
     rows = torch.arange(h, device=x.device).expand(n, h)
@@ -82,3 +92,14 @@ def augment(x: Tensor, augmentation: Augmentation, generator: torch.Generator | 
         cols = cols + torch.randint(0, 2 * pad + 1, (n, 1), device=x.device, generator=generator)
     batch = torch.arange(n, device=x.device)[:, None, None]
     return x[batch, :, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)  # gather gives (B, H, W, C)
+
+
+def cutout(x: Tensor, size: int, generator: torch.Generator | None = None) -> Tensor:
+    """Zero a ``size`` x ``size`` square per sample, its centre drawn anywhere in the image (clipped at the edges)."""
+    n, _, h, w = x.shape
+    top = torch.randint(0, h, (n, 1), device=x.device, generator=generator) - size // 2
+    left = torch.randint(0, w, (n, 1), device=x.device, generator=generator) - size // 2
+    rows = torch.arange(h, device=x.device) - top  # row i is inside when 0 <= i - top < size
+    cols = torch.arange(w, device=x.device) - left
+    inside = ((rows >= 0) & (rows < size))[:, :, None] & ((cols >= 0) & (cols < size))[:, None, :]
+    return x.masked_fill(inside[:, None], 0.0)
