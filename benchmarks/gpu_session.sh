@@ -91,11 +91,12 @@ step small-bf16-graphs 180 60 env TORCH_LOGS=perf_hints bash -c 'bench "$@"' _ s
 step loop-ratio-graphs 300 90 env TORCH_LOGS=perf_hints python3 benchmarks/bench_torch_loop.py --device "$DEV" \
     --rounds 2 --steps-bn "$LOOP_STEPS" --steps-small "$LOOP_STEPS" --compile-mode reduce-overhead
 # 0c. Fashion-MNIST 93% (issue 4): the default fits the training set exactly (validation 91%); crop-flip underfit in
-#     20 epochs. Longer runs with crop-flip, with cutout on top, with decoupled weight decay; shift.
-step acc-torch-fashion-cos60-cutout 200 60 acc _cos60cutout alexnet-torch-bn fashion-mnist --epochs 60 \
-    --augment crop-flip-cutout
+#     20 epochs, and cutout more so in a CPU proxy (docs/benchmarks.md). Longer runs: crop-flip, cutout on top,
+#     crop-flip with decoupled weight decay, shift.
 step acc-torch-fashion-cos60-cropflip 200 60 acc _cos60cropflip alexnet-torch-bn fashion-mnist --epochs 60 \
     --augment crop-flip
+step acc-torch-fashion-cos60-cutout 200 60 acc _cos60cutout alexnet-torch-bn fashion-mnist --epochs 60 \
+    --augment crop-flip-cutout
 step acc-torch-fashion-cos60-cropflip-adamw 200 60 acc _cos60cropflip_adamw alexnet-torch-bn fashion-mnist \
     --epochs 60 --augment crop-flip --optimizer adamw --weight-decay 0.05
 step acc-torch-fashion-cos60-shift 200 60 acc _cos60shift alexnet-torch-bn fashion-mnist --epochs 60 --augment shift
