@@ -29,4 +29,4 @@ def check_cutout(original: np.ndarray, out: np.ndarray, size: int) -> None:
     boxes = cutout_boxes(original, out, size)
     assert (size, size) in boxes, "a box centred away from the edges is whole"
     assert any(box != (size, size) for box in boxes), "a box centred near an edge is clipped"
-    assert len({box for box in boxes}) > 3
+    assert len(set(boxes)) > 3

@@ -119,7 +119,7 @@ class DatasetSpec:
         mirrors: base URLs that serve the same file names.
         system_dirs: directories where an OS package installs the files.
         augment: default training augmentation, a name in ``zoo.augment.NAMED_AUGMENTATIONS``
-            (``"none"``, ``"crop-flip"``, ``"shift"``, ``"crop-flip-cutout"``).
+            (``zoo train --help`` lists them).
         homepage: where people read about it.
         license: the dataset's licence.
     """
