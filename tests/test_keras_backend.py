@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from tests.augment_checks import check_cutout
+from tests.loss_checks import check_label_smoothing_floor
 from zoo import get_spec
 from zoo.backend import (
     Augmentation,
@@ -153,6 +154,19 @@ def test_fit_on_real_fashion_mnist_beats_chance_widely(backend, trained, fashion
     assert math.isfinite(metrics.train_loss) and metrics.images_per_sec > 0 and metrics.seconds > 0
     assert metrics.lr == pytest.approx(1e-3)
     assert fit.device == "cpu" and fit.extra["data_pipeline"] == "tf.data"
+
+
+def test_label_smoothing_smooths_the_training_and_validation_targets(backend, fashion) -> None:
+    """64 real images, validated on themselves, 60 steps a run."""
+    train = fashion.train.head(64)
+    data = TrainingData(fashion.spec.name, fashion.spec.classes, train, train,
+                        Preprocessing(fashion.spec.mean, fashion.spec.std, (28, 28)))
+
+    def fit(smoothing: float) -> list[EpochMetrics]:
+        config = TrainConfig(epochs=15, batch_size=16, label_smoothing=smoothing)
+        return backend.fit(get_spec("alexnet-keras-res"), data, config, RecordedProgress()).history
+
+    check_label_smoothing_floor(fit)
 
 
 def test_fit_reports_progress_once_per_step(trained) -> None:

@@ -158,3 +158,21 @@ def test_schedules_give_the_same_rate_each_epoch(scheduler: str) -> None:
         torch_schedule.step(epoch)
     assert ours == pytest.approx(theirs, rel=1e-5, abs=1e-9)
     assert not math.isclose(ours[0], ours[-1])
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.1, 0.3])
+def test_training_losses_agree_with_and_without_label_smoothing(smoothing: float) -> None:
+    from zoo_keras.losses import training_loss
+
+    rng = np.random.default_rng(3)
+    logits = (3 * rng.normal(size=(16, 10))).astype(np.float32)
+    labels = rng.integers(0, 10, 16)
+    loss = training_loss(smoothing)
+    with quiet_numpy_copy_warning():
+        ours = float(keras.ops.convert_to_numpy(loss(labels, keras.ops.convert_to_tensor(logits))))
+    theirs = torch.nn.functional.cross_entropy(torch.from_numpy(logits), torch.from_numpy(labels),
+                                               label_smoothing=smoothing).item()
+    assert ours == pytest.approx(theirs, rel=1e-5)
+    if smoothing:
+        plain = torch.nn.functional.cross_entropy(torch.from_numpy(logits), torch.from_numpy(labels)).item()
+        assert not math.isclose(ours, plain, rel_tol=1e-3)

@@ -11,6 +11,7 @@ torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
 from tests.augment_checks import check_cutout  # noqa: E402
+from tests.loss_checks import check_label_smoothing_floor  # noqa: E402
 from zoo import get_spec  # noqa: E402
 from zoo.backend import (  # noqa: E402
     Augmentation,
@@ -127,6 +128,19 @@ def test_fit_is_reproducible_with_a_seed(backend: Backend) -> None:
     assert first.history[0].train_loss == second.history[0].train_loss
     assert first.history[0].val_loss == second.history[0].val_loss
     assert not torch.are_deterministic_algorithms_enabled()  # restored afterwards
+
+
+def test_label_smoothing_smooths_the_training_and_validation_targets(backend: Backend, fashion: object) -> None:
+    """64 real images, validated on themselves, 60 steps a run."""
+    train = fashion.train.head(64)
+    data = TrainingData("fashion-mnist", fashion.spec.classes, train, train,
+                        Preprocessing(fashion.spec.mean, fashion.spec.std, (28, 28)))
+
+    def fit(smoothing: float) -> list[EpochMetrics]:
+        config = TrainConfig(epochs=15, batch_size=16, device="cpu", label_smoothing=smoothing)
+        return backend.fit(get_spec("alexnet-torch-res"), data, config, RecordingProgress()).history
+
+    check_label_smoothing_floor(fit)
 
 
 @pytest.mark.parametrize(

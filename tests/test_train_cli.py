@@ -32,7 +32,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory, dataset_cache: Path, zoo_e
     output = home / "ckpt"
     plot = home / "curves.png"
     result = subprocess.run(
-        [str(zoo_exe), "train", "alexnet-torch-bn", "--dataset", "fashion-mnist", *SMALL,
+        [str(zoo_exe), "train", "alexnet-torch-bn", "--dataset", "fashion-mnist", *SMALL, "--label-smoothing", "0.1",
          "--output", str(output), "--plot", str(plot), "--format", "json"],
         capture_output=True, text=True, env=env, timeout=600,
     )
@@ -56,6 +56,7 @@ def test_train_writes_checkpoint_sidecar_and_curves(trained) -> None:
     assert sidecar["image_shape"] == [28, 28, 1]
     assert sidecar["recipe"]["optimizer"] == "adam" and sidecar["recipe"]["limit"] == 600
     assert sidecar["recipe"]["scheduler"] == "cosine"  # the variant's default recipe reached the run
+    assert sidecar["recipe"]["label_smoothing"] == 0.1 == trained["summary"]["recipe"]["label_smoothing"]
     assert (trained["output"] / sidecar["weights"]).stat().st_size > 1_000_000
     assert trained["plot"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -107,6 +108,8 @@ def test_predict_reads_image_files(trained, run_zoo, tmp_path: Path) -> None:
         (["train", "alexnet-torch-bn", "--dataset", "fashion-mnist", "--batch-size", "0"], "--batch-size must be"),
         (["train", "alexnet-torch-bn", "--dataset", "fashion-mnist", "--optimizer", "adamm"], "--optimizer must be"),
         (["train", "alexnet-torch-bn", "--dataset", "fashion-mnist", "--device", "tpu"], "--device must be"),
+        (["train", "alexnet-torch-bn", "--dataset", "fashion-mnist", "--label-smoothing", "1"],
+         "--label-smoothing must be in [0, 1)"),
         (["train", "alexnet-torch-bn", "--dataset", "fashion-mnist", "--compile-mode", "fast"],
          "--compile-mode must be one of default, reduce-overhead, max-autotune, max-autotune-no-cudagraphs"),
         (["bench", "alexnet-torch-bn", "--compile-mode", "fast"], "--compile-mode must be one of"),

@@ -32,6 +32,9 @@ def train(
     lr: Annotated[Optional[float], Opt(help="Learning rate \\[recipe: 1e-3].")] = None,  # noqa: UP045
     optimizer: Annotated[Optional[str], Opt(help="adam, adamw, sgd or rmsprop \\[recipe: adam].")] = None,  # noqa: UP045
     weight_decay: Annotated[Optional[float], Opt(help="Weight decay \\[recipe: 0].")] = None,  # noqa: UP045
+    label_smoothing: Annotated[
+        Optional[float], Opt(help="Label smoothing e in [0, 1): targets (1 - e) one-hot + e / classes \\[recipe: 0].")  # noqa: UP045
+    ] = None,
     scheduler: Annotated[Optional[str], Opt(help="none, cosine or step \\[model's recipe, see zoo info].")] = None,  # noqa: UP045
     val_split: Annotated[Optional[float], Opt(help="Fraction of train held out [0.1].")] = None,  # noqa: UP045
     seed: Annotated[Optional[int], Opt(help="Random seed [0].")] = None,  # noqa: UP045
@@ -68,7 +71,8 @@ def train(
         raise UsageError("--resume continues a recorded run: leave out MODEL and --dataset")
     overrides = {
         "epochs": epochs, "batch_size": batch_size, "lr": lr, "optimizer": optimizer,
-        "weight_decay": weight_decay, "scheduler": scheduler, "val_split": val_split, "seed": seed,
+        "weight_decay": weight_decay, "label_smoothing": label_smoothing, "scheduler": scheduler,
+        "val_split": val_split, "seed": seed,
         "augment": augment, "device": device, "precision": precision,
         **compile_settings(compile_, compile_mode), "channels_last": channels_last,
         "deterministic": deterministic or None, "limit": limit, "limit_test": limit_test, "save_every": save_every,

@@ -24,6 +24,7 @@ from zoo.config import TrainConfig
 from zoo.errors import ZooError
 from zoo_keras import data as tfdata
 from zoo_keras.control import ControlCallback
+from zoo_keras.losses import training_loss
 from zoo_keras.numpy_data import ArrayBatches, EpochSetter
 from zoo_keras.optim import make_optimizer
 from zoo_keras.progress import ProgressCallback
@@ -71,10 +72,11 @@ def jit_compile(compile_requested: bool, device: str) -> bool | str:
 
 
 def compile_model(model: Any, config: TrainConfig, steps_per_epoch: int, device: str) -> None:
-    """Compile for training: the configured optimizer, cross-entropy on logits, accuracy."""
+    """Compile for training: the configured optimizer, cross-entropy on logits (label-smoothed as the recipe
+    says; the validation loss too, as zoo-torch's), accuracy."""
     model.compile(
         optimizer=make_optimizer(config, steps_per_epoch),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        loss=training_loss(config.label_smoothing),
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
         jit_compile=jit_compile(config.compile, device),
         steps_per_execution=STEPS_PER_EXECUTION if uses_tensorflow() else 1,

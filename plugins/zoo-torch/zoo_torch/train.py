@@ -94,7 +94,8 @@ def fit(
             train_seconds = time.perf_counter() - epoch_start  # loss.item() above synchronised
             val_loss = val_accuracy = None
             if val is not None:
-                val_loss, val_accuracy = evaluate(loop.step_model, val, config.batch_size, device, config.precision)
+                val_loss, val_accuracy = evaluate(loop.step_model, val, config.batch_size, device, config.precision,
+                                                  label_smoothing=config.label_smoothing)
             if scheduler is not None:
                 scheduler.step(epoch)
             trained = len(train) - (partial.seen if partial is not None else 0)
@@ -201,7 +202,7 @@ class _Loop:
             y = train.labels[batch]
             with runtime.autocast(device, config.precision):
                 logits = model(x)
-                loss = F.cross_entropy(logits.float(), y)
+                loss = F.cross_entropy(logits.float(), y, label_smoothing=config.label_smoothing)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
@@ -281,12 +282,14 @@ def _logits(model: nn.Module, images: DeviceImages, batch_size: int, device: tor
 
 
 def evaluate(
-    model: nn.Module, images: DeviceImages, batch_size: int, device: torch.device, precision: str = "fp32"
+    model: nn.Module, images: DeviceImages, batch_size: int, device: torch.device, precision: str = "fp32",
+    *, label_smoothing: float = 0.0,
 ) -> tuple[float, float]:
-    """Mean cross-entropy and top-1 accuracy on ``images``."""
+    """Mean cross-entropy (against targets smoothed as in training, as Keras' validation loss is) and top-1
+    accuracy on ``images``."""
     logits = _logits(model, images, batch_size, device, precision)
     with torch.inference_mode():
-        loss = F.cross_entropy(logits, images.labels)
+        loss = F.cross_entropy(logits, images.labels, label_smoothing=label_smoothing)
         accuracy = (logits.argmax(1) == images.labels).float().mean()
     return float(loss.item()), float(accuracy.item())
 
