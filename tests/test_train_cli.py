@@ -14,6 +14,7 @@ FASHION = Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
 pytestmark = pytest.mark.skipif(not FASHION.exists(), reason="needs Debian's dataset-fashion-mnist (make setup)")
 
 SMALL = ["--epochs", "1", "--limit", "600", "--limit-test", "300", "--batch-size", "50"]
+IMAGE_SIZE = 44  # upscaled from 28: alexnet-bn's first dense layer then takes 256x2x2 features, not 256x1x1
 
 
 @pytest.fixture
@@ -23,7 +24,7 @@ def env(dataset_cache: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory, dataset_cache: Path, zoo_exe: Path) -> dict:
-    """One short real training run of alexnet-torch-bn, shared by the checks below."""
+    """One short real training run of alexnet-torch-bn at 44x44 pixels, shared by the checks below."""
     import os
 
     home = tmp_path_factory.mktemp("train-home")
@@ -33,7 +34,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory, dataset_cache: Path, zoo_e
     plot = home / "curves.png"
     result = subprocess.run(
         [str(zoo_exe), "train", "alexnet-torch-bn", "--dataset", "fashion-mnist", *SMALL, "--label-smoothing", "0.1",
-         "--output", str(output), "--plot", str(plot), "--format", "json"],
+         "--image-size", str(IMAGE_SIZE), "--output", str(output), "--plot", str(plot), "--format", "json"],
         capture_output=True, text=True, env=env, timeout=600,
     )
     assert result.returncode == 0, result.stderr
@@ -57,8 +58,20 @@ def test_train_writes_checkpoint_sidecar_and_curves(trained) -> None:
     assert sidecar["recipe"]["optimizer"] == "adam" and sidecar["recipe"]["limit"] == 600
     assert sidecar["recipe"]["scheduler"] == "cosine"  # the variant's default recipe reached the run
     assert sidecar["recipe"]["label_smoothing"] == 0.1 == trained["summary"]["recipe"]["label_smoothing"]
+    assert sidecar["recipe"]["image_size"] == IMAGE_SIZE
+    assert sidecar["preprocessing"]["input_size"] == [IMAGE_SIZE, IMAGE_SIZE]
     assert (trained["output"] / sidecar["weights"]).stat().st_size > 1_000_000
     assert trained["plot"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_image_size_builds_the_model_for_the_upscaled_input(trained) -> None:
+    from safetensors import safe_open
+
+    sidecar = json.loads((trained["output"] / "checkpoint.json").read_text())
+    with safe_open(trained["output"] / sidecar["weights"], "np") as weights:
+        shapes = [weights.get_slice(name).get_shape() for name in weights.keys()]  # noqa: SIM118 (not a dict)
+    dense_inputs = {shape[1] for shape in shapes if len(shape) == 2}
+    assert 256 * 2 * 2 in dense_inputs and 256 not in dense_inputs  # 28x28 would give 256x1x1
 
 
 def test_train_records_a_finished_run(trained) -> None:
@@ -110,6 +123,10 @@ def test_predict_reads_image_files(trained, run_zoo, tmp_path: Path) -> None:
         (["train", "alexnet-torch-bn", "--dataset", "fashion-mnist", "--device", "tpu"], "--device must be"),
         (["train", "alexnet-torch-bn", "--dataset", "fashion-mnist", "--label-smoothing", "1"],
          "--label-smoothing must be in [0, 1)"),
+        (["train", "alexnet-torch-bn", "--dataset", "fashion-mnist", "--image-size", "0"],
+         "--image-size must be a whole number of at least 1"),
+        (["train", "alexnet-torch", "--dataset", "fashion-mnist", "--image-size", "32"],
+         "--image-size 32 is below alexnet-torch's minimum input of 67x67 pixels; pass --image-size 67 or more"),
         (["train", "alexnet-torch-bn", "--dataset", "fashion-mnist", "--compile-mode", "fast"],
          "--compile-mode must be one of default, reduce-overhead, max-autotune, max-autotune-no-cudagraphs"),
         (["bench", "alexnet-torch-bn", "--compile-mode", "fast"], "--compile-mode must be one of"),

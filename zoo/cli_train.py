@@ -18,6 +18,8 @@ stdout = stdout_console()
 stderr = Console(stderr=True)
 
 Opt = typer.Option
+IMAGE_SIZE_HELP = ("Train and test at NxN pixels, resized on the device \\[the data's own size, or the model's "
+                   "native size when the data is below its minimum].")
 
 
 def _emit_json(payload: object) -> None:
@@ -39,6 +41,7 @@ def train(
     val_split: Annotated[Optional[float], Opt(help="Fraction of train held out [0.1].")] = None,  # noqa: UP045
     seed: Annotated[Optional[int], Opt(help="Random seed [0].")] = None,  # noqa: UP045
     augment: Annotated[Optional[str], Opt(help=f"{', '.join(AUGMENTATIONS)} \\[dataset default].")] = None,  # noqa: UP045
+    image_size: Annotated[Optional[int], Opt(help=IMAGE_SIZE_HELP)] = None,  # noqa: UP045
     device: Annotated[Optional[str], Opt(help="auto, cpu, cuda or cuda:N \\[auto].")] = None,  # noqa: UP045
     precision: Annotated[Optional[str], Opt(help="fp32 or bf16 \\[fp32].")] = None,  # noqa: UP045
     compile_: Annotated[bool, Opt("--compile", help="torch.compile / XLA.")] = False,
@@ -73,7 +76,7 @@ def train(
         "epochs": epochs, "batch_size": batch_size, "lr": lr, "optimizer": optimizer,
         "weight_decay": weight_decay, "label_smoothing": label_smoothing, "scheduler": scheduler,
         "val_split": val_split, "seed": seed,
-        "augment": augment, "device": device, "precision": precision,
+        "augment": augment, "image_size": image_size, "device": device, "precision": precision,
         **compile_settings(compile_, compile_mode), "channels_last": channels_last,
         "deterministic": deterministic or None, "limit": limit, "limit_test": limit_test, "save_every": save_every,
     }

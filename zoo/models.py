@@ -53,6 +53,20 @@ def model_input_size(spec: ModelSpec, data_size: tuple[int, int]) -> tuple[int, 
     return spec.input_size[1], spec.input_size[2]
 
 
+def training_input_size(spec: ModelSpec, data_size: tuple[int, int], image_size: int | None) -> tuple[int, int]:
+    """The size the model trains and tests at: ``image_size`` squared when asked for, else
+    :func:`model_input_size`; refused when below the model's minimum."""
+    if image_size is None:
+        input_size = model_input_size(spec, data_size)
+        check_input_size(spec, input_size)
+        return input_size
+    min_h, min_w = spec.min_input_size
+    if image_size < min_h or image_size < min_w:
+        raise UsageError(f"--image-size {image_size} is below {spec.name}'s minimum input of {min_h}x{min_w} "
+                         f"pixels; pass --image-size {max(min_h, min_w)} or more")
+    return image_size, image_size
+
+
 def create_model(
     name: str,
     *,

@@ -35,7 +35,7 @@ from zoo.data.arrays import Dataset, Split, split_validation
 from zoo.environment import core_environment
 from zoo.errors import NonFiniteLoss, TrainingInterrupted, UsageError, ZooError
 from zoo.metrics import Evaluation, evaluate_probabilities
-from zoo.models import check_input_size, get_backend, model_input_size
+from zoo.models import get_backend, training_input_size
 from zoo.registry import get_registry
 from zoo.resume import ResumePoint, RunControl, load_resume_point
 from zoo.specs import DatasetSpec, ModelSpec
@@ -72,8 +72,7 @@ def prepare_data(spec: ModelSpec, dataset: Dataset, config: TrainConfig) -> tupl
     image_h, image_w, channels = dataset.train.images.shape[1:]
     if channels != len(dataset.spec.mean):
         raise ZooError(f"dataset {dataset.spec.name} has {channels} channels but declares {len(dataset.spec.mean)}")
-    input_size = model_input_size(spec, (image_h, image_w))
-    check_input_size(spec, input_size)
+    input_size = training_input_size(spec, (image_h, image_w), config.image_size)
     train, val = split_validation(dataset.train.head(config.limit), config.val_split, config.seed)
     data = TrainingData(
         dataset=dataset.spec.name,
