@@ -80,7 +80,7 @@ def prepare_data(spec: ModelSpec, dataset: Dataset, config: TrainConfig) -> tupl
         train=train,
         val=val,
         preprocessing=Preprocessing(dataset.spec.mean, dataset.spec.std, input_size),
-        augmentation=Augmentation.named(config.augment or dataset.spec.augment),
+        augmentation=Augmentation.named(config.augment or dataset.spec.augment).scaled(input_size[0] / image_h),
     )
     return data, dataset.test.head(config.limit_test)
 

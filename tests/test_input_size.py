@@ -1,0 +1,54 @@
+"""The core's input-size decision (data's own, model's native, or --image-size) and the augmentation
+that follows it, on the real Fashion-MNIST arrays; no framework is imported."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from zoo.augment import Augmentation
+from zoo.config import TrainConfig
+from zoo.errors import UsageError
+from zoo.registry import get_registry
+from zoo.training import prepare_data
+
+FASHION = Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
+pytestmark = pytest.mark.skipif(not FASHION.exists(), reason="needs Debian's dataset-fashion-mnist (make setup)")
+
+
+@pytest.fixture(scope="module")
+def fashion():
+    from zoo.data import load_dataset
+
+    return load_dataset("fashion-mnist", progress=False)
+
+
+def prepared(model: str, fashion, **settings):
+    data, _ = prepare_data(get_registry().model(model).spec, fashion, TrainConfig(limit=100, **settings))
+    return data
+
+
+def test_data_at_its_own_size_keeps_the_named_augmentation(fashion) -> None:
+    data = prepared("alexnet-torch-bn", fashion, augment="crop-flip-cutout")
+    assert data.preprocessing.input_size == (28, 28)
+    assert data.augmentation == Augmentation.named("crop-flip-cutout")
+
+
+def test_image_size_resizes_and_scales_the_augmentation_with_it(fashion) -> None:
+    data = prepared("alexnet-torch-bn", fashion, augment="crop-flip-cutout", image_size=56)
+    assert data.preprocessing.input_size == (56, 56)
+    assert data.augmentation == Augmentation(crop_padding=8, horizontal_flip=True, cutout=28)
+    assert prepared("alexnet-keras-bn", fashion, augment="shift", image_size=42).augmentation.crop_padding == 3
+
+
+def test_data_below_the_minimum_goes_to_the_native_size_with_scaled_augmentation(fashion) -> None:
+    data = prepared("alexnet-torch", fashion, augment="crop-flip")
+    assert data.preprocessing.input_size == (227, 227)
+    assert data.augmentation.crop_padding == 32  # 4 of 28 pixels is 32 of 227
+
+
+def test_image_size_below_the_model_minimum_is_refused_with_the_fix(fashion) -> None:
+    with pytest.raises(UsageError, match=r"--image-size 32 is below alexnet-keras's minimum input of 67x67 pixels; "
+                                         r"pass --image-size 67 or more"):
+        prepared("alexnet-keras", fashion, image_size=32)
