@@ -52,3 +52,9 @@ def test_image_size_below_the_model_minimum_is_refused_with_the_fix(fashion) -> 
     with pytest.raises(UsageError, match=r"--image-size 32 is below alexnet-keras's minimum input of 67x67 pixels; "
                                          r"pass --image-size 67 or more"):
         prepared("alexnet-keras", fashion, image_size=32)
+
+
+def test_a_downscaled_augmentation_keeps_at_least_a_pixel() -> None:
+    shift = Augmentation.named("shift")
+    assert shift.scaled(0.25) == Augmentation(crop_padding=1)  # 0.5 px would round to no shift at all
+    assert Augmentation.named("none").scaled(0.25) == Augmentation() and shift.scaled(1) is shift

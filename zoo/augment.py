@@ -34,10 +34,14 @@ class Augmentation:
 
     def scaled(self, factor: float) -> Augmentation:
         """The same augmentation for images resized by ``factor``: padding and cutout cover the same
-        share of the image (``shift`` on 28 px images seen at 56 px pads 4)."""
+        share of the image (``shift`` on 28 px images seen at 56 px pads 4), never less than a pixel."""
         if factor == 1:
             return self
-        return replace(self, crop_padding=round(self.crop_padding * factor), cutout=round(self.cutout * factor))
+
+        def scale(pixels: int) -> int:
+            return max(1, round(pixels * factor)) if pixels else 0
+
+        return replace(self, crop_padding=scale(self.crop_padding), cutout=scale(self.cutout))
 
     @classmethod
     def named(cls, name: str) -> Augmentation:
