@@ -142,6 +142,20 @@ def test_markdown_output_to_a_file(first, zoo_exe: Path, compare_env: dict[str, 
     assert "| model |" in text and "alexnet-torch-bn" in text and "device:" in text
 
 
+def test_image_size_reaches_training_and_the_size_columns(zoo_exe: Path, compare_env: dict[str, str]) -> None:
+    result = _zoo(zoo_exe, compare_env, "compare", "alexnet-torch-bn", "alexnet-torch", *RECIPE, "--image-size", "44",
+                  "-f", "json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    rows = {row["model"]: row for row in report["rows"]}
+    bn = rows["alexnet-torch-bn"]
+    assert bn["status"] == "ok" and bn["img_size"] == "1x44x44" and bn["source"].startswith("measured run ")
+    assert bn["param_count"] == pytest.approx(24.747402, abs=0.001)  # 256x2x2 features into fc1, not 256x1x1
+    assert rows["alexnet-torch"]["status"] == "failed"  # its minimum is 67 px
+    assert "--image-size 44 is below alexnet-torch's minimum input of 67x67" in rows["alexnet-torch"]["reason"]
+    assert report["conditions"]["recipe_overrides"]["image_size"] == 44
+
+
 def test_unknown_pattern_and_bad_seeds_are_usage_errors(zoo_exe: Path, compare_env: dict[str, str]) -> None:
     nothing = _zoo(zoo_exe, compare_env, "compare", "vgg-*", "--dataset", "fashion-mnist")
     assert nothing.returncode == 1 and "no model matches vgg-*" in nothing.stderr

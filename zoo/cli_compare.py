@@ -12,7 +12,7 @@ from rich.console import Console
 
 from zoo.atomic import atomic_write_text
 from zoo.comparison import BENCH_COLUMNS, COMPARE_COLUMNS, COMPARE_TABLE_COLUMNS, Comparison
-from zoo.config import compile_mode_help, compile_settings
+from zoo.config import IMAGE_SIZE_HELP, compile_mode_help, compile_settings
 from zoo.errors import UsageError
 from zoo.report import check_format, render_rows, stdout_console
 
@@ -83,6 +83,7 @@ def compare(
     lr: Annotated[Optional[float], Opt(help="Learning rate \\[recipe].")] = None,  # noqa: UP045
     limit: Annotated[Optional[int], Opt(help="Train on the first N training images.")] = None,  # noqa: UP045
     limit_test: Annotated[Optional[int], Opt(help="Score on the first N test images.")] = None,  # noqa: UP045
+    image_size: Annotated[Optional[int], Opt(help=IMAGE_SIZE_HELP)] = None,  # noqa: UP045
     device: Annotated[Optional[str], Opt(help="auto, cpu, cuda or cuda:N.")] = None,  # noqa: UP045
     precision: Annotated[Optional[str], Opt(help="fp32 or bf16.")] = None,  # noqa: UP045
     rerun: Annotated[bool, Opt(help="Train again even when the store has a matching finished run.")] = False,
@@ -100,7 +101,7 @@ def compare(
     if bench_steps < 1 or bench_warmup < 0:
         raise UsageError("--bench-steps must be at least 1 and --bench-warmup at least 0")
     overrides = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "limit": limit, "limit_test": limit_test,
-                 "device": device, "precision": precision}
+                 "image_size": image_size, "device": device, "precision": precision}
     from zoo.config import TrainConfig
 
     TrainConfig.build(overrides)  # bad values fail here, before any worker starts

@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
-from zoo.config import AUGMENTATIONS, compile_mode_help, compile_settings
+from zoo.config import AUGMENTATIONS, IMAGE_SIZE_HELP, compile_mode_help, compile_settings
 from zoo.errors import UsageError
 from zoo.report import check_format, render_rows, stdout_console
 
@@ -18,8 +18,6 @@ stdout = stdout_console()
 stderr = Console(stderr=True)
 
 Opt = typer.Option
-IMAGE_SIZE_HELP = ("Train and test at NxN pixels, resized on the device \\[the data's own size, or the model's "
-                   "native size when the data is below its minimum].")
 
 
 def _emit_json(payload: object) -> None:

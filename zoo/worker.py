@@ -18,8 +18,10 @@ from zoo.backend import BenchConfig, Throughput
 from zoo.errors import ZooError
 
 
-def _input_shape(spec: Any, dataset: str | None, explicit: list[int] | None) -> tuple[int, int, int]:
-    from zoo.models import model_input_size
+def _input_shape(
+    spec: Any, dataset: str | None, explicit: list[int] | None, image_size: int | None = None
+) -> tuple[int, int, int]:
+    from zoo.models import training_input_size
     from zoo.registry import get_registry
 
     if explicit:
@@ -28,7 +30,7 @@ def _input_shape(spec: Any, dataset: str | None, explicit: list[int] | None) -> 
     if dataset is None:
         return spec.input_size
     data_h, data_w, channels = get_registry().dataset(dataset).spec.shape
-    return (channels, *model_input_size(spec, (data_h, data_w)))
+    return (channels, *training_input_size(spec, (data_h, data_w), image_size))
 
 
 def _throughput(backend: Any, spec: Any, job: dict[str, Any], shape: tuple[int, int, int], num_classes: int,
@@ -84,7 +86,7 @@ def run_train_job(job: dict[str, Any]) -> dict[str, Any]:
     else:
         source = "reused"
     metrics = dict(record.metrics)
-    shape = _input_shape(spec, dataset.name, None)
+    shape = _input_shape(spec, dataset.name, None, config.image_size)  # what the run trained at
     if "train_samples_per_sec" not in metrics or job.get("rerun"):
         measured = _throughput(backend, spec, job, shape, dataset.num_classes, config)
         numeric = {k: float(v) for k, v in measured.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
