@@ -140,6 +140,34 @@ def test_markdown_output_to_a_file(first, zoo_exe: Path, compare_env: dict[str, 
     assert result.returncode == 0, result.stderr
     text = out.read_text()
     assert "| model |" in text and "alexnet-torch-bn" in text and "device:" in text
+    assert "recipe: epochs 1, limit 400, limit-test 200" in text  # a reader sees it is not each model's own recipe
+
+
+def test_recipe_options_reach_training_and_a_changed_one_trains_again(
+    zoo_exe: Path, compare_env: dict[str, str]
+) -> None:
+    options = ["--augment", "shift", "--label-smoothing", "0.1", "--scheduler", "cosine", "--optimizer", "adamw",
+               "--weight-decay", "0.01"]
+    first = _zoo(zoo_exe, compare_env, "compare", "alexnet-torch-bn", *RECIPE, *options, "-f", "json")
+    assert first.returncode == 0, first.stderr
+    row = json.loads(first.stdout)["rows"][0]
+    assert row["status"] == "ok" and row["source"].startswith("measured run ")
+    run_id = row["source"].split()[-1]
+    recipe = json.loads(_zoo(zoo_exe, compare_env, "runs", "show", run_id, "-f", "json").stdout)["recipe"]
+    assert (recipe["augment"], recipe["label_smoothing"], recipe["scheduler"], recipe["optimizer"],
+            recipe["weight_decay"]) == ("shift", 0.1, "cosine", "adamw", 0.01)
+    smoother = [*options[:3], "0.2", *options[4:]]
+    second = _zoo(zoo_exe, compare_env, "compare", "alexnet-torch-bn", *RECIPE, *smoother, "-f", "json")
+    assert second.returncode == 0, second.stderr
+    source = json.loads(second.stdout)["rows"][0]["source"]
+    assert source.startswith("measured run ") and source.split()[-1] != run_id  # not the 0.1 run reused
+
+
+def test_a_bad_recipe_option_is_one_line_before_any_training(zoo_exe: Path, compare_env: dict[str, str]) -> None:
+    result = _zoo(zoo_exe, compare_env, "compare", "alexnet-torch-bn", *RECIPE, "--augment", "wobble")
+    assert result.returncode == 2
+    assert "--augment must be one of none, crop-flip, shift, crop-flip-cutout, got 'wobble'" in result.stderr
+    assert "epoch" not in result.stderr
 
 
 def test_image_size_reaches_training_and_the_size_columns(zoo_exe: Path, compare_env: dict[str, str]) -> None:

@@ -10,9 +10,10 @@ from typing import Annotated, Any, Optional
 import typer
 from rich.console import Console
 
+from zoo import cli_options as opt
 from zoo.atomic import atomic_write_text
 from zoo.comparison import BENCH_COLUMNS, COMPARE_COLUMNS, COMPARE_TABLE_COLUMNS, Comparison
-from zoo.config import IMAGE_SIZE_HELP, compile_mode_help, compile_settings
+from zoo.config import compile_mode_help, compile_settings
 from zoo.errors import UsageError
 from zoo.report import check_format, render_rows, stdout_console
 
@@ -41,9 +42,18 @@ def _conditions_line(conditions: dict[str, Any]) -> str:
              f"precision {conditions.get('precision')}", f"batch {conditions.get('batch_size')}"]
     if conditions.get("compile", "off") != "off":
         parts.append(f"compile {conditions['compile']}")
+    parts.append(_recipe_part(conditions.get("recipe_overrides")))
     if "dataset" in conditions:
         parts.insert(0, f"dataset: {conditions['dataset']} (test split), seeds {conditions['seeds']}")
     return " | ".join(p for p in parts if p)
+
+
+def _recipe_part(overrides: dict[str, Any] | None) -> str:
+    """The options that changed every model's recipe, e.g. ``recipe: epochs 1, augment shift``."""
+    shown = {k: v for k, v in (overrides or {}).items() if k not in {"device", "precision", "batch_size"}}
+    if not shown:
+        return "each model's own recipe" if overrides is not None else ""
+    return "recipe: " + ", ".join(f"{key.replace('_', '-')} {value}" for key, value in shown.items())
 
 
 def render(comparison: Comparison, columns: list[str], fmt: str, output: Path | None, title: str) -> None:
@@ -77,15 +87,20 @@ def compare(
     patterns: Annotated[list[str], typer.Argument(help="Model globs, e.g. 'alexnet-*'.")],
     dataset: Annotated[str, Opt("--dataset", "-d", help="Dataset to train and test on.")],
     exclude: Annotated[list[str], Opt("--exclude", "-x", help="Glob to leave out (repeatable).")] = [],  # noqa: B006
-    epochs: Annotated[Optional[int], Opt(help="Epochs \\[each model's recipe].")] = None,  # noqa: UP045
+    epochs: opt.Epochs = None,
     seeds: Annotated[str, Opt(help="Comma-separated seeds; top-1 is mean ± std over them.")] = "0",
-    batch_size: Annotated[Optional[int], Opt(help="Batch size \\[recipe].")] = None,  # noqa: UP045
-    lr: Annotated[Optional[float], Opt(help="Learning rate \\[recipe].")] = None,  # noqa: UP045
-    limit: Annotated[Optional[int], Opt(help="Train on the first N training images.")] = None,  # noqa: UP045
-    limit_test: Annotated[Optional[int], Opt(help="Score on the first N test images.")] = None,  # noqa: UP045
-    image_size: Annotated[Optional[int], Opt(help=IMAGE_SIZE_HELP)] = None,  # noqa: UP045
-    device: Annotated[Optional[str], Opt(help="auto, cpu, cuda or cuda:N.")] = None,  # noqa: UP045
-    precision: Annotated[Optional[str], Opt(help="fp32 or bf16.")] = None,  # noqa: UP045
+    batch_size: opt.BatchSize = None,
+    lr: opt.LearningRate = None,
+    optimizer: opt.Optimizer = None,
+    weight_decay: opt.WeightDecay = None,
+    label_smoothing: opt.LabelSmoothing = None,
+    scheduler: opt.Scheduler = None,
+    augment: opt.Augment = None,
+    image_size: opt.ImageSize = None,
+    limit: opt.Limit = None,
+    limit_test: opt.LimitTest = None,
+    device: opt.Device = None,
+    precision: opt.Precision = None,
     rerun: Annotated[bool, Opt(help="Train again even when the store has a matching finished run.")] = False,
     bench_steps: Annotated[int, Opt(help="Timed throughput steps per mode.")] = 40,
     bench_warmup: Annotated[int, Opt(help="Warm-up steps before timing.")] = 10,
@@ -100,8 +115,10 @@ def compare(
     check_format(fmt)
     if bench_steps < 1 or bench_warmup < 0:
         raise UsageError("--bench-steps must be at least 1 and --bench-warmup at least 0")
-    overrides = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "limit": limit, "limit_test": limit_test,
-                 "image_size": image_size, "device": device, "precision": precision}
+    overrides = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "optimizer": optimizer,
+                 "weight_decay": weight_decay, "label_smoothing": label_smoothing, "scheduler": scheduler,
+                 "augment": augment, "image_size": image_size, "limit": limit, "limit_test": limit_test,
+                 "device": device, "precision": precision}
     from zoo.config import TrainConfig
 
     TrainConfig.build(overrides)  # bad values fail here, before any worker starts

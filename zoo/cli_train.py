@@ -10,7 +10,8 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
-from zoo.config import AUGMENTATIONS, IMAGE_SIZE_HELP, compile_mode_help, compile_settings
+from zoo import cli_options as opt
+from zoo.config import compile_mode_help, compile_settings
 from zoo.errors import UsageError
 from zoo.report import check_format, render_rows, stdout_console
 
@@ -27,21 +28,19 @@ def _emit_json(payload: object) -> None:
 def train(
     model: Annotated[Optional[str], typer.Argument(help="Model name, e.g. alexnet-torch-bn.")] = None,  # noqa: UP045
     dataset: Annotated[Optional[str], Opt("--dataset", "-d", help="Dataset name (zoo data list).")] = None,  # noqa: UP045
-    epochs: Annotated[Optional[int], Opt(help="Epochs \\[model's recipe, see zoo info].")] = None,  # noqa: UP045
-    batch_size: Annotated[Optional[int], Opt(help="Batch size \\[recipe: 128].")] = None,  # noqa: UP045
-    lr: Annotated[Optional[float], Opt(help="Learning rate \\[recipe: 1e-3].")] = None,  # noqa: UP045
-    optimizer: Annotated[Optional[str], Opt(help="adam, adamw, sgd or rmsprop \\[recipe: adam].")] = None,  # noqa: UP045
-    weight_decay: Annotated[Optional[float], Opt(help="Weight decay \\[recipe: 0].")] = None,  # noqa: UP045
-    label_smoothing: Annotated[
-        Optional[float], Opt(help="Label smoothing e in [0, 1): targets (1 - e) one-hot + e / classes \\[recipe: 0].")  # noqa: UP045
-    ] = None,
-    scheduler: Annotated[Optional[str], Opt(help="none, cosine or step \\[model's recipe, see zoo info].")] = None,  # noqa: UP045
+    epochs: opt.Epochs = None,
+    batch_size: opt.BatchSize = None,
+    lr: opt.LearningRate = None,
+    optimizer: opt.Optimizer = None,
+    weight_decay: opt.WeightDecay = None,
+    label_smoothing: opt.LabelSmoothing = None,
+    scheduler: opt.Scheduler = None,
     val_split: Annotated[Optional[float], Opt(help="Fraction of train held out [0.1].")] = None,  # noqa: UP045
     seed: Annotated[Optional[int], Opt(help="Random seed [0].")] = None,  # noqa: UP045
-    augment: Annotated[Optional[str], Opt(help=f"{', '.join(AUGMENTATIONS)} \\[dataset default].")] = None,  # noqa: UP045
-    image_size: Annotated[Optional[int], Opt(help=IMAGE_SIZE_HELP)] = None,  # noqa: UP045
-    device: Annotated[Optional[str], Opt(help="auto, cpu, cuda or cuda:N \\[auto].")] = None,  # noqa: UP045
-    precision: Annotated[Optional[str], Opt(help="fp32 or bf16 \\[fp32].")] = None,  # noqa: UP045
+    augment: opt.Augment = None,
+    image_size: opt.ImageSize = None,
+    device: opt.Device = None,
+    precision: opt.Precision = None,
     compile_: Annotated[bool, Opt("--compile", help="torch.compile / XLA.")] = False,
     compile_mode: Annotated[Optional[str], Opt(help=compile_mode_help())] = None,  # noqa: UP045
     channels_last: Annotated[
@@ -50,8 +49,8 @@ def train(
     deterministic: Annotated[bool, Opt(help="Deterministic algorithms (slower).")] = False,
     save_every: Annotated[Optional[int], Opt(help="Save a resumable state every N epochs [1].")] = None,  # noqa: UP045
     resume: Annotated[Optional[str], Opt(help="Continue run ID (or 'last') from its saved state.")] = None,  # noqa: UP045
-    limit: Annotated[Optional[int], Opt(help="Train on the first N training images.")] = None,  # noqa: UP045
-    limit_test: Annotated[Optional[int], Opt(help="Score on the first N test images.")] = None,  # noqa: UP045
+    limit: opt.Limit = None,
+    limit_test: opt.LimitTest = None,
     output: Annotated[Optional[Path], Opt(help="Checkpoint directory \\[zoo home/runs/...].")] = None,  # noqa: UP045
     data_dir: Annotated[Optional[Path], Opt(help="Directory holding the dataset's files.")] = None,  # noqa: UP045
     plot: Annotated[Optional[Path], Opt(help="Write training curves to this PNG.")] = None,  # noqa: UP045
