@@ -24,7 +24,7 @@ START=$(date +%s)
 DEADLINE_S=${DEADLINE_S:-530}
 DRY=${1:-}
 W=/tmp/zoo_gpu
-rm -rf "$W" && mkdir -p "$W/bench" "$W/acc" "$W/home"
+rm -rf "$W" && mkdir -p "$W/bench" "$W/acc" "$W/home" "$OUT"
 exec > >(tee "$OUT/log.txt") 2>&1
 
 left() { echo $((DEADLINE_S - ($(date +%s) - START))); }
