@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from zoo.config import AUGMENTATIONS, IMAGE_SIZE_HELP, OPTIMIZERS, PRECISIONS, SCHEDULERS
+from zoo.config import AUGMENTATIONS, OPTIMIZERS, PRECISIONS, SCHEDULERS
 
 Opt = typer.Option
 
@@ -27,7 +27,11 @@ Scheduler = Annotated[
     Optional[str], Opt(help=f"{', '.join(SCHEDULERS)} \\[model's recipe, see zoo info].")  # noqa: UP045
 ]
 Augment = Annotated[Optional[str], Opt(help=f"{', '.join(AUGMENTATIONS)} \\[dataset default].")]  # noqa: UP045
-ImageSize = Annotated[Optional[int], Opt(help=IMAGE_SIZE_HELP)]  # noqa: UP045
+ImageSize = Annotated[
+    Optional[int],  # noqa: UP045
+    Opt(help="Train and test at NxN pixels, resized on the device \\[the data's own size, or the model's native "
+        "size when the data is below its minimum]."),
+]
 Device = Annotated[Optional[str], Opt(help="auto, cpu, cuda or cuda:N \\[auto].")]  # noqa: UP045
 Precision = Annotated[Optional[str], Opt(help=f"{' or '.join(PRECISIONS)} \\[fp32].")]  # noqa: UP045
 Limit = Annotated[Optional[int], Opt(help="Train on the first N training images.")]  # noqa: UP045

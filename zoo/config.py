@@ -112,10 +112,6 @@ class TrainConfig:
         return asdict(self)
 
 
-IMAGE_SIZE_HELP = ("Train and test at NxN pixels, resized on the device \\[the data's own size, or the model's "
-                   "native size when the data is below its minimum].")
-
-
 def compile_mode_help() -> str:
     """The ``--compile-mode`` help text, from :data:`COMPILE_MODES`."""
     return (f"torch.compile mode: {', '.join(COMPILE_MODES)} (reduce-overhead and max-autotune capture CUDA "
