@@ -107,6 +107,19 @@ step acc-torch-fashion-cos30-56px-shift-s1 300 90 acc _cos30_56px_shift_s1 alexn
     --epochs 30 --image-size 56 --augment shift --seed 1
 step acc-torch-fashion-cos30-56px-shift-s2 300 90 acc _cos30_56px_shift_s2 alexnet-torch-bn fashion-mnist \
     --epochs 30 --image-size 56 --augment shift --seed 2
+#     The candidate default for alexnet-*-bn (93.01% on the CPU, seed 0): 56 px, shift, label smoothing 0.1. Its seeds 1
+#     and 2, MNIST under it (the 99.4% goal was met at 28 px), and zoo-keras' parity under it on JAX.
+step acc-torch-fashion-cos30-56px-shift-ls-s1 300 90 acc _cos30_56px_shift_ls01_s1 alexnet-torch-bn fashion-mnist \
+    --epochs 30 --image-size 56 --augment shift --label-smoothing 0.1 --seed 1
+step acc-torch-fashion-cos30-56px-shift-ls-s2 300 90 acc _cos30_56px_shift_ls01_s2 alexnet-torch-bn fashion-mnist \
+    --epochs 30 --image-size 56 --augment shift --label-smoothing 0.1 --seed 2
+step acc-torch-mnist-cos30-56px-shift-ls 300 90 acc _cos30_56px_shift_ls01 alexnet-torch-bn mnist \
+    --epochs 30 --image-size 56 --augment shift --label-smoothing 0.1
+step acc-keras-jax-fashion-cos30-56px-shift-ls 400 90 env KERAS_BACKEND=jax bash -c 'acc "$@"' _ \
+    _jax_cos30_56px_shift_ls01 alexnet-keras-bn fashion-mnist --epochs 30 --image-size 56 --augment shift \
+    --label-smoothing 0.1
+step acc-keras-jax-mnist-cos30-56px-shift-ls 400 90 env KERAS_BACKEND=jax bash -c 'acc "$@"' _ \
+    _jax_cos30_56px_shift_ls01 alexnet-keras-bn mnist --epochs 30 --image-size 56 --augment shift --label-smoothing 0.1
 step acc-torch-fashion-cos60-cropflip 200 60 acc _cos60cropflip alexnet-torch-bn fashion-mnist --epochs 60 \
     --augment crop-flip
 step acc-torch-fashion-cos60-cutout 200 60 acc _cos60cutout alexnet-torch-bn fashion-mnist --epochs 60 \
