@@ -61,8 +61,8 @@ def test_every_matching_model_gets_a_row_with_every_column(first) -> None:
         assert row["batch_size"] == 50 and row["precision"] == "fp32"
         assert row["source"].startswith("measured run ")
     for name in ("alexnet-keras-bn", "alexnet-torch-bn"):  # millions; the same network in both backends
-        assert rows[name]["param_count"] == pytest.approx(21.601674, abs=0.001)
-        assert rows[name]["img_size"] == "1x28x28"
+        assert rows[name]["param_count"] == pytest.approx(24.747402, abs=0.001)  # 256x2x2 features into fc1
+        assert rows[name]["img_size"] == "1x56x56"  # their recipe resizes 28 px images to 56
     assert rows["lenet5-torch"]["param_count"] == rows["lenet5-keras"]["param_count"]
     assert rows["alexnet-keras-bn"]["backend"].startswith("keras (")  # the Keras backend in use is shown
 

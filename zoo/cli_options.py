@@ -21,7 +21,8 @@ Optimizer = Annotated[Optional[str], Opt(help=f"{', '.join(OPTIMIZERS)} \\[recip
 WeightDecay = Annotated[Optional[float], Opt(help="Weight decay \\[recipe: 0].")]  # noqa: UP045
 LabelSmoothing = Annotated[
     Optional[float],  # noqa: UP045
-    Opt(help="Label smoothing e in [0, 1): targets (1 - e) one-hot + e / classes \\[recipe: 0]."),
+    Opt(help="Label smoothing e in [0, 1): targets (1 - e) one-hot + e / classes "
+        "\\[model's recipe, see zoo info; else 0]."),
 ]
 Scheduler = Annotated[
     Optional[str], Opt(help=f"{', '.join(SCHEDULERS)} \\[model's recipe, see zoo info].")  # noqa: UP045
@@ -29,8 +30,8 @@ Scheduler = Annotated[
 Augment = Annotated[Optional[str], Opt(help=f"{', '.join(AUGMENTATIONS)} \\[dataset default].")]  # noqa: UP045
 ImageSize = Annotated[
     Optional[int],  # noqa: UP045
-    Opt(help="Train and test at NxN pixels, resized on the device \\[the data's own size, or the model's native "
-        "size when the data is below its minimum]."),
+    Opt(help="Train and test at NxN pixels, resized on the device \\[model's recipe, see zoo info; "
+        "else the data's own size, or the model's native size when the data is below its minimum]."),
 ]
 Device = Annotated[Optional[str], Opt(help="auto, cpu, cuda or cuda:N \\[auto].")]  # noqa: UP045
 Precision = Annotated[Optional[str], Opt(help=f"{' or '.join(PRECISIONS)} \\[fp32].")]  # noqa: UP045
