@@ -3,7 +3,7 @@
 Trains each model on each dataset with ``zoo train`` and nothing but the
 model's default recipe (for ``alexnet-*-bn``: the MNIST tutorial's Adam 1e-3,
 batch 128, validation split 0.1, with 30 epochs, the rate decayed by a
-per-epoch cosine, label smoothing 0.1, images resized to 56 px, and the
+per-epoch cosine, label smoothing 0.1, images below 56 px resized up to 56, and the
 dataset's default augmentation, ``shift`` on MNIST and Fashion-MNIST;
 ``-- --epochs 10 --scheduler none --augment none --label-smoothing 0
 --image-size 28`` is the tutorial's recipe),
@@ -84,6 +84,8 @@ def recipe_text(recipe: dict[str, Any]) -> str:
         parts.append(f"label smoothing {recipe['label_smoothing']:g}")
     if recipe.get("image_size"):
         parts.append(f"{recipe['image_size']} px")
+    elif recipe.get("min_image_size"):
+        parts.append(f"at least {recipe['min_image_size']} px")
     return ", ".join(parts)
 
 

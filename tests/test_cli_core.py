@@ -75,13 +75,14 @@ def test_info_shows_spec_distribution_and_reference(run_zoo) -> None:
     assert "MNIST" in details["reference"]
     assert details["recipe"]["optimizer"] == "adam" and details["recipe"]["batch_size"] == 128
     assert (details["recipe"]["scheduler"], details["recipe"]["epochs"]) == ("cosine", 30)  # over the tutorial's
-    assert (details["recipe"]["image_size"], details["recipe"]["label_smoothing"]) == (56, 0.1)
+    assert (details["recipe"]["min_image_size"], details["recipe"]["label_smoothing"]) == (56, 0.1)
+    assert details["recipe"]["image_size"] is None  # so larger images keep their size
     assert details["recipe"]["augment"] is None  # the dataset's default
     torch_bn = json.loads(run_zoo("info", "alexnet-torch-bn", "--format", "json").stdout)
     assert torch_bn["recipe"] == details["recipe"]
     table = " ".join(run_zoo("info", "alexnet-torch-bn", env={"COLUMNS": "400"}).stdout.split())
     assert "epochs=30" in table and "scheduler=cosine" in table and "augment=dataset default" in table
-    assert "image_size=56" in table and "label_smoothing=0.1" in table
+    assert "min_image_size=56" in table and "label_smoothing=0.1" in table
 
 
 def test_bad_format_is_a_usage_error(run_zoo) -> None:

@@ -1,4 +1,4 @@
-"""The core's input-size decision (data's own, model's native, or --image-size) and the augmentation
+"""The core's input-size decision (data's own, model's native, --min-image-size or --image-size) and the augmentation
 that follows it, on the real Fashion-MNIST arrays; no framework is imported."""
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import pytest
 from zoo.augment import Augmentation
 from zoo.config import TrainConfig
 from zoo.errors import UsageError
+from zoo.models import training_input_size
 from zoo.registry import get_registry
 from zoo.training import prepare_data
 
@@ -40,6 +41,31 @@ def test_image_size_resizes_and_scales_the_augmentation_with_it(fashion) -> None
     assert data.preprocessing.input_size == (56, 56)
     assert data.augmentation == Augmentation(crop_padding=8, horizontal_flip=True, cutout=28)
     assert prepared("alexnet-keras-bn", fashion, augment="shift", image_size=42).augmentation.crop_padding == 3
+
+
+def test_min_image_size_resizes_smaller_data_up_and_scales_the_augmentation(fashion) -> None:
+    data = prepared("alexnet-torch-bn", fashion, augment="shift", min_image_size=56)
+    assert data.preprocessing.input_size == (56, 56)
+    assert data.augmentation == Augmentation.named("shift").scaled(2) == Augmentation(crop_padding=4)
+    assert prepared("alexnet-torch-bn", fashion, min_image_size=20).preprocessing.input_size == (28, 28)
+
+
+def test_image_size_overrides_min_image_size(fashion) -> None:
+    data = prepared("alexnet-keras-bn", fashion, image_size=28, min_image_size=56)
+    assert data.preprocessing.input_size == (28, 28)
+
+
+def test_min_image_size_keeps_larger_images_and_the_aspect_of_smaller_ones() -> None:
+    spec = get_registry().model("alexnet-torch-bn").spec
+    assert training_input_size(spec, (64, 96), None, 56) == (64, 96)
+    assert training_input_size(spec, (28, 42), None, 56) == (56, 84)
+    assert training_input_size(spec, (40, 25), None, 56) == (90, 56)
+
+
+def test_the_bn_recipe_upsizes_28_px_data_to_56(fashion) -> None:
+    spec = get_registry().model("alexnet-torch-bn").spec
+    data, _ = prepare_data(spec, fashion, TrainConfig.build(spec.recipe, {"limit": 100}))
+    assert data.preprocessing.input_size == (56, 56)
 
 
 def test_data_below_the_minimum_goes_to_the_native_size_with_scaled_augmentation(fashion) -> None:

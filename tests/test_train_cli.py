@@ -125,6 +125,8 @@ def test_predict_reads_image_files(trained, run_zoo, tmp_path: Path) -> None:
          "--label-smoothing must be in [0, 1)"),
         (["train", "alexnet-torch-bn", "--dataset", "fashion-mnist", "--image-size", "0"],
          "--image-size must be a whole number of at least 1"),
+        (["train", "alexnet-torch-bn", "--dataset", "fashion-mnist", "--min-image-size", "-56"],
+         "--min-image-size must be a whole number of at least 1"),
         (["train", "alexnet-torch", "--dataset", "fashion-mnist", "--image-size", "32"],
          "--image-size 32 is below alexnet-torch's minimum input of 67x67 pixels; pass --image-size 67 or more"),
         (["train", "alexnet-torch-bn", "--dataset", "fashion-mnist", "--compile-mode", "fast"],

@@ -97,6 +97,7 @@ def compare(
     scheduler: opt.Scheduler = None,
     augment: opt.Augment = None,
     image_size: opt.ImageSize = None,
+    min_image_size: opt.MinImageSize = None,
     limit: opt.Limit = None,
     limit_test: opt.LimitTest = None,
     device: opt.Device = None,
@@ -117,7 +118,8 @@ def compare(
         raise UsageError("--bench-steps must be at least 1 and --bench-warmup at least 0")
     overrides = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "optimizer": optimizer,
                  "weight_decay": weight_decay, "label_smoothing": label_smoothing, "scheduler": scheduler,
-                 "augment": augment, "image_size": image_size, "limit": limit, "limit_test": limit_test,
+                 "augment": augment, "image_size": image_size, "min_image_size": min_image_size,
+                 "limit": limit, "limit_test": limit_test,
                  "device": device, "precision": precision}
     from zoo.config import TrainConfig
 

@@ -30,8 +30,13 @@ Scheduler = Annotated[
 Augment = Annotated[Optional[str], Opt(help=f"{', '.join(AUGMENTATIONS)} \\[dataset default].")]  # noqa: UP045
 ImageSize = Annotated[
     Optional[int],  # noqa: UP045
-    Opt(help="Train and test at NxN pixels, resized on the device \\[model's recipe, see zoo info; "
-        "else the data's own size, or the model's native size when the data is below its minimum]."),
+    Opt(help="Train and test at NxN pixels, resized on the device; overrides --min-image-size \\[the data's "
+        "own size, or the model's native size when the data is below its minimum]."),
+]
+MinImageSize = Annotated[
+    Optional[int],  # noqa: UP045
+    Opt(help="Resize smaller images up, aspect kept, until the shorter side has N pixels; larger ones keep "
+        "their size \\[model's recipe, see zoo info; else none]."),
 ]
 Device = Annotated[Optional[str], Opt(help="auto, cpu, cuda or cuda:N \\[auto].")]  # noqa: UP045
 Precision = Annotated[Optional[str], Opt(help=f"{' or '.join(PRECISIONS)} \\[fp32].")]  # noqa: UP045

@@ -39,6 +39,7 @@ def train(
     seed: Annotated[Optional[int], Opt(help="Random seed [0].")] = None,  # noqa: UP045
     augment: opt.Augment = None,
     image_size: opt.ImageSize = None,
+    min_image_size: opt.MinImageSize = None,
     device: opt.Device = None,
     precision: opt.Precision = None,
     compile_: Annotated[bool, Opt("--compile", help="torch.compile / XLA.")] = False,
@@ -73,7 +74,8 @@ def train(
         "epochs": epochs, "batch_size": batch_size, "lr": lr, "optimizer": optimizer,
         "weight_decay": weight_decay, "label_smoothing": label_smoothing, "scheduler": scheduler,
         "val_split": val_split, "seed": seed,
-        "augment": augment, "image_size": image_size, "device": device, "precision": precision,
+        "augment": augment, "image_size": image_size, "min_image_size": min_image_size,
+        "device": device, "precision": precision,
         **compile_settings(compile_, compile_mode), "channels_last": channels_last,
         "deterministic": deterministic or None, "limit": limit, "limit_test": limit_test, "save_every": save_every,
     }

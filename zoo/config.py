@@ -28,8 +28,10 @@ class TrainConfig:
     cross-entropy (``label_smoothing`` > 0 trains on targets ``(1 - e) * one_hot + e / classes``, as
     PyTorch's ``cross_entropy`` does), 10 epochs, 10% of train held out for validation. Images
     reach the model at their own size (or the model's native size when they are below its
-    minimum) unless ``image_size`` names a square size to resize them to. A model's
-    ``ModelSpec.recipe`` overrides these defaults; the user's options override both.
+    minimum) unless ``image_size`` names a square size to resize them to. Without it,
+    ``min_image_size`` resizes smaller images up, keeping their aspect, until the shorter side
+    has that many pixels; larger images keep their size. A model's ``ModelSpec.recipe``
+    overrides these defaults; the user's options override both.
     """
 
     epochs: int = 10
@@ -43,6 +45,7 @@ class TrainConfig:
     seed: int = 0
     augment: str | None = None
     image_size: int | None = None
+    min_image_size: int | None = None
     limit: int | None = None
     limit_test: int | None = None
     device: str = "auto"
@@ -84,7 +87,8 @@ class TrainConfig:
             raise UsageError(f"--val-split must be in [0, 1), got {self.val_split!r}")
         if self.seed < 0:
             raise UsageError(f"--seed must be zero or positive, got {self.seed!r}")
-        for name, value in (("image-size", self.image_size), ("limit", self.limit), ("limit-test", self.limit_test)):
+        for name, value in (("image-size", self.image_size), ("min-image-size", self.min_image_size),
+                            ("limit", self.limit), ("limit-test", self.limit_test)):
             if value is not None:
                 _positive_int(name, value)
         if not isinstance(self.save_every, int) or self.save_every < 0:

@@ -56,16 +56,17 @@ def alexnet_specs(backend: str, module: str) -> list[ModelSpec]:
             min_input_size=(25, 25),
             reference=MNIST_TUTORIAL,
             license="architecture: public tutorial",
-            recipe={"epochs": 30, "scheduler": "cosine", "image_size": 56, "label_smoothing": 0.1},
+            recipe={"epochs": 30, "scheduler": "cosine", "min_image_size": 56, "label_smoothing": 0.1},
             notes=(
                 "Conv + ReLU, then BatchNorm (momentum 0.1 in PyTorch's convention, 0.9 in Keras', epsilon "
                 '1e-5); TensorFlow "same" padding; glorot-uniform weights, zero biases. 256 features before '
                 "fc1 at 28x28, 1,024 at 56x56. Recipe: the tutorial's Adam 1e-3, batch 128, with 30 epochs "
                 "instead of 10, the rate decayed by a per-epoch cosine to 0, label smoothing 0.1, and images "
-                "resized to 56x56 on the device (the stride-4 stem then leaves 14x14 maps, not 7x7; 3.3x the "
-                "MACs of 28 px). With the datasets' default shift augmentation it took alexnet-torch-bn on "
-                "full Fashion-MNIST from 89.98% (the tutorial's recipe) to 93.11% test top-1 (mean of seeds "
-                "0-2) and on MNIST from 98.71% to 99.66% (seed 0; docs/benchmarks.md). On 28 px data, "
+                "below 56 px resized up to 56 on the device, larger ones kept as they are (at 56x56 the stride-4 "
+                "stem leaves 14x14 maps, not 7x7; 3.3x the MACs of 28 px). With the datasets' default shift "
+                "augmentation it took alexnet-torch-bn on full Fashion-MNIST from 89.98% (the tutorial's "
+                "recipe) to 93.11% test top-1 (mean of seeds 0-2) and on MNIST from 98.71% to 99.66% (seed 0; "
+                "docs/benchmarks.md). On 28 px data, "
                 "--epochs 10 --scheduler none --augment none --label-smoothing 0 --image-size 28 is the "
                 "tutorial's."
             ),

@@ -53,11 +53,16 @@ def model_input_size(spec: ModelSpec, data_size: tuple[int, int]) -> tuple[int, 
     return spec.input_size[1], spec.input_size[2]
 
 
-def training_input_size(spec: ModelSpec, data_size: tuple[int, int], image_size: int | None) -> tuple[int, int]:
-    """The size the model trains and tests at: ``image_size`` squared when asked for, else
-    :func:`model_input_size`; refused when below the model's minimum."""
+def training_input_size(
+    spec: ModelSpec, data_size: tuple[int, int], image_size: int | None, min_image_size: int | None = None
+) -> tuple[int, int]:
+    """The size the model trains and tests at: ``image_size`` squared when asked for; else
+    :func:`model_input_size`, resized up to ``min_image_size`` on its shorter side when below it;
+    refused when below the model's minimum."""
     if image_size is None:
         input_size = model_input_size(spec, data_size)
+        if min_image_size is not None and min(input_size) < min_image_size:
+            input_size = _shorter_side_to(input_size, min_image_size)
         check_input_size(spec, input_size)
         return input_size
     min_h, min_w = spec.min_input_size
@@ -65,6 +70,12 @@ def training_input_size(spec: ModelSpec, data_size: tuple[int, int], image_size:
         raise UsageError(f"--image-size {image_size} is below {spec.name}'s minimum input of {min_h}x{min_w} "
                          f"pixels; pass --image-size {max(min_h, min_w)} or more")
     return image_size, image_size
+
+
+def _shorter_side_to(size: tuple[int, int], side: int) -> tuple[int, int]:
+    """``size`` scaled, aspect kept, so that its shorter side is ``side`` pixels."""
+    scale = side / min(size)
+    return max(side, round(size[0] * scale)), max(side, round(size[1] * scale))
 
 
 def create_model(

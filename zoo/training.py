@@ -72,7 +72,7 @@ def prepare_data(spec: ModelSpec, dataset: Dataset, config: TrainConfig) -> tupl
     image_h, image_w, channels = dataset.train.images.shape[1:]
     if channels != len(dataset.spec.mean):
         raise ZooError(f"dataset {dataset.spec.name} has {channels} channels but declares {len(dataset.spec.mean)}")
-    input_size = training_input_size(spec, (image_h, image_w), config.image_size)
+    input_size = training_input_size(spec, (image_h, image_w), config.image_size, config.min_image_size)
     train, val = split_validation(dataset.train.head(config.limit), config.val_split, config.seed)
     data = TrainingData(
         dataset=dataset.spec.name,

@@ -11,15 +11,18 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from zoo.atomic import atomic_write_text
 from zoo.backend import BenchConfig, Throughput
 from zoo.errors import ZooError
 
+if TYPE_CHECKING:
+    from zoo.config import TrainConfig
+
 
 def _input_shape(
-    spec: Any, dataset: str | None, explicit: list[int] | None, image_size: int | None = None
+    spec: Any, dataset: str | None, explicit: list[int] | None, config: TrainConfig | None = None
 ) -> tuple[int, int, int]:
     from zoo.models import training_input_size
     from zoo.registry import get_registry
@@ -30,7 +33,8 @@ def _input_shape(
     if dataset is None:
         return spec.input_size
     data_h, data_w, channels = get_registry().dataset(dataset).spec.shape
-    return (channels, *training_input_size(spec, (data_h, data_w), image_size))
+    sizes = (config.image_size, config.min_image_size) if config is not None else (None, None)
+    return (channels, *training_input_size(spec, (data_h, data_w), *sizes))
 
 
 def _throughput(backend: Any, spec: Any, job: dict[str, Any], shape: tuple[int, int, int], num_classes: int,
@@ -86,7 +90,7 @@ def run_train_job(job: dict[str, Any]) -> dict[str, Any]:
     else:
         source = "reused"
     metrics = dict(record.metrics)
-    shape = _input_shape(spec, dataset.name, None, config.image_size)  # what the run trained at
+    shape = _input_shape(spec, dataset.name, None, config)  # what the run trained at
     if "train_samples_per_sec" not in metrics or job.get("rerun"):
         measured = _throughput(backend, spec, job, shape, dataset.num_classes, config)
         numeric = {k: float(v) for k, v in measured.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
