@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 
 def _input_shape(
-    spec: Any, dataset: str | None, explicit: list[int] | None, config: TrainConfig | None = None
+    spec: Any, dataset: str | None, explicit: list[int] | None, config: TrainConfig
 ) -> tuple[int, int, int]:
     from zoo.models import training_input_size
     from zoo.registry import get_registry
@@ -33,8 +33,7 @@ def _input_shape(
     if dataset is None:
         return spec.input_size
     data_h, data_w, channels = get_registry().dataset(dataset).spec.shape
-    sizes = (config.image_size, config.min_image_size) if config is not None else (None, None)
-    return (channels, *training_input_size(spec, (data_h, data_w), *sizes))
+    return (channels, *training_input_size(spec, (data_h, data_w), config.image_size, config.min_image_size))
 
 
 def _throughput(backend: Any, spec: Any, job: dict[str, Any], shape: tuple[int, int, int], num_classes: int,
@@ -124,7 +123,7 @@ def run_bench_job(job: dict[str, Any]) -> dict[str, Any]:
     overrides = job.get("overrides", {})
     config = TrainConfig.build(overrides)
     backend = get_backend(spec.backend)
-    shape = _input_shape(spec, None, job.get("input_shape"))
+    shape = _input_shape(spec, None, job.get("input_shape"), config)
     from zoo.models import check_input_size
 
     check_input_size(spec, shape[1:])
