@@ -65,8 +65,8 @@ def alexnet_specs(backend: str, module: str) -> list[ModelSpec]:
                 "below 56 px resized up to 56 on the device, larger ones kept as they are (at 56x56 the stride-4 "
                 "stem leaves 14x14 maps, not 7x7; 3.3x the MACs of 28 px). With the datasets' default shift "
                 "augmentation it took alexnet-torch-bn on full Fashion-MNIST from 89.98% (the tutorial's "
-                "recipe) to 93.11% test top-1 (mean of seeds 0-2) and on MNIST from 98.71% to 99.61% "
-                "(mean of seeds 0-1; docs/benchmarks.md). On 28 px data, "
+                "recipe) to 93.11% test top-1 (mean of seeds 0-2) and on MNIST from 98.71% to 99.60% "
+                "(mean of seeds 0-2; docs/benchmarks.md). On 28 px data, "
                 "--epochs 10 --scheduler none --augment none --label-smoothing 0 --image-size 28 is the "
                 "tutorial's."
             ),
