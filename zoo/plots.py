@@ -42,22 +42,33 @@ def _save(figure: Any, path: Path, fmt: str) -> None:
         raise ZooError(f"cannot write {path}: {exc.strerror or exc}; choose a writable location") from exc
 
 
+SPLIT_STYLES = (("train", "-", "train"), ("val", "--", "validation"))
+
+
 def _draw_curves(loss_axes: Any, accuracy_axes: Any, histories: Mapping[str, Sequence[Mapping[str, Any]]]) -> None:
-    for index, (label, epochs) in enumerate(histories.items()):
-        color = f"C{index % 10}"
-        for split, style in (("train", "-"), ("val", "--")):
+    """One colour per history, solid for train and dashed for validation; the legend, outside the
+    accuracy panel so it never hides a curve, names each history once and the two line styles."""
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import MaxNLocator
+
+    for index, epochs in enumerate(histories.values()):
+        for split, style, _ in SPLIT_STYLES:
             for axes, quantity in ((loss_axes, "loss"), (accuracy_axes, "accuracy")):
                 points = [e for e in epochs if e.get(f"{split}_{quantity}") is not None]
                 if points:
                     xs = [e["epoch"] for e in points]
                     ys = [e[f"{split}_{quantity}"] for e in points]
-                    axes.plot(xs, ys, style, color=color, marker="o", markersize=3, label=f"{label} {split}")
+                    axes.plot(xs, ys, style, color=f"C{index % 10}", marker="o", markersize=3)
     for axes, title in ((loss_axes, "loss"), (accuracy_axes, "accuracy")):
         axes.set_title(title)
         axes.set_xlabel("epoch")
         axes.grid(True, alpha=0.3)
-        axes.xaxis.get_major_locator().set_params(integer=True)
-    accuracy_axes.legend(fontsize="small", loc="best")
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))  # a 1-epoch run gets tick "1" only
+    handles = [Line2D([], [], color=f"C{index % 10}", marker="o", markersize=3, label=label)
+               for index, label in enumerate(histories)]
+    handles += [Line2D([], [], color="grey", linestyle=style, label=name) for _, style, name in SPLIT_STYLES]
+    accuracy_axes.legend(handles=handles, fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1),
+                         borderaxespad=0)
 
 
 def plot_training_curves(histories: Mapping[str, Sequence[Mapping[str, Any]]], path: Path) -> None:
