@@ -6,7 +6,7 @@ from __future__ import annotations
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from zoo.plots import _draw_curves
+from zoo.plots import _draw_curves, _separate_labels
 
 
 def epoch(number: int, loss: float, accuracy: float, validation: bool = True) -> dict[str, float | int | None]:
@@ -44,3 +44,34 @@ def test_epochs_are_whole_numbers_even_for_a_one_epoch_run() -> None:
     three = drawn({"long": [epoch(n, 2.0 / n, 0.3 * n, validation=False) for n in (1, 2, 3)]})
     assert all(tick == int(tick) for axes in three for tick in visible_ticks(axes))
     assert len(three[1].get_lines()) == 1  # no validation split: no dashed line
+
+
+def test_labels_of_points_close_together_move_apart_and_a_lone_label_stays_above_right() -> None:
+    figure = Figure(layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.subplots()
+    axes.set_xscale("log")
+    points = {"alexnet-torch": (150.0, 10.25), "alexnet-keras": (197.0, 9.70), "alexnet-torch-bn": (753.0, 88.65)}
+    labels = [axes.annotate(name, xy, textcoords="offset points", xytext=(5, 5)) for name, xy in points.items()]
+    axes.set_ylim(0, 100)
+    axes.set_xlim(50, 2000)
+    _separate_labels(figure, labels)
+    renderer = figure.canvas.get_renderer()
+    torch_box, keras_box, bn_box = (label.get_window_extent(renderer) for label in labels)
+    assert not torch_box.overlaps(keras_box) and not keras_box.overlaps(bn_box)
+    assert labels[0].xyann == (5, 5) and labels[2].xyann == (5, 5)  # nothing in the way: above right
+    assert labels[1].xyann != (5, 5)
+
+
+def test_a_label_does_not_cover_another_models_point() -> None:
+    figure = Figure(layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.subplots()
+    axes.set_xlim(0, 100)
+    axes.set_ylim(0, 100)
+    below = axes.annotate("alexnet-torch-bn", (40, 50), textcoords="offset points", xytext=(5, 5))
+    above_right = axes.annotate("alexnet-keras-bn", (45, 51), textcoords="offset points", xytext=(5, 5))
+    _separate_labels(figure, [below, above_right])
+    renderer = figure.canvas.get_renderer()
+    x, y = axes.transData.transform((45, 51))
+    assert not below.get_window_extent(renderer).contains(x, y) and below.xyann != (5, 5)

@@ -122,11 +122,13 @@ def plot_comparison(rows: Sequence[Mapping[str, Any]], path: Path, *, title: str
         raise UsageError("nothing to plot: no model finished")
     figure = _new_figure(17, 5)
     scatter, loss_axes, accuracy_axes = figure.subplots(1, 3)
+    labels = []
     for index, row in enumerate(done):
         x = row.get("infer_samples_per_sec") or 0.0
         y = row["top1_mean"] * 100
         scatter.errorbar(x, y, yerr=(row.get("top1_std") or 0.0) * 100, fmt="o", color=f"C{index % 10}", capsize=4)
-        scatter.annotate(row["model"], (x, y), textcoords="offset points", xytext=(5, 5), fontsize="small")
+        labels.append(scatter.annotate(row["model"], (x, y), textcoords="offset points", xytext=LABEL_SPOTS[0][0],
+                                       fontsize="small"))
     scatter.set_xscale("log")
     scatter.margins(x=0.25, y=0.15)  # room for the labels
     scatter.set_xlabel("inference images/s (log scale)")
@@ -139,4 +141,38 @@ def plot_comparison(rows: Sequence[Mapping[str, Any]], path: Path, *, title: str
         if row.get("histories") and any(row["histories"].values())
     }
     _draw_curves(loss_axes, accuracy_axes, histories)
+    _separate_labels(figure, labels)
     _save(figure, path, fmt)
+
+
+# Where a point's label may go, in offset points from it: above right first, then the other corners.
+LABEL_SPOTS = (((5, 5), "left", "bottom"), ((5, -5), "left", "top"), ((-5, 5), "right", "bottom"),
+               ((-5, -5), "right", "top"))
+
+
+def _separate_labels(figure: Any, labels: Sequence[Any]) -> None:
+    """Move each label to the first corner of its point where it covers no other point and no label
+    placed before it (models of about the same accuracy and speed); if every corner is taken, it
+    stays above right."""
+    from matplotlib.transforms import Bbox
+
+    figure.canvas.draw()  # final layout, so the measured boxes are the saved ones
+    renderer = figure.canvas.get_renderer()
+    points = [label.axes.transData.transform(label.xy) for label in labels]
+    markers = [Bbox.from_extents(x - 4, y - 4, x + 4, y + 4) for x, y in points]  # a marker, in pixels
+    placed: list[Any] = []
+    for index, label in enumerate(labels):
+        others = [*placed, *markers[:index], *markers[index + 1:]]
+        for offset, horizontal, vertical in LABEL_SPOTS:
+            label.xyann = offset
+            label.set_horizontalalignment(horizontal)
+            label.set_verticalalignment(vertical)
+            box = label.get_window_extent(renderer)
+            if not any(box.overlaps(other) for other in others):
+                break
+        else:
+            label.xyann = LABEL_SPOTS[0][0]
+            label.set_horizontalalignment(LABEL_SPOTS[0][1])
+            label.set_verticalalignment(LABEL_SPOTS[0][2])
+            box = label.get_window_extent(renderer)
+        placed.append(box)
