@@ -14,6 +14,10 @@ from zoo.atomic import atomic_path
 from zoo.errors import UsageError, ZooError
 
 IMAGE_FORMATS = ("png", "svg", "pdf")
+SPLIT_STYLES = (("train", "-", "train"), ("val", "--", "validation"))  # key prefix, line style, legend name
+# Where a point's label may go, in offset points from it: above right first, then the other corners.
+LABEL_SPOTS = (((5, 5), "left", "bottom"), ((5, -5), "left", "top"), ((-5, 5), "right", "bottom"),
+               ((-5, -5), "right", "top"))
 
 
 def _image_format(path: Path) -> str:
@@ -40,9 +44,6 @@ def _save(figure: Any, path: Path, fmt: str) -> None:
             figure.savefig(temporary, format=fmt, dpi=120)
     except OSError as exc:
         raise ZooError(f"cannot write {path}: {exc.strerror or exc}; choose a writable location") from exc
-
-
-SPLIT_STYLES = (("train", "-", "train"), ("val", "--", "validation"))
 
 
 def _draw_curves(loss_axes: Any, accuracy_axes: Any, histories: Mapping[str, Sequence[Mapping[str, Any]]]) -> None:
@@ -128,7 +129,7 @@ def plot_comparison(rows: Sequence[Mapping[str, Any]], path: Path, *, title: str
         y = row["top1_mean"] * 100
         scatter.errorbar(x, y, yerr=(row.get("top1_std") or 0.0) * 100, fmt="o", color=f"C{index % 10}", capsize=4)
         labels.append(scatter.annotate(row["model"], (x, y), textcoords="offset points", xytext=LABEL_SPOTS[0][0],
-                                       fontsize="small"))
+                                       fontsize="small"))  # moved by _separate_labels if it covers another
     scatter.set_xscale("log")
     scatter.margins(x=0.25, y=0.15)  # room for the labels
     scatter.set_xlabel("inference images/s (log scale)")
@@ -145,11 +146,6 @@ def plot_comparison(rows: Sequence[Mapping[str, Any]], path: Path, *, title: str
     _save(figure, path, fmt)
 
 
-# Where a point's label may go, in offset points from it: above right first, then the other corners.
-LABEL_SPOTS = (((5, 5), "left", "bottom"), ((5, -5), "left", "top"), ((-5, 5), "right", "bottom"),
-               ((-5, -5), "right", "top"))
-
-
 def _separate_labels(figure: Any, labels: Sequence[Any]) -> None:
     """Move each label to the first corner of its point where it covers no other point and no label
     placed before it (models of about the same accuracy and speed); if every corner is taken, it
@@ -163,16 +159,17 @@ def _separate_labels(figure: Any, labels: Sequence[Any]) -> None:
     placed: list[Any] = []
     for index, label in enumerate(labels):
         others = [*placed, *markers[:index], *markers[index + 1:]]
-        for offset, horizontal, vertical in LABEL_SPOTS:
-            label.xyann = offset
-            label.set_horizontalalignment(horizontal)
-            label.set_verticalalignment(vertical)
-            box = label.get_window_extent(renderer)
-            if not any(box.overlaps(other) for other in others):
+        for spot in LABEL_SPOTS:
+            _put_label(label, spot)
+            if not any(label.get_window_extent(renderer).overlaps(other) for other in others):
                 break
         else:
-            label.xyann = LABEL_SPOTS[0][0]
-            label.set_horizontalalignment(LABEL_SPOTS[0][1])
-            label.set_verticalalignment(LABEL_SPOTS[0][2])
-            box = label.get_window_extent(renderer)
-        placed.append(box)
+            _put_label(label, LABEL_SPOTS[0])
+        placed.append(label.get_window_extent(renderer))
+
+
+def _put_label(label: Any, spot: tuple[tuple[int, int], str, str]) -> None:
+    offset, horizontal, vertical = spot
+    label.xyann = offset
+    label.set_horizontalalignment(horizontal)
+    label.set_verticalalignment(vertical)
