@@ -62,8 +62,8 @@ def test_non_square_data_trains_checkpoints_and_predicts_at_its_aspect(
 
     checkpoint = save_checkpoint(
         tmp_path / "ckpt", backend=backend, model=fit.model, spec=spec, dataset="fashion-mnist",
-        classes=wide_fashion.spec.classes, image_shape=(28, 42, 1), preprocessing=data.preprocessing,
-        recipe=config.recipe(), environment={}, metrics={},
+        classes=wide_fashion.spec.classes, image_shape=wide_fashion.train.images.shape[1:],
+        preprocessing=data.preprocessing, recipe=config.recipe(), environment={}, metrics={},
     )
     paths = []
     for index, image in enumerate(test.images):

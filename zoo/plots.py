@@ -152,7 +152,7 @@ def _separate_labels(figure: Any, labels: Sequence[Any]) -> None:
     stays above right."""
     from matplotlib.transforms import Bbox
 
-    figure.canvas.draw()  # final layout, so the measured boxes are the saved ones
+    figure.draw_without_rendering()  # the final layout, so the measured boxes are the saved ones
     renderer = figure.canvas.get_renderer()
     points = [label.axes.transData.transform(label.xy) for label in labels]
     markers = [Bbox.from_extents(x - 4, y - 4, x + 4, y + 4) for x, y in points]  # a marker, in pixels
