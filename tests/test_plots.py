@@ -3,10 +3,12 @@ through the CLI in test_cli_runs and test_compare)."""
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from zoo.plots import _draw_curves, _separate_labels
+from zoo.plots import _draw_curves, _label_counts, _separate_labels
 
 
 def epoch(number: int, loss: float, accuracy: float, validation: bool = True) -> dict[str, float | int | None]:
@@ -75,3 +77,25 @@ def test_a_label_does_not_cover_another_models_point() -> None:
     renderer = figure.canvas.get_renderer()
     x, y = axes.transData.transform((45, 51))
     assert not below.get_window_extent(renderer).contains(x, y) and below.xyann != (5, 5)
+
+
+def test_a_throughput_axis_reads_as_short_numbers_with_room_between_them() -> None:
+    figure = Figure(figsize=(17, 5), layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.subplots(1, 3)[0]  # the width the compare scatter gets
+    for throughput in (940.3, 738.9, 908.1, 3998.0, 2690.0, 872.6):  # make demo's inference img/s
+        axes.plot([throughput], [70.0], "o")
+    axes.set_xscale("log")
+    _label_counts(axes.xaxis)
+    axes.margins(x=0.25)
+    figure.draw_without_rendering()
+    renderer = figure.canvas.get_renderer()
+    low, high = axes.get_xlim()
+    ticks = [*zip(axes.xaxis.get_majorticklocs(), axes.xaxis.get_ticklabels(), strict=True),
+             *zip(axes.xaxis.get_minorticklocs(), axes.xaxis.get_ticklabels(minor=True), strict=True)]
+    shown = [(label.get_window_extent(renderer), label.get_text())
+              for location, label in ticks if low <= location <= high and label.get_text()]
+    shown.sort(key=lambda box_and_text: box_and_text[0].x0)
+    assert [text for _, text in shown] == ["600", "1k", "2k", "3k", "4k", "6k"]
+    space = 0.5 * shown[0][0].height  # about a space's width at the label's size
+    assert all(right.x0 - left.x1 >= space for (left, _), (right, _) in pairwise(shown))

@@ -131,6 +131,7 @@ def plot_comparison(rows: Sequence[Mapping[str, Any]], path: Path, *, title: str
         labels.append(scatter.annotate(row["model"], (x, y), textcoords="offset points", xytext=LABEL_SPOTS[0][0],
                                        fontsize="small"))  # moved by _separate_labels if it covers another
     scatter.set_xscale("log")
+    _label_counts(scatter.xaxis)
     scatter.margins(x=0.25, y=0.15)  # room for the labels
     scatter.set_xlabel("inference images/s (log scale)")
     scatter.set_ylabel("test top-1 (%)")
@@ -144,6 +145,23 @@ def plot_comparison(rows: Sequence[Mapping[str, Any]], path: Path, *, title: str
     _draw_curves(loss_axes, accuracy_axes, histories)
     _separate_labels(figure, labels)
     _save(figure, path, fmt)
+
+
+def _label_counts(axis: Any) -> None:
+    """Label a log axis of counts with short plain numbers ("600", "2k", "1.5M") on the ticks
+    matplotlib's log formatter would label: its "3x10^3" style ran neighbours into each other."""
+    from matplotlib.ticker import EngFormatter, LogFormatter
+
+    short = EngFormatter(sep="")
+
+    class CountFormatter(LogFormatter):
+        def __call__(self, x: float, pos: int | None = None) -> str:
+            if not super().__call__(x, pos):  # a tick the log formatter leaves bare stays bare
+                return ""
+            return short(x) if x >= 1000 else f"{x:g}"
+
+    axis.set_major_formatter(CountFormatter(labelOnlyBase=False))
+    axis.set_minor_formatter(CountFormatter(labelOnlyBase=False))
 
 
 def _separate_labels(figure: Any, labels: Sequence[Any]) -> None:
