@@ -1,5 +1,6 @@
-"""What the training-curve panels show, read back from real matplotlib axes (the files themselves are checked
-through the CLI in test_cli_runs and test_compare)."""
+"""What zoo's pictures show, read back from real matplotlib axes: the training-curve panels, the compare
+scatter's point labels and its throughput axis (the files themselves are checked through the CLI in
+test_cli_runs and test_compare)."""
 
 from __future__ import annotations
 

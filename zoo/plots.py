@@ -158,7 +158,7 @@ def _label_counts(axis: Any) -> None:
         def __call__(self, x: float, pos: int | None = None) -> str:
             if not super().__call__(x, pos):  # a tick the log formatter leaves bare stays bare
                 return ""
-            return short(x) if x >= 1000 else f"{x:g}"
+            return short(x) if x >= 1 else f"{x:g}"  # EngFormatter would write 0.5 as "500m"
 
     axis.set_major_formatter(CountFormatter(labelOnlyBase=False))
     axis.set_minor_formatter(CountFormatter(labelOnlyBase=False))
