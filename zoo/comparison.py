@@ -25,13 +25,19 @@ from zoo.errors import ZooError
 from zoo.registry import get_registry
 
 # On a terminal: what distinguishes the rows; device, precision and batch are in the header above.
-COMPARE_TABLE_COLUMNS = [
-    "model", "status", "top1", "top5", "param_count", "gmacs", "img_size",
-    "train_samples_per_sec", "infer_samples_per_sec", "wall_s", "source",
+# Two tables, each within 100 columns: accuracy and size, then speed (docs/benchmarks.md, "zoo compare's figures").
+COMPARE_TABLE_COLUMNS = ["model", "status", "top1", "top5", "param_count", "gmacs", "img_size", "source"]
+COMPARE_SPEED_COLUMNS = [
+    "model", "execution", "train_steady_samples_per_sec", "train_bare_samples_per_sec", "loop_efficiency",
+    "compile_s", "infer_samples_per_sec",
 ]
+# Where each model's wall time went in this zoo compare (seconds; summed over seeds); wall_s is their total.
+WALL_PHASES = ("start", "data", "compile", "train", "eval", "bench", "other")
+WALL_COLUMNS = [f"wall_{phase}_s" for phase in WALL_PHASES]
 COMPARE_COLUMNS = [
-    "model", "backend", "variant", "status", "param_count", "gmacs", "img_size", "top1", "top5",
-    "train_samples_per_sec", "infer_samples_per_sec", "batch_size", "precision", "device", "wall_s", "source",
+    "model", "backend", "variant", "status", "param_count", "gmacs", "img_size", "top1", "top5", "execution",
+    "train_steady_samples_per_sec", "train_bare_samples_per_sec", "loop_efficiency", "compile_s",
+    "infer_samples_per_sec", "batch_size", "precision", "device", "train_s", "wall_s", *WALL_COLUMNS, "source",
 ]
 BENCH_COLUMNS = [
     "model", "status", "infer_samples_per_sec", "infer_step_time", "infer_batch_size", "infer_img_size",
@@ -44,10 +50,11 @@ Announce = Callable[[str], None]
 
 @dataclass
 class WorkerOutcome:
-    """What one worker process produced (``result``) or why it produced nothing."""
+    """What one worker process produced (``result``) or why it produced nothing, and its wall seconds."""
 
     result: dict[str, Any]
     returncode: int
+    seconds: float = 0.0
 
 
 @dataclass
@@ -62,9 +69,10 @@ class Comparison:
 
 def run_worker(job: dict[str, Any], announce: Announce | None = None, timeout: float | None = None) -> WorkerOutcome:
     """Run ``job`` in ``python -m zoo.worker``; relay its stderr lines; keep a tail for failures."""
+    started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="zoo-worker-") as tmp:
         job_path, result_path = Path(tmp, "job.json"), Path(tmp, "result.json")
-        job_path.write_text(json.dumps(job))
+        job_path.write_text(json.dumps({**job, "spawned_at": time.time()}))
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         process = subprocess.Popen(
@@ -90,7 +98,8 @@ def run_worker(job: dict[str, Any], announce: Announce | None = None, timeout: f
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-            return WorkerOutcome({"status": "failed", "reason": f"timed out after {timeout:.0f} s"}, -9)
+            return WorkerOutcome({"status": "failed", "reason": f"timed out after {timeout:.0f} s"}, -9,
+                                 time.perf_counter() - started)
         except KeyboardInterrupt:
             process.send_signal(signal.SIGINT)
             try:
@@ -99,10 +108,11 @@ def run_worker(job: dict[str, Any], announce: Announce | None = None, timeout: f
                 process.kill()
             raise
         reader.join(timeout=5)
+        seconds = time.perf_counter() - started
         if result_path.exists():
-            return WorkerOutcome(json.loads(result_path.read_text()), returncode)
+            return WorkerOutcome(json.loads(result_path.read_text()), returncode, seconds)
         reason = _crash_reason(returncode, tail)
-        return WorkerOutcome({"status": "failed", "reason": reason}, returncode)
+        return WorkerOutcome({"status": "failed", "reason": reason}, returncode, seconds)
 
 
 def _crash_reason(returncode: int, tail: Sequence[str]) -> str:
@@ -137,13 +147,15 @@ def aggregate(model: str, spec_backend: str, variant: str, results: list[dict[st
     row: dict[str, Any] = {"model": model, "backend": spec_backend, "variant": variant or "-"}
     if not ok:
         failed = next((r for r in results if r.get("status") != "ok"), {"reason": "no result"})
-        row.update(status=failed.get("status", "failed"), reason=failed.get("reason", ""))
+        row.update(status=failed.get("status", "failed"), reason=failed.get("reason", ""), **wall_breakdown(results))
         return row
     first = ok[0]
     metrics = [r["metrics"] for r in ok]
     top1, top1_std = _mean_std([m["top1"] for m in metrics if "top1" in m])
     top5, top5_std = _mean_std([m["top5"] for m in metrics if "top5" in m])
-    train_sps, _ = _mean_std([m["train_samples_per_sec"] for m in metrics if "train_samples_per_sec" in m])
+    steady, _ = _mean_std([m["train_steady_samples_per_sec"] for m in metrics if "train_steady_samples_per_sec" in m])
+    bare, _ = _mean_std([m["train_bare_samples_per_sec"] for m in metrics if "train_bare_samples_per_sec" in m])
+    compile_s, _ = _mean_std([m["compile_seconds"] for m in metrics if "compile_seconds" in m])
     infer_sps, _ = _mean_std([m["infer_samples_per_sec"] for m in metrics if "infer_samples_per_sec" in m])
     environment = first.get("environment", {})
     sources = sorted({f"{r['source']} run {r['run_id']}" for r in ok})
@@ -158,17 +170,41 @@ def aggregate(model: str, spec_backend: str, variant: str, results: list[dict[st
         top1=_pm(top1, top1_std), top5=_pm(top5, top5_std),
         top1_mean=top1, top1_std=top1_std, top5_mean=top5, top5_std=top5_std,
         seeds=[r["seed"] for r in ok], run_ids=[r["run_id"] for r in ok],
-        train_samples_per_sec=round(train_sps, 1) if train_sps is not None else None,
-        infer_samples_per_sec=round(infer_sps, 1) if infer_sps is not None else None,
+        execution=", ".join(dict.fromkeys(r.get("execution") or "-" for r in ok)),
+        train_steady_samples_per_sec=_rounded(steady, 1),
+        train_bare_samples_per_sec=_rounded(bare, 1),
+        loop_efficiency=_rounded(steady / bare if steady and bare else None, 3),
+        compile_s=_rounded(compile_s, 2),
+        infer_samples_per_sec=_rounded(infer_sps, 1),
         throughput_source=first.get("throughput_source"),
         batch_size=first["batch_size"], precision=first["precision"],
         device=environment.get("device_name") or environment.get("device", ""),
-        wall_s=round(sum(r["metrics"].get("train_seconds", r["wall_seconds"]) for r in ok), 1),  # the runs' own
+        train_s=round(sum(r["metrics"].get("train_seconds", 0.0) for r in ok), 1),  # the runs' own, when trained
+        **wall_breakdown(results),
         source=", ".join(sources),
         recipe=first.get("recipe"),
         histories={str(r["seed"]): r.get("history", []) for r in ok},
     )
     return row
+
+
+def _rounded(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def wall_breakdown(results: Sequence[dict[str, Any]]) -> dict[str, float]:
+    """``wall_s`` (a model's workers' wall seconds, over its seeds) and the ``wall_<phase>_s`` it splits into;
+    ``other`` is what the named phases leave (run-store writes, checkpoints, the worker's exit)."""
+    phases = dict.fromkeys(WALL_PHASES, 0.0)
+    total = 0.0
+    for result in results:
+        seconds = float(result.get("wall_total_seconds") or 0.0)
+        total += seconds
+        named = {k: float(v) for k, v in (result.get("timings") or {}).items() if k in phases}
+        for phase, value in named.items():
+            phases[phase] += value
+        phases["other"] += max(0.0, seconds - sum(named.values()))
+    return {"wall_s": round(total, 1), **{f"wall_{phase}_s": round(value, 2) for phase, value in phases.items()}}
 
 
 def compile_condition(overrides: dict[str, Any]) -> str:
@@ -247,7 +283,7 @@ def compare(
                 results.append({"status": "interrupted", "reason": "interrupted by the user"})
                 interrupted = True
                 break
-            results.append(outcome.result)
+            results.append({**outcome.result, "wall_total_seconds": outcome.seconds})
         row = aggregate(entry.name, entry.spec.backend, entry.spec.variant, results)
         rows.append(row)
         results_all.extend(r for r in results if r.get("status") == "ok")
