@@ -68,6 +68,10 @@ def test_every_matching_model_gets_a_row_with_every_column(first) -> None:
         assert rows[name]["param_count"] == pytest.approx(24.747402, abs=0.001)  # 256x2x2 features into fc1
         assert rows[name]["img_size"] == "1x56x56"  # their recipe resizes 28 px images to 56
     assert rows["lenet5-torch"]["param_count"] == rows["lenet5-keras"]["param_count"]
+    # One worker process per backend, reused from model to model (zoo.pool); never two frameworks in one.
+    torch_pids = {rows[name]["worker_pid"] for name in ("alexnet-torch-bn", "lenet5-torch")}
+    keras_pids = {rows[name]["worker_pid"] for name in ("alexnet-keras-bn", "lenet5-keras")}
+    assert len(torch_pids) == len(keras_pids) == 1 and torch_pids != keras_pids
     assert rows["alexnet-keras-bn"]["backend"].startswith("keras (")  # the Keras backend in use is shown
 
 
@@ -162,6 +166,19 @@ def test_a_model_that_fails_gets_a_failed_row_and_the_others_finish(first) -> No
     assert rows[-1]["model"] == "broken-torch"  # failures sort last
     assert rows[-1]["status"] == "failed"
     assert "this network's builder is broken" in rows[-1]["reason"]
+
+
+def test_a_killed_worker_costs_its_row_and_the_next_model_gets_a_fresh_one(
+    first, zoo_exe: Path, compare_env: dict[str, str]
+) -> None:
+    """killed-torch's builder SIGKILLs its worker (as the out-of-memory killer would); lenet5-torch runs next
+    in a new worker (reusing the stored run from the first compare)."""
+    result = _zoo(zoo_exe, compare_env, "compare", "killed-torch", "lenet5-torch", *RECIPE, "-f", "json")
+    assert result.returncode == 0, result.stderr
+    rows = {row["model"]: row for row in json.loads(result.stdout)["rows"]}
+    assert rows["killed-torch"]["status"] == "failed"
+    assert rows["killed-torch"]["reason"].startswith("worker killed (out of memory?)")
+    assert rows["lenet5-torch"]["status"] == "ok" and rows["lenet5-torch"]["source"].startswith("reused run ")
 
 
 def test_conditions_header_names_device_versions_and_recipe(first) -> None:

@@ -50,7 +50,7 @@ def test_epochs_that_were_all_warm_up_give_no_steady_figure() -> None:
     figures = run_figures([only], train_count=200, batch_size=100)
     assert "train_steady_samples_per_sec" not in figures and figures["compile_seconds"] == 2.0
     legacy = {"epoch": 1, "images_per_sec": 100.0, "seconds": 2.0}  # stored before the fields existed
-    assert run_figures([legacy], train_count=200, batch_size=100)["compile_seconds"] == 0.0
+    assert "compile_seconds" not in run_figures([legacy], train_count=200, batch_size=100)  # unknown, not 0
 
 
 def test_phase_clock_adds_up_and_keeps_time_when_a_phase_raises() -> None:

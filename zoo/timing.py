@@ -46,9 +46,11 @@ def run_figures(
     Each epoch's training seconds are its images over its ``images_per_sec``; its steady part is that minus
     its ``warmup_seconds``, with ``steady_images_per_sec`` images per second. Epochs without a steady figure
     (too few steps after the warm-up) count towards ``compile_seconds`` only. ``train_steady_samples_per_sec``
-    is absent when no epoch has a steady figure.
+    is absent when no epoch has a steady figure, and ``compile_seconds`` too when no epoch reported a warm-up
+    or a steady figure (a backend, or a run stored, before these fields existed: not "no compile").
     """
     steady_images = steady_seconds = compile_seconds = val_seconds = loop_seconds = 0.0
+    reported = False
     for item in history:
         epoch = _get(item, "epoch")
         images = epoch_images(train_count, batch_size, epoch, resumed_epoch, resumed_step)
@@ -59,11 +61,14 @@ def run_figures(
         compile_seconds += warmup_seconds
         val_seconds += max(0.0, float(_get(item, "seconds") or 0.0) - train_seconds)
         steady_rate = _get(item, "steady_images_per_sec")
+        reported = reported or bool(_get(item, "warmup_steps")) or steady_rate is not None
         seconds = train_seconds - warmup_seconds
         if steady_rate and seconds > 0 and math.isfinite(steady_rate):
             steady_seconds += seconds
             steady_images += steady_rate * seconds
-    figures = {"compile_seconds": compile_seconds, "train_loop_seconds": loop_seconds, "val_seconds": val_seconds}
+    figures = {"train_loop_seconds": loop_seconds, "val_seconds": val_seconds}
+    if reported:
+        figures["compile_seconds"] = compile_seconds
     if steady_seconds > 0:
         figures["train_steady_samples_per_sec"] = steady_images / steady_seconds
     return figures

@@ -1,13 +1,16 @@
-"""One model's share of ``zoo compare`` / ``zoo bench``, run in its own process.
+"""One model's share of ``zoo compare`` / ``zoo bench``, run in a worker process.
 
-``python -m zoo.worker JOB.json RESULT.json``: a crash, an out-of-memory kill
-or a plugin error here costs the comparison one row, not the whole table, and
-TensorFlow and PyTorch never share a process or fight over a GPU.
+``python -m zoo.worker JOB.json RESULT.json`` runs one job; ``python -m zoo.worker --serve``
+runs one job per line of ``JOB.json<TAB>RESULT.json`` on stdin, keeping its framework
+imported from one model to the next (``zoo.pool``). A crash, an out-of-memory kill or a
+plugin error here costs the comparison one row, not the whole table, and TensorFlow and
+PyTorch never share a process or fight over a GPU.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from dataclasses import replace
@@ -164,7 +167,7 @@ def run_train_job(job: dict[str, Any]) -> dict[str, Any]:
         "metrics": metrics, "history": record.epochs, "img_size": list(shape),
         "batch_size": config.batch_size, "precision": config.precision, "execution": record.execution,
         "environment": record.environment, "wall_seconds": time.perf_counter() - started,
-        "recipe": config.recipe(), "timings": timings,
+        "recipe": config.recipe(), "timings": timings, "worker_pid": os.getpid(),
     }
 
 
@@ -196,8 +199,30 @@ def run_bench_job(job: dict[str, Any]) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the job in ``argv[0]``, write the result to ``argv[1]``; exit 0 on success."""
-    job_path, result_path = (argv if argv is not None else sys.argv[1:])[:2]
+    """Run the job in ``argv[0]``, write the result to ``argv[1]``; exit 0 on success.
+    ``--serve``: run the jobs named on stdin's lines until it ends (130 on Ctrl-C)."""
+    args = argv if argv is not None else sys.argv[1:]
+    if args[:1] == ["--serve"]:
+        return serve()
+    job_path, result_path = args[:2]
+    return run_job(job_path, result_path)
+
+
+def serve() -> int:
+    """One job per stdin line (``JOB.json<TAB>RESULT.json``), in this process, until stdin ends."""
+    try:
+        for line in sys.stdin:
+            job_path, _, result_path = line.rstrip("\n").partition("\t")
+            if run_job(job_path, result_path) == 130:
+                return 130
+    except KeyboardInterrupt:  # Ctrl-C between jobs
+        return 130
+    return 0
+
+
+def run_job(job_path: str, result_path: str) -> int:
+    """Run the job in ``job_path`` and write its result to ``result_path``: 0 when it succeeded,
+    1 when it failed (the result says why), 130 when interrupted (no result)."""
     job = json.loads(Path(job_path).read_text())
     runner = run_bench_job if job.get("kind") == "bench" else run_train_job
     try:
