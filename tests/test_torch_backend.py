@@ -222,14 +222,18 @@ def test_augmentation_is_a_padded_crop_or_its_mirror() -> None:
     assert 10 < flipped < 54  # p = 0.5 per sample
 
 
-def test_shift_is_a_padded_crop_never_a_mirror() -> None:
-    """``--augment shift`` (for digits: a mirrored 2 is not a 2) moves by up to 2 px and never flips."""
-    x = torch.randn(64, 1, 8, 8)
+@pytest.mark.parametrize("shape, memory_format", [((64, 1, 8, 8), torch.contiguous_format),
+                                                   ((64, 3, 8, 6), torch.channels_last)])
+def test_shift_is_a_padded_crop_never_a_mirror(shape: tuple[int, ...], memory_format: torch.memory_format) -> None:
+    """``--augment shift`` (for digits: a mirrored 2 is not a 2) moves by up to 2 px and never flips; its crop
+    (a window of the padded batch, zoo_torch.data.crop) keeps the layout and any channels or aspect."""
+    x = torch.randn(*shape).contiguous(memory_format=memory_format)
     out = augment(x, Augmentation.named("shift"), torch.Generator().manual_seed(0))
+    assert out.shape == x.shape and out.is_contiguous(memory_format=torch.channels_last)
     padded = F.pad(x, (2, 2, 2, 2))
     offsets = set()
     for i in range(64):
-        windows = {(dy, dx): padded[i, :, dy : dy + 8, dx : dx + 8] for dy in range(5) for dx in range(5)}
+        windows = {(dy, dx): padded[i, :, dy : dy + shape[2], dx : dx + shape[3]] for dy in range(5) for dx in range(5)}
         found = [offset for offset, window in windows.items() if torch.equal(out[i], window)]
         assert found, f"sample {i} is not a plain crop of its 2-pixel padding"
         offsets.add(found[0])
