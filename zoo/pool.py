@@ -94,8 +94,12 @@ class _Worker:
         self.process.wait()
 
     def interrupt(self) -> None:
-        """Pass Ctrl-C on (the training saves a resumable state), then kill if it lingers."""
+        """Pass Ctrl-C on (the training saves a resumable state) and end the input, so the worker exits
+        after the job; kill it if it lingers."""
         self.process.send_signal(signal.SIGINT)
+        with contextlib.suppress(OSError):
+            assert self.process.stdin is not None
+            self.process.stdin.close()
         try:
             self.process.wait(timeout=EXIT_SECONDS)
         except subprocess.TimeoutExpired:
