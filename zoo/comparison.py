@@ -107,7 +107,7 @@ def aggregate(model: str, spec_backend: str, variant: str, results: list[dict[st
         top1=_pm(top1, top1_std), top5=_pm(top5, top5_std),
         top1_mean=top1, top1_std=top1_std, top5_mean=top5, top5_std=top5_std,
         seeds=[r["seed"] for r in ok], run_ids=[r["run_id"] for r in ok],
-        execution=", ".join(dict.fromkeys(r.get("execution") or "-" for r in ok)),
+        execution=", ".join(dict.fromkeys(r["execution"] for r in ok if r.get("execution"))) or None,
         train_steady_samples_per_sec=_rounded(steady, 1),
         train_bare_samples_per_sec=_rounded(bare, 1),
         loop_efficiency=_rounded(steady / bare if steady and bare else None, 3),
