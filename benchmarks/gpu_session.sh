@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One lent-GPU session's measurements, in priority order, inside a deadline (issues 4 and 5).
+# One lent-GPU session's measurements, in priority order, inside a deadline (issues 4, 5 and 24).
 #
 # Runs on the device machine (the `device` tool), in the repository root, with
 #   .gpu/whl/   keras, namex, optree, platformdirs wheels (the machine has torch, timm, jax; no keras)
@@ -55,10 +55,15 @@ if [[ "$DRY" != "--dry" ]]; then
         . plugins/zoo-torch plugins/zoo-keras || exit 1
     export PYTHONPATH=/tmp/site PATH=/tmp/site/bin:$PATH
     export DEV=cuda BIG=1024 STEPS=40 LOOP_STEPS=400 LRN_BATCH=256 LRN_PRECISION=bf16 TRAIN_EXTRA="--save-every 1000"
+    export EFF_LIMIT=20000 EFF_TORCH=alexnet-torch-bn,alexnet-torch-small,alexnet-torch-res,alexnet-torch \
+        EFF_KERAS=alexnet-keras-bn,alexnet-keras-small,alexnet-keras-res,alexnet-keras GRAPH_LIMIT=60000 \
+        CMP_PATTERN='alexnet-*' CMP_ARGS="--dataset mnist --epochs 1"
     nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm --format=csv
 else
     export PATH=$PWD/.venv/bin:$PATH
     export DEV=cpu BIG=8 STEPS=2 LOOP_STEPS=2 LRN_BATCH=2 LRN_PRECISION=fp32 TRAIN_EXTRA="--epochs 1 --limit 256 --limit-test 256 --save-every 1000"
+    export EFF_LIMIT=600 EFF_TORCH=alexnet-torch-res EFF_KERAS=alexnet-keras-res GRAPH_LIMIT=300 \
+        CMP_PATTERN='alexnet-*-res' CMP_ARGS="--dataset fashion-mnist --epochs 1 --limit 256 --limit-test 256 --bench-steps 2"
 fi
 export W ZOO_HOME=$W/home ZOO_DATA_DIR=$PWD/.gpu/data/fashion-mnist PYTHONUNBUFFERED=1
 export MNIST_DIR=$PWD/.gpu/data/mnist
@@ -75,6 +80,32 @@ acc() {  # acc TAG MODEL DATASET zoo-train-options...: one full-split run, JSON 
         --datasets "$dataset" --tag "$tag" -- "$@" $TRAIN_EXTRA
 }
 export -f bench acc
+
+# 24. Issue 24 (docs/benchmarks.md, "Loop efficiency"): steady-state training against the bare step.
+# 24a. The CUDA-graph path first: one compiled graph for full batches, the short last batch and validation eager.
+step graphs-test 120 45 python3 -m pytest -q -p no:cacheprovider tests/test_torch_backend.py -k cuda_graphs_see_one
+# 24b. Loop efficiency on 20,000 Fashion-MNIST images, batch 128 (goal on a GPU: >= 0.85 for every variant), eager
+#      (a 1-epoch run is below CUDA_GRAPHS_MIN_STEPS), then forced into CUDA graphs; Keras on JAX the same way.
+step loop-eff-torch 240 60 bash -c 'python3 benchmarks/bench_loop_efficiency.py --device "$DEV" --models "$EFF_TORCH" \
+    --limit "$EFF_LIMIT" --bench-steps "$STEPS" | tee "$W/bench/loop-eff-torch.txt"'
+step loop-eff-keras-jax 240 60 env KERAS_BACKEND=jax bash -c 'python3 benchmarks/bench_loop_efficiency.py \
+    --device "$DEV" --models "$EFF_KERAS" --keras-backends jax --limit "$EFF_LIMIT" --bench-steps "$STEPS" \
+    | tee "$W/bench/loop-eff-keras-jax.txt"'
+# 24c. Where CUDA graphs start to pay (zoo_torch.execution.CUDA_GRAPHS_MIN_STEPS, an estimate until then): the same
+#      3-epoch run eager and in graphs; compile_seconds and the steady figures are in the runs' records
+#      (zoo runs show ID -f json, in home/), the crossover = extra compile seconds / seconds saved per step.
+step graphs-vs-eager 240 90 bash -c 'for mode in --no-compile "--compile-mode reduce-overhead"; do
+    zoo train alexnet-torch-bn --dataset fashion-mnist --limit "$GRAPH_LIMIT" --limit-test 1000 --epochs 3 \
+        --image-size 28 --device "$DEV" --save-every 1000 $mode -f json | tee -a "$W/bench/graphs-vs-eager.json"
+    zoo runs show last -f json > "$W/bench/graphs-vs-eager-$(zoo runs list -f json | python3 -c \
+        "import json,sys; print(json.load(sys.stdin)[-1][\"id\"])").json"; done'
+# 24d. The whole zoo compare 'alexnet-*' --dataset mnist --epochs 1 (goal on one H200: <= 60 s; 150+ s before),
+#      with its wall seconds per phase; Keras on JAX.
+step compare-alexnet 300 120 env KERAS_BACKEND=jax bash -c 'ZOO_DATA_DIR=$MNIST_DIR; [[ $CMP_ARGS == *fashion* ]] &&
+    ZOO_DATA_DIR=$PWD/.gpu/data/fashion-mnist; export ZOO_DATA_DIR ZOO_HOME=$W/home-compare; t0=$(date +%s.%N)
+    zoo compare $CMP_PATTERN $CMP_ARGS --device "$DEV" --timings -f json --output "$W/bench/compare-alexnet.json"
+    echo "zoo compare wall: $(python3 -c "import time; print(round(time.time() - $t0, 1))") s"
+    zoo compare $CMP_PATTERN $CMP_ARGS --device "$DEV" --timings'
 
 # 0. What the last lease left open, first (figures so far in docs/benchmarks.md).
 # 0a. Classic AlexNet with zoo's LocalResponseNorm (hand-written backward): the layer and the model against

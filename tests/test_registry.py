@@ -138,11 +138,16 @@ def test_compile_mode_is_checked_and_changes_how_fast_not_what_is_learnt() -> No
 
 def test_naming_a_compile_mode_turns_compiling_on_and_leaving_both_out_keeps_the_recipe() -> None:
     from zoo.config import TrainConfig, compile_settings
+    from zoo.errors import UsageError
 
-    graphs = TrainConfig.build(compile_settings(False, "reduce-overhead"))
+    graphs = TrainConfig.build(compile_settings(None, "reduce-overhead"))
     assert (graphs.compile, graphs.compile_mode) == (True, "reduce-overhead")
-    assert TrainConfig.build({"compile": True}, compile_settings(False, None)).compile is True  # unset: not "off"
+    assert TrainConfig.build({"compile": True}, compile_settings(None, None)).compile is True  # unset: not "off"
     assert TrainConfig.build(compile_settings(True, None)) == TrainConfig(compile=True)
+    assert TrainConfig().compile is None  # the backend chooses (zoo-torch: docs/torch.md, "Execution modes")
+    assert TrainConfig.build(compile_settings(False, None)).compile is False  # --no-compile: eager, always
+    with pytest.raises(UsageError, match="--no-compile and --compile-mode reduce-overhead contradict"):
+        compile_settings(False, "reduce-overhead")
 
 
 def test_augmentations_come_from_one_table_and_an_unknown_name_is_refused() -> None:

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -97,6 +98,35 @@ def test_migrations_upgrade_an_older_file_and_keep_its_rows(store: RunStore) -> 
         RunStore(store.path)  # this zoo knows only SCHEMA_VERSION now
 
 
+def test_a_version_1_store_gains_the_steady_state_fields_and_keeps_its_epochs(tmp_path: Path) -> None:
+    """Issue 24's migration: epochs logged before it read back with no warm-up and no steady figure; new epochs
+    keep all three fields, and a run records how its steps ran."""
+    path = tmp_path / "runs.sqlite"
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        migrate(conn, MIGRATIONS[:1])
+    finally:
+        conn.close()
+    with raw(path) as conn:  # one run and one epoch through version 1's columns only
+        conn.execute("INSERT INTO runs (model, backend, dataset, reuse_key, started, heartbeat)"
+                     " VALUES ('lenet5-torch', 'torch', 'fashion-mnist', 'k', '2026-01-01T00:00:00+00:00',"
+                     " '2026-01-01T00:00:00+00:00')")
+        conn.execute("INSERT INTO epochs (run_id, epoch, train_loss, train_accuracy, images_per_sec, seconds, lr)"
+                     " VALUES (1, 1, 0.5, 0.8, 900.0, 3.0, 0.001)")
+    store = RunStore(path)
+    assert store.schema_version == SCHEMA_VERSION
+    record = store.get(1)
+    assert (record.epochs[0]["warmup_steps"], record.epochs[0]["warmup_seconds"]) == (0, 0.0)
+    assert record.epochs[0]["steady_images_per_sec"] is None and record.execution is None
+    EpochMetrics(**record.epochs[0])  # old epochs still load as EpochMetrics (zoo.resume reads them so)
+    store.log_epoch(1, replace(epoch(2), warmup_steps=3, warmup_seconds=0.25, steady_images_per_sec=1234.5))
+    store.set_execution(1, "cuda-graphs")
+    record = store.get(1)
+    assert record.epochs[1]["warmup_steps"] == 3 and isinstance(record.epochs[1]["warmup_steps"], int)
+    assert (record.epochs[1]["warmup_seconds"], record.epochs[1]["steady_images_per_sec"]) == (0.25, 1234.5)
+    assert record.execution == "cuda-graphs" and record.to_dict()["execution"] == "cuda-graphs"
+
+
 def test_a_failing_migration_leaves_the_file_at_its_old_version(store: RunStore) -> None:
     broken = (*MIGRATIONS, ("CREATE TABLE half (x)", "THIS IS NOT SQL"))
     conn = sqlite3.connect(store.path, isolation_level=None)
@@ -135,7 +165,9 @@ def test_start_log_finish_get_round_trip(store: RunStore) -> None:
     assert [e["epoch"] for e in record.epochs] == [1, 2]
     assert record.epochs[0]["train_loss"] == 0.9 and record.epochs[0]["val_loss"] is None
     assert record.epochs[1] == {"epoch": 2, "train_loss": 0.5, "train_accuracy": 0.52, "val_loss": None,
-                                "val_accuracy": None, "images_per_sec": 1002.0, "seconds": 2.0, "lr": 1e-3}
+                                "val_accuracy": None, "images_per_sec": 1002.0, "seconds": 2.0, "lr": 1e-3,
+                                "warmup_steps": 0, "warmup_seconds": 0.0, "steady_images_per_sec": None}
+    assert EpochMetrics(**record.epochs[1]) == epoch(2, val=False)  # a stored epoch reads back as it was logged
     assert record.metrics == {"top1": 0.88, "top5": 0.99}
     assert record.artifacts == [{"kind": "checkpoint", "path": "/runs/1/weights.safetensors", "sha256": "b" * 64}]
     assert record.to_dict()["duration"] == record.duration

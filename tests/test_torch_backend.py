@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -112,6 +113,11 @@ def test_fit_on_real_fashion_mnist_beats_chance(backend: Backend, fashion: objec
     assert last.train_loss < first.train_loss
     assert last.images_per_sec > 0 and last.seconds > 0
     assert last.val_accuracy > 0.5, progress.metrics  # chance is 0.1
+    # The first epoch's 3 warm-up steps are timed apart and left out of its steady figure; later epochs have none.
+    assert (first.warmup_steps, last.warmup_steps) == (3, 0)
+    assert 0 < first.warmup_seconds < first.seconds and last.warmup_seconds == 0.0
+    assert first.steady_images_per_sec > 0 and last.steady_images_per_sec == last.images_per_sec
+    assert result.extra["execution"] == "eager" and result.extra["compiled"] is False  # the CPU path, unchanged
 
     probabilities = backend.predict_proba(result.model, fashion.test.images[:500], prep, batch_size=128, device="cpu")
     assert probabilities.shape == (500, 10) and probabilities.dtype == np.float32
@@ -216,14 +222,18 @@ def test_augmentation_is_a_padded_crop_or_its_mirror() -> None:
     assert 10 < flipped < 54  # p = 0.5 per sample
 
 
-def test_shift_is_a_padded_crop_never_a_mirror() -> None:
-    """``--augment shift`` (for digits: a mirrored 2 is not a 2) moves by up to 2 px and never flips."""
-    x = torch.randn(64, 1, 8, 8)
+@pytest.mark.parametrize("shape, memory_format", [((64, 1, 8, 8), torch.contiguous_format),
+                                                   ((64, 3, 8, 6), torch.channels_last)])
+def test_shift_is_a_padded_crop_never_a_mirror(shape: tuple[int, ...], memory_format: torch.memory_format) -> None:
+    """``--augment shift`` (for digits: a mirrored 2 is not a 2) moves by up to 2 px and never flips; its crop
+    (a window of the padded batch, zoo_torch.data.crop) keeps the layout and any channels or aspect."""
+    x = torch.randn(*shape).contiguous(memory_format=memory_format)
     out = augment(x, Augmentation.named("shift"), torch.Generator().manual_seed(0))
+    assert out.shape == x.shape and out.is_contiguous(memory_format=torch.channels_last)
     padded = F.pad(x, (2, 2, 2, 2))
     offsets = set()
     for i in range(64):
-        windows = {(dy, dx): padded[i, :, dy : dy + 8, dx : dx + 8] for dy in range(5) for dx in range(5)}
+        windows = {(dy, dx): padded[i, :, dy : dy + shape[2], dx : dx + shape[3]] for dy in range(5) for dx in range(5)}
         found = [offset for offset, window in windows.items() if torch.equal(out[i], window)]
         assert found, f"sample {i} is not a plain crop of its 2-pixel padding"
         offsets.add(found[0])
@@ -395,3 +405,54 @@ def test_compile_modes_are_torch_compiles() -> None:
     from zoo.config import COMPILE_MODES
 
     assert set(COMPILE_MODES) <= {"default", *torch._inductor.list_mode_options()}
+
+
+def test_cuda_graphs_by_default_only_on_a_cuda_run_long_enough_to_amortise_them() -> None:
+    """The execution rule (docs/torch.md, "Execution modes"), decided before any step runs."""
+    from zoo_torch.execution import CUDA_GRAPHS_MIN_STEPS, choose_execution
+
+    long, short = CUDA_GRAPHS_MIN_STEPS, CUDA_GRAPHS_MIN_STEPS - 1
+    graphs = choose_execution(None, "default", "cuda", long)
+    assert (graphs.name, graphs.compile_mode, graphs.graphs) == ("cuda-graphs", "reduce-overhead", True)
+    assert graphs.warmup_steps > choose_execution(None, "default", "cpu", long).warmup_steps == 3
+    assert choose_execution(None, "default", "cuda", short).name == "eager"  # the capture would not pay
+    assert "too few" in choose_execution(None, "default", "cuda", short).reason
+    assert choose_execution(None, "default", "cpu", 10 * long).name == "eager"  # no graphs without a GPU
+    assert choose_execution(None, "default", "mps", 10 * long).name == "eager"
+    assert choose_execution(False, "default", "cuda", 10 * long).name == "eager"  # --no-compile wins
+    forced = choose_execution(True, "reduce-overhead", "cuda", 1)  # --compile-mode wins, however short
+    assert (forced.name, forced.compile_mode) == ("cuda-graphs", "reduce-overhead")
+    assert choose_execution(True, "reduce-overhead", "cpu", 1).name == "compiled"  # the CPU compiles, no graphs
+    assert choose_execution(True, "default", "cuda", long).name == "compiled"
+    assert not choose_execution(None, "default", "cuda", short).compiled
+
+
+def test_a_bench_config_times_the_step_as_the_run_executed_it() -> None:
+    from zoo_torch.bench import as_executed
+
+    base = BenchConfig((1, 28, 28), 10, 4, compile=True, compile_mode="max-autotune-no-cudagraphs")
+    assert not as_executed(replace(base, execution="eager")).compile
+    assert as_executed(replace(base, execution="compiled")) == replace(base, execution="compiled")
+    graphs = as_executed(replace(base, execution="cuda-graphs"))
+    assert (graphs.compile, graphs.compile_mode) == (True, "reduce-overhead")
+    assert as_executed(replace(base, compile=None)).compile is False  # TrainConfig's "unset": no compile here
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a GPU (benchmarks/gpu_session.sh)")
+def test_cuda_graphs_see_one_batch_shape_and_every_image_counts_once(backend: Backend, fashion: object) -> None:
+    """Run on a GPU by gpu_session.sh: 2 epochs of 1,000 images at batch 96 (a short last batch of 40),
+    forced into CUDA graphs; the graphed step compiles once, never for the short batch or validation."""
+    from torch._dynamo.utils import counters
+
+    train = fashion.train.head(1000)
+    val = Split(fashion.train.images[-300:], fashion.train.labels[-300:])
+    prep = Preprocessing(fashion.spec.mean, fashion.spec.std, (28, 28))
+    data = TrainingData("fashion-mnist", fashion.spec.classes, train, val, prep)
+    counters.clear()
+    config = TrainConfig(epochs=2, batch_size=96, device="cuda", compile=True, compile_mode="reduce-overhead")
+    result = backend.fit(get_spec("alexnet-torch-bn"), data, config, RecordingProgress())
+    assert result.extra["execution"] == "cuda-graphs"
+    assert counters["stats"]["unique_graphs"] == 1, dict(counters["stats"])  # no recompile for 40 or for eval
+    first, second = result.history
+    assert first.warmup_steps > 0 and second.warmup_steps == 0 and second.steady_images_per_sec > 0
+    assert second.val_accuracy > 0.3  # chance is 0.1: the eager short batches and the graphs train one model

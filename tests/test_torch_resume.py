@@ -117,8 +117,9 @@ class Progress:
 
 
 def learnt(history: list[EpochMetrics]) -> list[tuple]:
-    """An epoch's measurements without its timings."""
-    return [astuple(replace(m, images_per_sec=0.0, seconds=0.0)) for m in history]
+    """An epoch's measurements without its timings (and warm-up steps: a resumed process warms up again)."""
+    return [astuple(replace(m, images_per_sec=0.0, seconds=0.0, warmup_steps=0, warmup_seconds=0.0,
+                            steady_images_per_sec=None)) for m in history]
 
 
 def assert_same_run(a: FitResult, b: FitResult) -> None:
@@ -191,6 +192,14 @@ def test_stop_mid_epoch_saves_a_state_and_resuming_it_is_bitwise_identical(fashi
     assert_same_run(straight, resumed)
     assert resumed.extra["resumed_from"] == {"epoch": 1, "step": 2}
     assert load_resume_point(tmp_path).epoch == 2  # the resumed run saved its last epoch
+    # Warm-up: the first 3 steps each process trains; the epoch trained before the stop keeps its figures.
+    assert [m.warmup_steps for m in straight.history] == [3, 0]
+    assert straight.history[0].steady_images_per_sec > 0 and straight.history[0].warmup_seconds > 0
+    assert straight.history[1].steady_images_per_sec == straight.history[1].images_per_sec
+    assert resumed.history[0] == point.history[0] and resumed.history[0].warmup_steps == 3
+    assert resumed.history[0].steady_images_per_sec > 0
+    assert resumed.history[1].warmup_steps == 3  # the 3 steps left after the resume were all warm-up
+    assert resumed.history[1].steady_images_per_sec is None and resumed.history[1].warmup_seconds > 0
 
 
 def test_stop_at_an_epoch_end_and_resume_twice_is_bitwise_identical(fashion, tmp_path: Path) -> None:

@@ -12,7 +12,15 @@ from rich.console import Console
 
 from zoo import cli_options as opt
 from zoo.atomic import atomic_write_text
-from zoo.comparison import BENCH_COLUMNS, COMPARE_COLUMNS, COMPARE_TABLE_COLUMNS, Comparison
+from zoo.comparison import (
+    BENCH_COLUMNS,
+    COMPARE_COLUMNS,
+    COMPARE_SPEED_COLUMNS,
+    COMPARE_TABLE_COLUMNS,
+    WALL_COLUMNS,
+    WALL_PHASES,
+    Comparison,
+)
 from zoo.config import compile_mode_help, compile_settings
 from zoo.errors import UsageError
 from zoo.report import check_format, render_rows, stdout_console
@@ -21,7 +29,14 @@ stdout = stdout_console()
 stderr = Console(stderr=True)
 Opt = typer.Option
 HEADERS = {"param_count": "params (M)", "top1": "top1 %", "top5": "top5 %", "train_samples_per_sec": "train img/s",
-           "infer_samples_per_sec": "infer img/s", "batch_size": "batch", "img_size": "input"}
+           "infer_samples_per_sec": "infer img/s", "batch_size": "batch", "img_size": "input",
+           "wall_s": "wall s", **{f"wall_{phase}_s": phase for phase in WALL_PHASES}}
+# The speed table's headers take two lines so that it fits in 100 columns (Markdown joins them).
+SPEED_HEADERS = {**HEADERS, "execution": "steps", "train_steady_samples_per_sec": "train\nimg/s",
+                 "train_bare_samples_per_sec": "bare\nimg/s", "loop_efficiency": "loop\neff.",
+                 "compile_s": "compile\ns", "infer_samples_per_sec": "infer\nimg/s"}
+# Markdown (for docs) has no width limit: both tables' columns in one, without the wall-time split.
+MARKDOWN_COLUMNS = [c for c in COMPARE_COLUMNS if c not in WALL_COLUMNS and c not in ("variant", "device", "train_s")]
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -56,8 +71,24 @@ def _recipe_part(overrides: dict[str, Any] | None) -> str:
     return "recipe: " + ", ".join(f"{key.replace('_', '-')} {value}" for key, value in shown.items())
 
 
-def render(comparison: Comparison, columns: list[str], fmt: str, output: Path | None, title: str) -> None:
-    """Print or write the comparison in ``fmt``; the table goes with a conditions header."""
+def _speed_title(conditions: dict[str, Any]) -> str:
+    return (f"speed at batch {conditions.get('batch_size')}, {conditions.get('precision')}: training after warm-up, "
+            "its bare step (zoo bench), their ratio")
+
+
+def wall_line(rows: list[dict[str, Any]]) -> str:
+    """``wall 61.2 s: start 12.0, data 1.1, ...``: where the whole comparison's time went, over all models
+    (``--timings`` shows it per model)."""
+    total = sum(row.get("wall_s") or 0.0 for row in rows)
+    phases = ", ".join(f"{phase} {sum(row.get(f'wall_{phase}_s') or 0.0 for row in rows):.1f}"
+                       for phase in WALL_PHASES)
+    return f"wall {total:.1f} s: {phases}"
+
+
+def render(comparison: Comparison, columns: list[str], fmt: str, output: Path | None, title: str,
+           timings: bool = False) -> None:
+    """Print or write the comparison in ``fmt``; the table goes with a conditions header. ``zoo compare``'s
+    table is two (accuracy and size; speed), a wall-time line, and with ``timings`` the time per phase."""
     if fmt == "json":
         rows = [{k: v for k, v in row.items() if k != "histories"} for row in comparison.rows]
         text = json.dumps({"conditions": comparison.conditions, "rows": rows,
@@ -68,12 +99,20 @@ def render(comparison: Comparison, columns: list[str], fmt: str, output: Path | 
         stdout.print(f"[dim]{_conditions_line(comparison.conditions)}[/]", highlight=False)
         shown = COMPARE_TABLE_COLUMNS if columns == COMPARE_COLUMNS else columns
         render_rows(comparison.rows, shown, "table", console=stdout, title=title, headers=HEADERS)
+        if columns == COMPARE_COLUMNS:
+            render_rows(comparison.rows, COMPARE_SPEED_COLUMNS, "table", console=stdout, headers=SPEED_HEADERS,
+                        title=_speed_title(comparison.conditions))
+            if timings:
+                render_rows(comparison.rows, ["model", *WALL_COLUMNS, "wall_s"], "table", console=stdout,
+                            headers=HEADERS, title="wall seconds per phase")
+            stdout.print(f"[dim]{wall_line(comparison.rows)}[/]", highlight=False)
         for row in comparison.rows:
             if row.get("reason"):
                 stderr.print(f"[red]{row['model']}[/]: {row['reason']}", highlight=False)
         return
     else:
-        text = render_rows(comparison.rows, columns, fmt, headers=HEADERS) or ""
+        shown = MARKDOWN_COLUMNS if fmt == "markdown" and columns == COMPARE_COLUMNS else columns
+        text = render_rows(comparison.rows, shown, fmt, headers=SPEED_HEADERS) or ""
         if fmt == "markdown":
             text = f"{_conditions_line(comparison.conditions)}\n\n{text}"
     if output is not None:
@@ -109,6 +148,7 @@ def compare(
     fmt: Annotated[str, Opt("--format", "-f", help="table, json, csv or markdown.")] = "table",
     output: Annotated[Optional[Path], Opt(help="Write the result here instead of stdout.")] = None,  # noqa: UP045
     plot: Annotated[Optional[Path], Opt(help="PNG: accuracy vs inference throughput, and training curves.")] = None,  # noqa: UP045
+    timings: Annotated[bool, Opt("--timings", help="Also a table of each model's wall seconds per phase.")] = False,
 ) -> None:
     """Train, test and time every matching model; one table sorted by accuracy."""
     from zoo.comparison import compare as run_compare
@@ -129,7 +169,7 @@ def compare(
         data_dir=data_dir, bench_steps=bench_steps, bench_warmup=bench_warmup,
         announce=lambda line: stderr.print(line, highlight=False, markup=False, soft_wrap=True),
     )
-    render(comparison, COMPARE_COLUMNS, fmt, output, f"zoo compare on {dataset}")
+    render(comparison, COMPARE_COLUMNS, fmt, output, f"zoo compare on {dataset}", timings=timings)
     if plot is not None:
         from zoo.plots import plot_comparison
 
@@ -168,7 +208,7 @@ def bench(
     check_format(fmt)
     if steps < 1 or warmup < 0 or batch_size < 1:
         raise UsageError("--steps and --batch-size must be at least 1, --warmup at least 0")
-    overrides = {"precision": precision, "device": device, **compile_settings(compile_, compile_mode),
+    overrides = {"precision": precision, "device": device, **compile_settings(compile_ or None, compile_mode),
                  "channels_last": channels_last}
     TrainConfig.build(overrides)
     comparison = run_bench(

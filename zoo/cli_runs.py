@@ -37,7 +37,8 @@ EXPORT_COLUMNS = [
 ]
 EPOCH_HEADERS = {
     "train_loss": "loss", "train_accuracy": "acc", "val_loss": "val loss", "val_accuracy": "val acc",
-    "images_per_sec": "img/s", "seconds": "s",
+    "images_per_sec": "img/s", "seconds": "s", "warmup_steps": "warm-up", "warmup_seconds": "warm-up s",
+    "steady_images_per_sec": "steady img/s",
 }
 STATUS_STYLE = {"finished": "green", "running": "yellow", "interrupted": "yellow", "failed": "red", "crashed": "red"}
 

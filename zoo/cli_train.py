@@ -19,6 +19,8 @@ stdout = stdout_console()
 stderr = Console(stderr=True)
 
 Opt = typer.Option
+COMPILE_HELP = ("torch.compile / XLA; --no-compile: eager \\[unset: the backend chooses; zoo-torch runs CUDA graphs "
+                "on a GPU run long enough to pay for them].")
 
 
 def _emit_json(payload: object) -> None:
@@ -42,7 +44,7 @@ def train(
     min_image_size: opt.MinImageSize = None,
     device: opt.Device = None,
     precision: opt.Precision = None,
-    compile_: Annotated[bool, Opt("--compile", help="torch.compile / XLA.")] = False,
+    compile_: Annotated[Optional[bool], Opt("--compile/--no-compile", help=COMPILE_HELP)] = None,  # noqa: UP045
     compile_mode: Annotated[Optional[str], Opt(help=compile_mode_help())] = None,  # noqa: UP045
     channels_last: Annotated[
         Optional[bool], Opt("--channels-last/--no-channels-last", help="Memory layout \\[device default].")  # noqa: UP045

@@ -1,37 +1,36 @@
-"""``zoo compare`` and ``zoo bench``: many models, one worker process each, one table.
+"""``zoo compare`` and ``zoo bench``: many models, each in a worker process, one table.
 
 Every number in a row says how it was obtained: measured now, or reused from
-a finished run in the store (and which).
+a finished run in the store (and which). Models run grouped by backend, so that
+one worker process (``zoo.pool``) serves all of a backend's models in turn.
 """
 
 from __future__ import annotations
 
-import collections
-import json
-import os
-import signal
 import statistics
-import subprocess
-import sys
-import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from zoo.errors import ZooError
+from zoo.pool import WorkerOutcome, WorkerPool
 from zoo.registry import get_registry
 
 # On a terminal: what distinguishes the rows; device, precision and batch are in the header above.
-COMPARE_TABLE_COLUMNS = [
-    "model", "status", "top1", "top5", "param_count", "gmacs", "img_size",
-    "train_samples_per_sec", "infer_samples_per_sec", "wall_s", "source",
+# Two tables, each within 100 columns: accuracy and size, then speed (docs/benchmarks.md, "zoo compare's figures").
+COMPARE_TABLE_COLUMNS = ["model", "status", "top1", "top5", "param_count", "gmacs", "img_size", "source"]
+COMPARE_SPEED_COLUMNS = [
+    "model", "execution", "train_steady_samples_per_sec", "train_bare_samples_per_sec", "loop_efficiency",
+    "compile_s", "infer_samples_per_sec",
 ]
+# Where each model's wall time went in this zoo compare (seconds; summed over seeds); wall_s is their total.
+WALL_PHASES = ("start", "data", "compile", "train", "eval", "bench", "other")
+WALL_COLUMNS = [f"wall_{phase}_s" for phase in WALL_PHASES]
 COMPARE_COLUMNS = [
-    "model", "backend", "variant", "status", "param_count", "gmacs", "img_size", "top1", "top5",
-    "train_samples_per_sec", "infer_samples_per_sec", "batch_size", "precision", "device", "wall_s", "source",
+    "model", "backend", "variant", "status", "param_count", "gmacs", "img_size", "top1", "top5", "execution",
+    "train_steady_samples_per_sec", "train_bare_samples_per_sec", "loop_efficiency", "compile_s",
+    "infer_samples_per_sec", "batch_size", "precision", "device", "train_s", "wall_s", *WALL_COLUMNS, "source",
 ]
 BENCH_COLUMNS = [
     "model", "status", "infer_samples_per_sec", "infer_step_time", "infer_batch_size", "infer_img_size",
@@ -40,14 +39,6 @@ BENCH_COLUMNS = [
 ]
 
 Announce = Callable[[str], None]
-
-
-@dataclass
-class WorkerOutcome:
-    """What one worker process produced (``result``) or why it produced nothing."""
-
-    result: dict[str, Any]
-    returncode: int
 
 
 @dataclass
@@ -61,61 +52,17 @@ class Comparison:
 
 
 def run_worker(job: dict[str, Any], announce: Announce | None = None, timeout: float | None = None) -> WorkerOutcome:
-    """Run ``job`` in ``python -m zoo.worker``; relay its stderr lines; keep a tail for failures."""
-    with tempfile.TemporaryDirectory(prefix="zoo-worker-") as tmp:
-        job_path, result_path = Path(tmp, "job.json"), Path(tmp, "result.json")
-        job_path.write_text(json.dumps(job))
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        process = subprocess.Popen(
-            [sys.executable, "-m", "zoo.worker", str(job_path), str(result_path)],
-            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env,
-        )
-        tail: collections.deque[str] = collections.deque(maxlen=20)
-
-        def relay() -> None:
-            assert process.stderr is not None
-            for line in process.stderr:
-                line = line.rstrip()
-                if not line:
-                    continue
-                tail.append(line)
-                if announce is not None:
-                    announce(line)
-
-        reader = threading.Thread(target=relay, daemon=True)
-        reader.start()
-        try:
-            returncode = process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-            return WorkerOutcome({"status": "failed", "reason": f"timed out after {timeout:.0f} s"}, -9)
-        except KeyboardInterrupt:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-            raise
-        reader.join(timeout=5)
-        if result_path.exists():
-            return WorkerOutcome(json.loads(result_path.read_text()), returncode)
-        reason = _crash_reason(returncode, tail)
-        return WorkerOutcome({"status": "failed", "reason": reason}, returncode)
+    """Run one ``job`` in a worker process of its own; relay its stderr lines; a failure says why."""
+    with WorkerPool(announce, timeout) as pool:
+        return pool.run("", job)
 
 
-def _crash_reason(returncode: int, tail: Sequence[str]) -> str:
-    if returncode < 0:
-        try:
-            name = signal.Signals(-returncode).name
-        except ValueError:
-            name = f"signal {-returncode}"
-        cause = "killed (out of memory?)" if name == "SIGKILL" else f"crashed with {name}"
-    else:
-        cause = f"exited with status {returncode}"
-    last = next((line for line in reversed(tail) if line.strip()), "")
-    return f"worker {cause}" + (f": {last[-200:]}" if last else "")
+def by_backend(entries: Sequence[Any]) -> list[Any]:
+    """``entries`` grouped by backend (first appearance first), each group in its own order."""
+    first: dict[str, int] = {}
+    for index, entry in enumerate(entries):
+        first.setdefault(entry.spec.backend, index)
+    return sorted(entries, key=lambda entry: first[entry.spec.backend])
 
 
 def _mean_std(values: list[float]) -> tuple[float | None, float | None]:
@@ -137,13 +84,15 @@ def aggregate(model: str, spec_backend: str, variant: str, results: list[dict[st
     row: dict[str, Any] = {"model": model, "backend": spec_backend, "variant": variant or "-"}
     if not ok:
         failed = next((r for r in results if r.get("status") != "ok"), {"reason": "no result"})
-        row.update(status=failed.get("status", "failed"), reason=failed.get("reason", ""))
+        row.update(status=failed.get("status", "failed"), reason=failed.get("reason", ""), **wall_breakdown(results))
         return row
     first = ok[0]
     metrics = [r["metrics"] for r in ok]
     top1, top1_std = _mean_std([m["top1"] for m in metrics if "top1" in m])
     top5, top5_std = _mean_std([m["top5"] for m in metrics if "top5" in m])
-    train_sps, _ = _mean_std([m["train_samples_per_sec"] for m in metrics if "train_samples_per_sec" in m])
+    steady, _ = _mean_std([m["train_steady_samples_per_sec"] for m in metrics if "train_steady_samples_per_sec" in m])
+    bare, _ = _mean_std([m["train_bare_samples_per_sec"] for m in metrics if "train_bare_samples_per_sec" in m])
+    compile_s, _ = _mean_std([m["compile_seconds"] for m in metrics if "compile_seconds" in m])
     infer_sps, _ = _mean_std([m["infer_samples_per_sec"] for m in metrics if "infer_samples_per_sec" in m])
     environment = first.get("environment", {})
     sources = sorted({f"{r['source']} run {r['run_id']}" for r in ok})
@@ -158,17 +107,41 @@ def aggregate(model: str, spec_backend: str, variant: str, results: list[dict[st
         top1=_pm(top1, top1_std), top5=_pm(top5, top5_std),
         top1_mean=top1, top1_std=top1_std, top5_mean=top5, top5_std=top5_std,
         seeds=[r["seed"] for r in ok], run_ids=[r["run_id"] for r in ok],
-        train_samples_per_sec=round(train_sps, 1) if train_sps is not None else None,
-        infer_samples_per_sec=round(infer_sps, 1) if infer_sps is not None else None,
-        throughput_source=first.get("throughput_source"),
+        execution=", ".join(dict.fromkeys(r["execution"] for r in ok if r.get("execution"))) or None,
+        train_steady_samples_per_sec=_rounded(steady, 1),
+        train_bare_samples_per_sec=_rounded(bare, 1),
+        loop_efficiency=_rounded(steady / bare if steady and bare else None, 3),
+        compile_s=_rounded(compile_s, 2),
+        infer_samples_per_sec=_rounded(infer_sps, 1),
+        throughput_source=first.get("throughput_source"), worker_pid=first.get("worker_pid"),
         batch_size=first["batch_size"], precision=first["precision"],
         device=environment.get("device_name") or environment.get("device", ""),
-        wall_s=round(sum(r["metrics"].get("train_seconds", r["wall_seconds"]) for r in ok), 1),  # the runs' own
+        train_s=round(sum(r["metrics"].get("train_seconds", 0.0) for r in ok), 1),  # the runs' own, when trained
+        **wall_breakdown(results),
         source=", ".join(sources),
         recipe=first.get("recipe"),
         histories={str(r["seed"]): r.get("history", []) for r in ok},
     )
     return row
+
+
+def _rounded(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def wall_breakdown(results: Sequence[dict[str, Any]]) -> dict[str, float]:
+    """``wall_s`` (a model's workers' wall seconds, over its seeds) and the ``wall_<phase>_s`` it splits into;
+    ``other`` is what the named phases leave (run-store writes, checkpoints, the worker's exit)."""
+    phases = dict.fromkeys(WALL_PHASES, 0.0)
+    total = 0.0
+    for result in results:
+        seconds = float(result.get("wall_total_seconds") or 0.0)
+        total += seconds
+        named = {k: float(v) for k, v in (result.get("timings") or {}).items() if k in phases}
+        for phase, value in named.items():
+            phases[phase] += value
+        phases["other"] += max(0.0, seconds - sum(named.values()))
+    return {"wall_s": round(total, 1), **{f"wall_{phase}_s": round(value, 2) for phase, value in phases.items()}}
 
 
 def compile_condition(overrides: dict[str, Any]) -> str:
@@ -232,29 +205,30 @@ def compare(
     rows: list[dict[str, Any]] = []
     results_all: list[dict[str, Any]] = []
     interrupted = False
-    for entry in entries:
-        results = []
-        for seed in seeds:
-            job = {
-                "kind": "train", "model": entry.name, "dataset": dataset, "rerun": rerun, "data_dir": data_dir,
-                "overrides": {**overrides, "seed": seed}, "bench": {"steps": bench_steps, "warmup": bench_warmup},
-            }
-            if announce is not None:
-                announce(f"{entry.name} seed {seed}: training, or reusing a stored run")
-            try:
-                outcome = run_worker(job, announce, timeout)
-            except KeyboardInterrupt:
-                results.append({"status": "interrupted", "reason": "interrupted by the user"})
-                interrupted = True
+    with WorkerPool(announce, timeout) as pool:
+        for entry in by_backend(entries):
+            results = []
+            for seed in seeds:
+                job = {
+                    "kind": "train", "model": entry.name, "dataset": dataset, "rerun": rerun, "data_dir": data_dir,
+                    "overrides": {**overrides, "seed": seed}, "bench": {"steps": bench_steps, "warmup": bench_warmup},
+                }
+                if announce is not None:
+                    announce(f"{entry.name} seed {seed}: training, or reusing a stored run")
+                try:
+                    outcome = pool.run(entry.spec.backend, job)
+                except KeyboardInterrupt:
+                    results.append({"status": "interrupted", "reason": "interrupted by the user"})
+                    interrupted = True
+                    break
+                results.append({**outcome.result, "wall_total_seconds": outcome.seconds})
+            row = aggregate(entry.name, entry.spec.backend, entry.spec.variant, results)
+            rows.append(row)
+            results_all.extend(r for r in results if r.get("status") == "ok")
+            if on_row is not None:
+                on_row(row)
+            if interrupted:
                 break
-            results.append(outcome.result)
-        row = aggregate(entry.name, entry.spec.backend, entry.spec.variant, results)
-        rows.append(row)
-        results_all.extend(r for r in results if r.get("status") == "ok")
-        if on_row is not None:
-            on_row(row)
-        if interrupted:
-            break
     rows.sort(key=lambda r: (r["status"] != "ok", -(r.get("top1_mean") or -1.0)))
     batch = overrides.get("batch_size") or next((r.get("batch_size") for r in rows if r.get("batch_size")), None)
     precision = overrides.get("precision", "fp32")
@@ -282,29 +256,32 @@ def bench(
     announce: Announce | None = None,
     timeout: float | None = None,
 ) -> Comparison:
-    """Throughput only, on synthetic inputs, one worker per model; timm-compatible columns."""
+    """Throughput only, on synthetic inputs, each model in a worker (one per backend); timm-compatible columns."""
     entries = get_registry().select_models(patterns, exclude=exclude)
     if not entries:
         raise ZooError(f"no model matches {' '.join(patterns)}; see 'zoo list'")
     overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
     rows, results_all, interrupted = [], [], False
-    for entry in entries:
-        job = {
-            "kind": "bench", "model": entry.name, "overrides": overrides, "num_classes": num_classes,
-            "input_shape": list(input_shape) if input_shape else None,
-            "bench": {"steps": steps, "warmup": warmup, "batch_size": batch_size, "train": train, "infer": infer},
-        }
-        if announce is not None:
-            announce(f"{entry.name}: timing")
-        try:
-            result = run_worker(job, announce, timeout).result
-        except KeyboardInterrupt:
-            result, interrupted = {"status": "interrupted", "reason": "interrupted by the user"}, True
-        rows.append(bench_row(entry.name, result))
-        if result.get("status") == "ok":
-            results_all.append(result)
-        if interrupted:
-            break
+    order = {entry.name: index for index, entry in enumerate(entries)}
+    with WorkerPool(announce, timeout) as pool:
+        for entry in by_backend(entries):
+            job = {
+                "kind": "bench", "model": entry.name, "overrides": overrides, "num_classes": num_classes,
+                "input_shape": list(input_shape) if input_shape else None,
+                "bench": {"steps": steps, "warmup": warmup, "batch_size": batch_size, "train": train, "infer": infer},
+            }
+            if announce is not None:
+                announce(f"{entry.name}: timing")
+            try:
+                result = pool.run(entry.spec.backend, job).result
+            except KeyboardInterrupt:
+                result, interrupted = {"status": "interrupted", "reason": "interrupted by the user"}, True
+            rows.append(bench_row(entry.name, result))
+            if result.get("status") == "ok":
+                results_all.append(result)
+            if interrupted:
+                break
+    rows.sort(key=lambda row: order[row["model"]])  # as listed, whichever backend ran first
     conditions = conditions_from(results_all, precision=overrides.get("precision", "fp32"),
                                  compile=compile_condition(overrides), batch_size=batch_size, steps=steps,
                                  warmup=warmup, measured=time.strftime("%Y-%m-%d %H:%M:%S"))

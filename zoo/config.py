@@ -50,7 +50,7 @@ class TrainConfig:
     limit_test: int | None = None
     device: str = "auto"
     precision: str = "fp32"
-    compile: bool = False
+    compile: bool | None = None  # None: the backend's fastest safe choice (zoo-torch: CUDA graphs on a long GPU run)
     compile_mode: str = "default"
     channels_last: bool | None = None
     deterministic: bool = False
@@ -122,9 +122,12 @@ def compile_mode_help() -> str:
             "graphs on a GPU); implies --compile. Torch models only: Keras compiles with XLA.")
 
 
-def compile_settings(compile_: bool, compile_mode: str | None) -> dict[str, Any]:
-    """``--compile`` and ``--compile-mode`` as setting overrides: naming a mode implies compiling."""
-    return {"compile": True if compile_ or compile_mode is not None else None, "compile_mode": compile_mode}
+def compile_settings(compile_: bool | None, compile_mode: str | None) -> dict[str, Any]:
+    """``--compile/--no-compile`` (None when neither is given) and ``--compile-mode`` as setting overrides:
+    naming a mode implies compiling; neither leaves the choice to the backend."""
+    if compile_ is False and compile_mode is not None:
+        raise UsageError(f"--no-compile and --compile-mode {compile_mode} contradict each other; drop one")
+    return {"compile": True if compile_ or compile_mode is not None else compile_, "compile_mode": compile_mode}
 
 
 def _positive_int(name: str, value: object) -> None:

@@ -9,7 +9,8 @@ from zoo.backend import EpochMetrics
 
 
 def epoch_line(metrics: EpochMetrics, epochs: int) -> str:
-    """``epoch 3/10  loss 0.412  acc 85.1%  val_loss 0.390  val_acc 86.0%  1,234 img/s  12.3 s``."""
+    """``epoch 3/10  loss 0.412  acc 85.1%  val_loss 0.390  val_acc 86.0%  1,234 img/s  12.3 s``; an epoch that
+    began with warm-up steps adds ``(steady 1,310, warm-up 0.4 s)`` after its img/s."""
     parts = [
         f"epoch {metrics.epoch}/{epochs}",
         f"loss {metrics.train_loss:.4f}",
@@ -17,7 +18,10 @@ def epoch_line(metrics: EpochMetrics, epochs: int) -> str:
     ]
     if metrics.val_accuracy is not None:
         parts += [f"val_loss {metrics.val_loss:.4f}", f"val_acc {metrics.val_accuracy:.2%}"]
-    parts += [f"{metrics.images_per_sec:,.0f} img/s", f"{metrics.seconds:.1f} s"]
+    parts.append(f"{metrics.images_per_sec:,.0f} img/s")
+    if metrics.warmup_steps and metrics.steady_images_per_sec is not None:
+        parts.append(f"(steady {metrics.steady_images_per_sec:,.0f}, warm-up {metrics.warmup_seconds:.1f} s)")
+    parts.append(f"{metrics.seconds:.1f} s")
     return "  ".join(parts)
 
 

@@ -34,7 +34,7 @@ def _cell(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, float):
-        return f"{value:.4g}"
+        return f"{value:.4g}" if abs(value) < 1e4 else f"{value:.0f}"  # 12345.6 as 12346, not 1.235e+04
     if isinstance(value, (list, tuple)):
         return "x".join(str(v) for v in value)
     return str(value)
@@ -64,7 +64,7 @@ def render_rows(
             writer.writerow([_cell(row.get(c)) for c in columns])
         return buffer.getvalue()
     if fmt == "markdown":
-        lines = ["| " + " | ".join(headers.get(c, c) for c in columns) + " |"]
+        lines = ["| " + " | ".join(headers.get(c, c).replace("\n", " ") for c in columns) + " |"]
         lines.append("|" + "|".join(" --- " for _ in columns) + "|")
         for row in rows:
             lines.append("| " + " | ".join(_cell(row.get(c)).replace("|", "\\|") for c in columns) + " |")

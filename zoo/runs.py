@@ -41,7 +41,10 @@ STORED_STATUSES = ("running", "finished", "failed", "interrupted")
 STATUSES = (*STORED_STATUSES, "crashed")
 EPOCH_FIELDS = (
     "epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "images_per_sec", "seconds", "lr",
+    "warmup_steps", "warmup_seconds", "steady_images_per_sec",
 )
+_EPOCH_INTEGERS = ("epoch", "warmup_steps")
+_EPOCH_DEFAULTS = {"warmup_steps": 0, "warmup_seconds": 0.0}  # an epoch logged without them (older backends)
 
 
 
@@ -94,6 +97,7 @@ class RunRecord:
     pid: int | None = None
     hostname: str | None = None
     heartbeat: str | None = None
+    execution: str | None = None  # how the backend ran the steps (e.g. eager, cuda-graphs); None before it said
 
     @property
     def duration(self) -> float | None:
@@ -236,6 +240,12 @@ class RunStore:
         with self._transaction() as conn:
             _require(conn, run_id)
             conn.execute("UPDATE runs SET output_dir = ? WHERE id = ?", (str(output_dir), run_id))
+
+    def set_execution(self, run_id: int, execution: str) -> None:
+        """Record how the backend ran run ``run_id``'s training steps (``FitResult.extra["execution"]``)."""
+        with self._transaction() as conn:
+            _require(conn, run_id)
+            conn.execute("UPDATE runs SET execution = ? WHERE id = ?", (str(execution), run_id))
 
     @contextmanager
     def keep_alive(self, run_id: int, every: float = 30.0) -> Iterator[None]:
@@ -408,7 +418,7 @@ class RunStore:
                 reuse_key=row["reuse_key"], status=self._effective_status(row), reason=row["reason"],
                 output_dir=row["output_dir"], started=row["started"], finished=row["finished"],
                 epochs=epochs[row["id"]], metrics=metrics[row["id"]], artifacts=artifacts[row["id"]],
-                pid=row["pid"], hostname=row["hostname"], heartbeat=row["heartbeat"],
+                pid=row["pid"], hostname=row["hostname"], heartbeat=row["heartbeat"], execution=row["execution"],
             )
             for row in rows
         ]
@@ -437,10 +447,12 @@ def _to_json(value: Mapping[str, Any]) -> str:
 
 def _epoch_values(metrics: EpochMetrics | Mapping[str, Any]) -> tuple[Any, ...]:
     get = metrics.get if isinstance(metrics, Mapping) else lambda name: getattr(metrics, name, None)
-    values: list[Any] = [int(get("epoch"))]
-    for name in EPOCH_FIELDS[1:]:
+    values: list[Any] = []
+    for name in EPOCH_FIELDS:
         value = get(name)
-        values.append(None if value is None else float(value))
+        if value is None:
+            value = _EPOCH_DEFAULTS.get(name)
+        values.append(None if value is None else int(value) if name in _EPOCH_INTEGERS else float(value))
     return tuple(values)
 
 

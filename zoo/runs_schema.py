@@ -61,6 +61,12 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             UNIQUE (run_id, kind, path)
         )""",
     ),
+    (  # 2: steady-state figures per epoch (issue 24), and how the backend ran the steps
+        "ALTER TABLE epochs ADD COLUMN warmup_steps INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE epochs ADD COLUMN warmup_seconds REAL NOT NULL DEFAULT 0",
+        "ALTER TABLE epochs ADD COLUMN steady_images_per_sec REAL",
+        "ALTER TABLE runs ADD COLUMN execution TEXT",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -24,6 +24,7 @@ from zoo.backend import (
     Augmentation,
     Backend,
     EpochMetrics,
+    ModelSummary,
     Preprocessing,
     SilentProgress,
     TrainingData,
@@ -39,6 +40,7 @@ from zoo.models import get_backend, training_input_size
 from zoo.registry import get_registry
 from zoo.resume import ResumePoint, RunControl, load_resume_point
 from zoo.specs import DatasetSpec, ModelSpec
+from zoo.timing import PhaseClock, run_figures
 
 VERSION_KEYS = ("zoo", "framework", "keras_backend", "torch", "timm", "keras", "tensorflow", "jax", "device_name")
 STATE_DIR = "state"
@@ -97,11 +99,13 @@ def check_output_dir(directory: Path) -> None:
         raise ZooError(f"cannot write to output directory {directory} ({reason}); pass --output DIR") from None
 
 
-def check_free_space(directory: Path, backend: Backend, spec: ModelSpec, data: TrainingData) -> None:
+def check_free_space(directory: Path, backend: Backend, spec: ModelSpec, data: TrainingData) -> ModelSummary:
     """Refuse to start when the checkpoints cannot fit: about 32 bytes per parameter
-    (fp32 weights plus two Adam moments in the last and the best state, and the final weights)."""
+    (fp32 weights plus two Adam moments in the last and the best state, and the final weights).
+    Returns the model's summary (the run records its parameters and MACs)."""
     shape = (data.preprocessing.in_chans, *data.preprocessing.input_size)
-    params = backend.summarize(spec, num_classes=data.num_classes, input_shape=shape).param_count
+    summary = backend.summarize(spec, num_classes=data.num_classes, input_shape=shape)
+    params = summary.param_count
     needed = params * 32
     free = shutil.disk_usage(directory).free
     if free < needed:
@@ -109,6 +113,7 @@ def check_free_space(directory: Path, backend: Backend, spec: ModelSpec, data: T
             f"{directory} has {free / 1e6:,.1f} MB free but {spec.name}'s checkpoints need about "
             f"{needed / 1e6:,.0f} MB; free some space or pass --output DIR"
         )
+    return summary
 
 
 @contextlib.contextmanager
@@ -270,19 +275,28 @@ def _execute(
         shown = _RecordingProgress(shown, store, run_id)
     control = RunControl(state_dir=directory / STATE_DIR, save_every=config.save_every, resume=resume)
     started = time.perf_counter()
+    clock = PhaseClock()
     try:
-        arrays = load_dataset(dataset_spec.name, data_dir=data_dir)
-        data, test = prepare_data(spec, arrays, config)
-        check_free_space(directory, backend, spec, data)
+        with clock.phase("data"):
+            arrays = load_dataset(dataset_spec.name, data_dir=data_dir)
+            data, test = prepare_data(spec, arrays, config)
+        summary = check_free_space(directory, backend, spec, data)
         alive = store.keep_alive(run_id) if store is not None and run_id is not None else contextlib.nullcontext()
         with alive, stop_on_signals(control):
             fit = backend.fit(spec, data, config, shown, control)
-        probabilities = backend.predict_proba(
-            fit.model, test.images, data.preprocessing, batch_size=max(config.batch_size, 256), device=config.device
-        )
-        evaluation = evaluate_probabilities(probabilities, test.labels, data.num_classes)
+        with clock.phase("test"):
+            probabilities = backend.predict_proba(
+                fit.model, test.images, data.preprocessing, batch_size=max(config.batch_size, 256),
+                device=config.device,
+            )
+            evaluation = evaluate_probabilities(probabilities, test.labels, data.num_classes)
         metrics = {"top1": evaluation.top1, "top5": evaluation.top5, "test_loss": evaluation.loss,
-                   "test_count": evaluation.count, "train_seconds": fit.seconds}
+                   "test_count": evaluation.count, "train_seconds": fit.seconds,
+                   "param_count": summary.param_count, "macs": summary.macs,
+                   "data_seconds": clock.seconds["data"], "test_seconds": clock.seconds["test"],
+                   **run_figures(fit.history, train_count=len(data.train), batch_size=config.batch_size,
+                                 resumed_epoch=resume.epoch + 1 if resume is not None else None,
+                                 resumed_step=resume.step if resume is not None else 0)}
         if fit.history and fit.history[-1].val_accuracy is not None:
             metrics["val_accuracy"] = fit.history[-1].val_accuracy
         checkpoint = save_checkpoint(
@@ -308,6 +322,8 @@ def _execute(
         raise
     if store is not None and run_id is not None:
         store.log_metrics(run_id, {k: float(v) for k, v in metrics.items()})
+        if fit.extra.get("execution"):
+            store.set_execution(run_id, str(fit.extra["execution"]))
         store.add_artifact(run_id, "checkpoint", str(checkpoint.weights), checkpoint.metadata["weights_sha256"])
         store.finish_run(run_id)
     return TrainResult(

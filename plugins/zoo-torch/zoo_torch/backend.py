@@ -35,8 +35,10 @@ class TorchBackend:
     name = "torch"
 
     def environment(self, device: str) -> dict[str, str]:
-        """Framework versions, the resolved device, its name and the CPU thread count."""
-        import timm
+        """Framework versions, the resolved device, its name and the CPU thread count (timm's version from its
+        metadata: importing timm, and torchvision with it, costs seconds a reused run does not need)."""
+        from importlib.metadata import version
+
         import torch
 
         from zoo_torch import runtime
@@ -45,7 +47,7 @@ class TorchBackend:
         return {
             "framework": "torch",
             "torch": torch.__version__,
-            "timm": timm.__version__,
+            "timm": version("timm"),
             "device": runtime.device_label(resolved),
             "device_name": runtime.device_name(resolved),
             "threads": str(torch.get_num_threads()),

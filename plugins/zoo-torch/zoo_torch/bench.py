@@ -5,7 +5,9 @@ compile under ``torch.compile``); then each timed step is synchronised and
 timed alone; the median step time gives ``samples_per_sec = batch / median``.
 Training = forward, loss, backward, optimizer step (Adam, the default
 recipe); inference = forward in eval mode under ``inference_mode``. On CUDA
-out-of-memory the batch is halved and the note says so.
+out-of-memory the batch is halved and the note says so. ``BenchConfig.execution``
+(a training run's ``eager``, ``compiled`` or ``cuda-graphs``) times the step the way
+that run ran it, for its loop efficiency; without it ``compile``/``compile_mode`` decide.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 import torch
 import torch.nn.functional as F
@@ -22,11 +25,25 @@ from zoo.backend import BenchConfig, Throughput
 from zoo.errors import ZooError
 from zoo.specs import ModelSpec
 from zoo_torch import runtime
+from zoo_torch.execution import GRAPH_MODES
 from zoo_torch.train import build
+
+
+def as_executed(config: BenchConfig) -> BenchConfig:
+    """``config`` with ``compile``/``compile_mode`` set to how a run with ``config.execution`` ran its steps."""
+    if config.execution == "eager":
+        return replace(config, compile=False)
+    if config.execution == "compiled":
+        return replace(config, compile=True)
+    if config.execution == "cuda-graphs":
+        mode = config.compile_mode if config.compile_mode in GRAPH_MODES else "reduce-overhead"
+        return replace(config, compile=True, compile_mode=mode)
+    return replace(config, compile=bool(config.compile))
 
 
 def benchmark(spec: ModelSpec, config: BenchConfig) -> list[Throughput]:
     """One :class:`Throughput` per requested mode (``train`` then ``infer``)."""
+    config = as_executed(config)
     device = runtime.resolve_device(config.device)
     channels_last = runtime.use_channels_last(config.channels_last, device)
     modes = [mode for mode, wanted in (("train", config.train), ("infer", config.infer)) if wanted]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,7 @@ from zoo.loading import load_object
 from zoo.specs import ModelSpec
 from zoo_torch import runtime
 from zoo_torch.data import DeviceImages
+from zoo_torch.execution import Execution, choose_execution
 from zoo_torch.state import FORMAT, SUFFIX, PartialEpoch, finite, read_state, restore, write_state
 
 if TYPE_CHECKING:
@@ -72,8 +74,6 @@ def fit(
         steps = math.ceil(len(train) / config.batch_size)
         extra: dict[str, Any] = {
             "channels_last": channels_last,
-            "compiled": config.compile,
-            "compile_mode": config.compile_mode if config.compile else None,
             "precision": config.precision,
             "optimizer": type(optimizer).__name__,
         }
@@ -82,7 +82,14 @@ def fit(
         first_epoch, resumed = 1, None
         if control is not None and control.resume is not None:
             first_epoch, resumed = loop.resume(control.resume, extra)
-        loop.step_model = torch.compile(model, mode=config.compile_mode) if config.compile else model
+        to_train = (config.epochs - first_epoch + 1) * steps - (resumed.step if resumed is not None else 0)
+        execution = choose_execution(config.compile, config.compile_mode, device.type, to_train)
+        extra.update(compiled=execution.compiled, compile_mode=execution.compile_mode, execution=execution.name,
+                     execution_reason=execution.reason)
+        loop.execution = execution
+        loop.step_model = torch.compile(model, mode=execution.compile_mode) if execution.compiled else model
+        # CUDA graphs replay one shape: validation (and each epoch's short last batch) runs eagerly.
+        eval_model = model if execution.graphs else loop.step_model
         for epoch in range(first_epoch, config.epochs + 1):
             partial = resumed if epoch == first_epoch else None
             progress.start_epoch(epoch, config.epochs, steps)
@@ -94,11 +101,14 @@ def fit(
             train_seconds = time.perf_counter() - epoch_start  # loss.item() above synchronised
             val_loss = val_accuracy = None
             if val is not None:
-                val_loss, val_accuracy = evaluate(loop.step_model, val, config.batch_size, device, config.precision,
+                val_loss, val_accuracy = evaluate(eval_model, val, config.batch_size, device, config.precision,
                                                   label_smoothing=config.label_smoothing)
             if scheduler is not None:
                 scheduler.step(epoch)
             trained = len(train) - (partial.seen if partial is not None else 0)
+            warmup = loop.warmup
+            warmup_seconds = warmup.done_at - epoch_start if warmup.steps else 0.0
+            steady_seconds, steady_images = train_seconds - warmup_seconds, trained - warmup.images
             metrics = EpochMetrics(
                 epoch=epoch,
                 train_loss=loss,
@@ -108,6 +118,9 @@ def fit(
                 images_per_sec=trained / train_seconds,
                 seconds=time.perf_counter() - epoch_start,
                 lr=lr,
+                warmup_steps=warmup.steps,
+                warmup_seconds=warmup_seconds,
+                steady_images_per_sec=steady_images / steady_seconds if steady_images and steady_seconds > 0 else None,
             )
             loop.history.append(metrics)
             progress.end_epoch(metrics)
@@ -120,6 +133,16 @@ def fit(
             seconds=time.perf_counter() - started,
             extra=extra,
         )
+
+
+@dataclass(frozen=True)
+class WarmUp:
+    """The warm-up steps an epoch began with: how many, their images, and when they were done
+    (``time.perf_counter()``, after one device synchronisation)."""
+
+    steps: int = 0
+    images: int = 0
+    done_at: float = 0.0
 
 
 class _Loop:
@@ -145,6 +168,9 @@ class _Loop:
         self.control, self.steps = control, steps
         self.history: list[EpochMetrics] = []
         self._resume_generator: Tensor | None = None  # the generator's state after a resumed epoch's permutation
+        self.execution = Execution("eager", None, "")
+        self.warmup = WarmUp()  # the last epoch's; only the first epoch this process trains has warm-up steps
+        self._warmup_pending = True
 
     def resume(self, point: ResumePoint, extra: dict[str, Any]) -> tuple[int, PartialEpoch | None]:
         """Load ``point`` into the model, optimizer, scheduler and RNGs: (first epoch to train, its partial sums)."""
@@ -176,10 +202,15 @@ class _Loop:
         Loss and accuracy are summed on the device and read once at the end; each
         step's loss goes into a device buffer that is checked for NaN/inf every
         :data:`NAN_CHECK_EVERY` steps. A stop request is a host-side flag, checked
-        after every step without touching the device.
+        after every step without touching the device. In the first epoch this
+        process trains, the device is synchronised once after the execution's
+        warm-up steps, to time them (``self.warmup``). Under CUDA graphs a short
+        last batch runs through the eager module (same parameters, exact maths),
+        so the graphs only ever see full batches.
         """
         model, config, train, device = self.step_model, self.config, self.train, self.device
         model.train()
+        graphs = self.execution.graphs
         epoch_start = self.generator.get_state()
         order = torch.randperm(len(train), device=device, generator=self.generator)
         if self._resume_generator is not None:
@@ -196,12 +227,21 @@ class _Loop:
         losses = torch.zeros(self.steps, device=device)
         checked = first
         stop = self.control.stop_requested if self.control is not None else _never
+        warmup_end = first + min(self.execution.warmup_steps, self.steps - first) if self._warmup_pending else first
+        self._warmup_pending = False
+        self.warmup = WarmUp()
         for step in range(first + 1, self.steps + 1):
             batch = batches[step - 1]
             x = train.inputs(batch, self.augmentation, self.generator)
             y = train.labels[batch]
+            runner = model
+            if graphs:
+                if batch.numel() == config.batch_size:
+                    torch.compiler.cudagraph_mark_step_begin()
+                else:
+                    runner = self.model
             with runtime.autocast(device, config.precision):
-                logits = model(x)
+                logits = runner(x)
                 loss = F.cross_entropy(logits.float(), y, label_smoothing=config.label_smoothing)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -211,6 +251,10 @@ class _Loop:
             loss_sum += loss * batch.numel()
             correct += (logits.detach().argmax(1) == y).sum()
             seen += batch.numel()
+            if step == warmup_end:
+                runtime.synchronize(device)  # the warm-up's only synchronisation
+                self.warmup = WarmUp(step - first, seen - (partial.seen if partial is not None else 0),
+                                     time.perf_counter())
             self.progress.advance()
             if step % NAN_CHECK_EVERY == 0:
                 _check_losses(losses, checked, step, epoch)
