@@ -67,9 +67,14 @@ class EpochMetrics:
     train_accuracy: float
     val_loss: float | None
     val_accuracy: float | None
-    images_per_sec: float
+    images_per_sec: float      # unchanged meaning: the epoch's trained images / its training seconds (end to end,
+                               # compile and warm-up included, validation excluded)
     seconds: float
     lr: float
+    warmup_steps: int = 0      # steps at the start of this epoch left out of the steady-state figure
+    warmup_seconds: float = 0.0  # their wall seconds (tracing, compilation, CUDA-graph capture, first allocations)
+    steady_images_per_sec: float | None = None  # trained images / seconds over this epoch's steps after the warm-up
+                               # steps, validation excluded; None when too few steps remain to say
 
 
 @dataclass
