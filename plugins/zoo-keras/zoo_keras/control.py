@@ -58,7 +58,7 @@ class ControlCallback(keras.callbacks.Callback):
             raise NonFiniteLoss(self._epoch + 1, step, loss)
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-        step = self.first_batch + batch + 1
+        step = min(self.first_batch + batch + 1, self.steps)  # a short last execution reports past the end
         if step - self._checked >= NAN_CHECK_EVERY or step >= self.steps:
             self._check_loss(step, logs)
         if self.control is not None and self.control.stop_requested() and step < self.steps:

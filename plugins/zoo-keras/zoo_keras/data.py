@@ -7,8 +7,8 @@ example indices drawn statelessly from (seed, epoch), filled up to a whole numbe
 function is traced once; see :mod:`zoo_keras.device_data`), ``batch``, one parallel
 ``map`` per batch (gather the batch, cast, ``(x / 255 - mean) / std``, bilinear
 resize when the model's input size differs from the images', augmentation);
-the epochs are chained with ``flat_map`` into one stream that ``model.fit``
-reads with ``steps_per_epoch``; ``prefetch`` overlaps it with the training step.
+one epoch per pass (Keras iterates the dataset anew each epoch, and an :class:`EpochCounter`
+says which epoch the pass is); ``prefetch`` overlaps it with the training step.
 
 This is the tutorial pipeline (``from_tensor_slices``, ``cache``, ``shuffle``
 with ``reshuffle_each_iteration``, ``batch``, ``map``, ``prefetch``) with two
@@ -122,6 +122,27 @@ def _filled(positions: Any, count: int, batch_size: int) -> tuple[Any, Any]:
     return tf.gather(positions, slots % count), tf.cast(slots < count, tf.float32)
 
 
+class EpochCounter:
+    """The epoch a :func:`training_dataset` yields, read by tf.data each time the dataset is iterated.
+
+    Keras iterates a finite dataset anew at every epoch; setting ``epoch`` before (as
+    :class:`~zoo_keras.device_data.EpochSetter` does) makes that pass the next epoch.
+    """
+
+    def __init__(self, epoch: int) -> None:
+        tf = _tf()
+        with tf.device("/CPU:0"):
+            self.variable = tf.Variable(epoch, dtype=tf.int64, trainable=False)
+
+    @property
+    def epoch(self) -> int:
+        return int(self.variable.numpy())
+
+    @epoch.setter
+    def epoch(self, value: int) -> None:
+        self.variable.assign(value)
+
+
 def training_dataset(
     images: np.ndarray,
     labels: np.ndarray,
@@ -130,14 +151,14 @@ def training_dataset(
     *,
     batch_size: int,
     seed: int,
-    first_epoch: int,
-    end_epoch: int,
+    epoch: int | EpochCounter,
     skip_batches: int = 0,
 ) -> Any:
-    """Epochs ``first_epoch .. end_epoch - 1`` of shuffled, augmented ``(x, y, sample_weight)`` batches,
-    back to back, every one ``batch_size`` long (the last of an epoch filled up at weight 0).
+    """One epoch of shuffled, augmented ``(x, y, sample_weight)`` batches, every one ``batch_size`` long
+    (the last filled up at weight 0), ``skip_batches`` of its first batches dropped (resuming mid-epoch).
 
-    ``skip_batches`` drops the first batches of ``first_epoch`` (resuming mid-epoch).
+    One epoch per pass, so that Keras' ``steps_per_execution`` never reads into the next epoch's
+    batches; with an :class:`EpochCounter`, each pass is the epoch it says at the pass's start.
     """
     tf = _tf()
     with tf.device("/CPU:0"):
@@ -146,6 +167,7 @@ def training_dataset(
     count = len(labels)
     active = augmentation.active
     run_seed = tf.constant(seed, tf.int64)
+    counter = epoch.variable if isinstance(epoch, EpochCounter) else tf.constant(epoch, tf.int64)
 
     def one_epoch(epoch: Any) -> Any:
         order = tf.random.experimental.stateless_shuffle(tf.range(count), seed=tf.stack([run_seed, epoch]))
@@ -160,10 +182,11 @@ def training_dataset(
         filled = tf.data.Dataset.from_tensor_slices(_filled(order, count, batch_size))
         return filled.batch(batch_size, drop_remainder=True).enumerate().map(transform, num_parallel_calls=AUTOTUNE)
 
-    ds = tf.data.Dataset.range(first_epoch, end_epoch).flat_map(one_epoch)
+    ds = tf.data.Dataset.range(1).map(lambda _: tf.identity(counter)).flat_map(one_epoch)
     if skip_batches:
         ds = ds.skip(skip_batches)
-    return ds.prefetch(AUTOTUNE)
+    steps = -(-count // batch_size) - skip_batches
+    return ds.apply(tf.data.experimental.assert_cardinality(steps)).prefetch(AUTOTUNE)
 
 
 def evaluation_dataset(

@@ -1,8 +1,10 @@
 """Batches made on the device, for Keras on JAX or PyTorch (TensorFlow has :mod:`zoo_keras.data`).
 
-The uint8 images and the labels go to the device once (:class:`DeviceArrays`). Each batch
-crosses from the host as indices and a few random numbers per image; on the device one
-function (``jax.jit``-compiled on JAX, eager on PyTorch) gathers the batch, casts it,
+The uint8 images and the labels go to the device once (:class:`DeviceArrays`), and so does,
+once per epoch, the epoch's plan: per batch and image, its index, its sample weight and the
+random numbers its augmentation uses (:func:`pass_plan`). Per step only the batch number
+crosses; on the device one function (``jax.jit``-compiled on JAX, eager on PyTorch) takes the
+batch's row of the plan, gathers the batch, casts it,
 normalises it (``(x / 255 - mean) / std``), resizes it bilinearly when the model's input size
 differs from the images' (``keras.ops.image.resize``, no antialiasing, half-pixel centres:
 ``tf.image.resize``'s and PyTorch's ``interpolate(align_corners=False)``), and augments it.
@@ -17,9 +19,9 @@ statistics are those of a full batch of the same data).
 
 Augmentation has zoo-torch's semantics: per sample, pad by ``crop_padding`` zeros (after
 normalisation), take a random crop of the original size, flip horizontally with probability
-0.5, then zero a ``cutout`` square centred anywhere in the image. Its random numbers are drawn
-on the host from (seed, epoch, batch), so a resumed run rebuilds any batch exactly, and the
-epoch's order is a seeded permutation of (seed, epoch).
+0.5, then zero a ``cutout`` square centred anywhere in the image. The epoch's order (a
+permutation) and its random numbers are drawn on the host from (seed, epoch), so a resumed run
+rebuilds any batch exactly.
 """
 
 from __future__ import annotations
@@ -54,15 +56,12 @@ class AugmentationDraw:
 
 def draw_augmentation(rng: np.random.Generator, batch: int, size: tuple[int, int],
                       augmentation: Augmentation) -> AugmentationDraw:
-    """Random crop offsets, flips and cutout corners for ``batch`` images of ``size`` (H, W)."""
+    """Random crop offsets, flips and cutout corners for ``batch`` images of ``size`` (H, W), in one draw."""
     pad, (height, width) = augmentation.crop_padding, size
-    top = rng.integers(0, 2 * pad + 1, batch).astype(np.int32)
-    left = rng.integers(0, 2 * pad + 1, batch).astype(np.int32)
-    flip = rng.random(batch) < 0.5 if augmentation.horizontal_flip else np.zeros(batch, bool)
+    highs = np.array([2 * pad + 1, 2 * pad + 1, 2 if augmentation.horizontal_flip else 1, height, width])
+    top, left, flip, cut_top, cut_left = rng.integers(0, highs, (batch, len(highs)), dtype=np.int32).T
     half = augmentation.cutout // 2
-    cut_top = (rng.integers(0, height, (batch, 1)) - half).astype(np.int32)
-    cut_left = (rng.integers(0, width, (batch, 1)) - half).astype(np.int32)
-    return AugmentationDraw(top, left, flip, cut_top, cut_left)
+    return AugmentationDraw(top, left, flip.astype(bool), cut_top[:, None] - half, cut_left[:, None] - half)
 
 
 def normalize(images: Any, preprocessing: Preprocessing) -> Any:
@@ -118,19 +117,30 @@ def cutout(x: Any, cut_top: Any, cut_left: Any, size: int) -> Any:
     return ops.where(inside[:, :, :, None], ops.zeros_like(x), x)
 
 
-def batch_positions(batch: int, batch_size: int, count: int) -> tuple[np.ndarray, np.ndarray]:
-    """Positions (into a pass of ``count`` items) of batch number ``batch``, and their sample weights.
-
-    Every batch has ``batch_size`` rows: past the end, positions wrap to the pass's start with
-    weight 0, so each of the ``count`` items has weight 1 exactly once per pass.
-    """
-    positions = np.arange(batch * batch_size, (batch + 1) * batch_size)
-    return positions % count, (positions < count).astype(np.float32)
-
-
 def num_batches(count: int, batch_size: int) -> int:
     """Batches in a pass over ``count`` items, the last one filled up."""
     return math.ceil(count / batch_size)
+
+
+PLAN_COLUMNS = ("index", "weight", "top", "left", "flip", "cut_top", "cut_left")
+
+
+def pass_plan(order: np.ndarray, batch_size: int, *, rng: np.random.Generator | None = None,
+              size: tuple[int, int] = (1, 1), augmentation: Augmentation | None = None) -> np.ndarray:
+    """One pass over ``order`` (example indices) as int32 ``(batches, batch_size, columns)``.
+
+    Columns: :data:`PLAN_COLUMNS` with ``rng`` (a training epoch), else only index and weight.
+    Every batch has ``batch_size`` rows: past the end, positions wrap to the pass's start with
+    weight 0, so each example has weight 1 exactly once per pass.
+    """
+    count = len(order)
+    batches = num_batches(count, batch_size)
+    positions = np.arange(batches * batch_size)
+    columns = [order[positions % count].astype(np.int32), (positions < count).astype(np.int32)]
+    if rng is not None:
+        draw = draw_augmentation(rng, len(positions), size, augmentation or Augmentation())
+        columns += [draw.top, draw.left, draw.flip.astype(np.int32), draw.cut_top[:, 0], draw.cut_left[:, 0]]
+    return np.stack(columns, axis=1).reshape(batches, batch_size, len(columns))
 
 
 def _compile(function: Callable[..., Any]) -> Callable[..., Any]:
@@ -142,28 +152,39 @@ def _compile(function: Callable[..., Any]) -> Callable[..., Any]:
     return function
 
 
+def _rows(plan: Any, batch: Any) -> tuple[Any, Any, Any]:
+    """Batch ``batch`` of a plan: (its rows, their example indices, their float32 sample weights)."""
+    rows = ops.take(plan, batch, axis=0)
+    return rows, rows[:, 0], ops.cast(rows[:, 1], "float32")
+
+
 @functools.cache
 def training_batch_function(preprocessing: Preprocessing, augmentation: Augmentation) -> Callable[..., Any]:
-    """``f(images, labels, indices, *draw) -> (x, y)`` on the device, compiled once per process and setting."""
+    """``f(images, labels, plan, batch) -> (x, y, sample_weight)`` on the device, compiled once per process
+    and setting."""
 
-    def training_batch(images: Any, labels: Any, indices: Any, *draw: Any) -> tuple[Any, Any]:
+    def training_batch(images: Any, labels: Any, plan: Any, batch: Any) -> tuple[Any, Any, Any]:
+        rows, indices, weights = _rows(plan, batch)
         x = normalize(ops.take(images, indices, axis=0), preprocessing)
         if augmentation.active:
+            draw = (rows[:, 2], rows[:, 3], rows[:, 4] > 0, rows[:, 5:6], rows[:, 6:7])
             x = augment(x, draw, augmentation)
-        return x, ops.take(labels, indices, axis=0)
+        return x, ops.take(labels, indices, axis=0), weights
 
     return _compile(training_batch)
 
 
 @functools.cache
 def evaluation_batch_function(preprocessing: Preprocessing, labelled: bool) -> Callable[..., Any]:
-    """``f(images, labels, indices) -> (x, y)`` (``labelled``) or ``f(images, indices) -> x`` on the device:
-    gathered and normalised, not augmented."""
+    """``f(images, labels, plan, batch) -> (x, y, sample_weight)`` (``labelled``) or ``f(images, plan, batch)
+    -> x`` on the device: gathered and normalised, not augmented."""
 
-    def evaluation_batch(images: Any, labels: Any, indices: Any) -> tuple[Any, Any]:
-        return normalize(ops.take(images, indices, axis=0), preprocessing), ops.take(labels, indices, axis=0)
+    def evaluation_batch(images: Any, labels: Any, plan: Any, batch: Any) -> tuple[Any, Any, Any]:
+        _, indices, weights = _rows(plan, batch)
+        return normalize(ops.take(images, indices, axis=0), preprocessing), ops.take(labels, indices, axis=0), weights
 
-    def prediction_batch(images: Any, indices: Any) -> Any:
+    def prediction_batch(images: Any, plan: Any, batch: Any) -> Any:
+        _, indices, _ = _rows(plan, batch)
         return normalize(ops.take(images, indices, axis=0), preprocessing)
 
     return _compile(evaluation_batch if labelled else prediction_batch)
@@ -192,8 +213,8 @@ class DeviceBatches(keras.utils.PyDataset):
     """Fixed-shape batches ``(x, y, sample_weight)`` (or ``(x,)`` without labels) made on the device.
 
     ``training``: the order is a seeded permutation redrawn every epoch and the batches are
-    augmented, with randomness drawn from (seed, epoch, batch), so any epoch can be rebuilt on
-    resume; otherwise in order, as is. ``epoch`` is set by :class:`EpochSetter` (Keras' own
+    augmented, with randomness drawn from (seed, epoch), so any epoch can be rebuilt on resume;
+    otherwise in order, as is. ``epoch`` is set by :class:`EpochSetter` (Keras' own
     ``on_epoch_end`` calls do not line up with epochs); ``first_batch`` skips the start of an epoch.
     """
 
@@ -214,44 +235,45 @@ class DeviceBatches(keras.utils.PyDataset):
         self.augmentation = augmentation or Augmentation()
         self.batch_size, self.training, self.seed = batch_size, training, seed
         self.first_batch, self.epoch = first_batch, epoch
-        self._order: tuple[int, np.ndarray] | None = None
+        self._plan: tuple[int, np.ndarray, Any] | None = None  # (epoch, host plan, device plan)
         if training:
             self._make = training_batch_function(preprocessing, self.augmentation)
         else:
             self._make = evaluation_batch_function(preprocessing, arrays.labels is not None)
 
-    def order(self) -> np.ndarray:
-        """Example indices of the current epoch, in training order."""
-        if not self.training:
-            return np.arange(self.arrays.count)
-        if self._order is None or self._order[0] != self.epoch:
-            permutation = np.random.default_rng([self.seed, self.epoch]).permutation(self.arrays.count)
-            self._order = (self.epoch, permutation.astype(np.int32))
-        return self._order[1]
+    def plan(self) -> np.ndarray:
+        """The current epoch's plan (host copy): ``(batches, batch_size, columns)``, see :func:`pass_plan`."""
+        return self._current()[1]
+
+    def _current(self) -> tuple[int, np.ndarray, Any]:
+        epoch = self.epoch if self.training else 0
+        if self._plan is None or self._plan[0] != epoch:
+            count = self.arrays.count
+            if self.training:
+                rng = np.random.default_rng([self.seed, epoch])
+                plan = pass_plan(rng.permutation(count), self.batch_size, rng=rng,
+                                 size=self.preprocessing.input_size, augmentation=self.augmentation)
+            else:
+                plan = pass_plan(np.arange(count), self.batch_size)
+            self._plan = (epoch, plan, to_device(plan))
+        return self._plan
 
     def __len__(self) -> int:
         return num_batches(self.arrays.count, self.batch_size) - self.first_batch
 
     def __getitem__(self, index: int) -> Any:
-        batch = index + self.first_batch
-        positions, weights = batch_positions(batch, self.batch_size, self.arrays.count)
-        chosen = self.order()[positions]
-        arrays = self.arrays
-        if self.training:
-            rng = np.random.default_rng([self.seed, self.epoch, batch])
-            draw = draw_augmentation(rng, self.batch_size, self.preprocessing.input_size, self.augmentation)
-            x, y = self._make(arrays.images, arrays.labels, chosen, *draw.arrays())
-            return x, y, weights
+        batch = np.int32(index + self.first_batch)
+        plan, arrays = self._current()[2], self.arrays
         if arrays.labels is None:
-            return (self._make(arrays.images, chosen),)
-        x, y = self._make(arrays.images, arrays.labels, chosen)
-        return x, y, weights
+            return (self._make(arrays.images, plan, batch),)
+        return self._make(arrays.images, arrays.labels, plan, batch)
 
 
 class EpochSetter(keras.callbacks.Callback):
-    """Tells a :class:`DeviceBatches` which epoch is starting."""
+    """Tells a :class:`DeviceBatches` (or a tf.data :class:`~zoo_keras.data.EpochCounter`) which epoch is
+    starting."""
 
-    def __init__(self, batches: DeviceBatches) -> None:
+    def __init__(self, batches: Any) -> None:
         super().__init__()
         self.batches = batches
 

@@ -67,8 +67,9 @@ class ProgressCallback(keras.callbacks.Callback):
         self._started = time.perf_counter()
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-        # With steps_per_execution > 1, ``batch`` is the last step of the execution.
-        done = batch + 1
+        # With steps_per_execution > 1, ``batch`` is the last step of the execution (past the end for a
+        # short last execution).
+        done = min(batch + 1, self.steps - self.first_batch)
         if done > self._done:
             self.progress.advance(done - self._done)
             self._done = done

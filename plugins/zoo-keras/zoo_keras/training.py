@@ -44,13 +44,20 @@ from zoo_keras.runtime import (
     uses_tensorflow,
 )
 from zoo_keras.state import read_state
+from zoo_keras.summary import summarize
 
 if TYPE_CHECKING:
     from zoo.resume import RunControl
 
-# Steps per compiled call, by Keras backend on the CPU (measured, docs/keras.md); PyTorch allows only 1.
-STEPS_PER_EXECUTION = {"tensorflow": 1, "jax": 1, "torch": 1}
-STEPS_PER_EXECUTION_GPU = {"tensorflow": 1, "jax": 1, "torch": 1}
+# Steps per call of Keras' step function (docs/keras.md, "Execution settings"). Keras' per-call
+# host work (its fit loop, callbacks; on TensorFlow a tf.function call, on JAX its carried state
+# re-tracked as a model attribute) cost 2-5 ms a step on the 2-core CPU, about what lenet5-keras'
+# whole step costs, and an execution of 16 steps cut it by half or more. Executions are kept to
+# about EXECUTION_MACS multiply-accumulates (forward, whole batches), so that progress and stop
+# requests stay within a fraction of a second: large models run one step per call, where the
+# overhead is negligible anyway. PyTorch allows only 1.
+MAX_STEPS_PER_EXECUTION = 16
+EXECUTION_MACS = {"cpu": 4e9, "gpu": 400e9}
 
 
 @contextlib.contextmanager
@@ -79,13 +86,16 @@ def jit_compile(compile_requested: bool, device: str) -> bool | str:
     return bool(compile_requested or device != "cpu")
 
 
-def steps_per_execution(device: str) -> int:
-    """Training steps Keras runs per call of its step function on this backend and device."""
-    table = STEPS_PER_EXECUTION if device == "cpu" else STEPS_PER_EXECUTION_GPU
-    return table.get(backend_name(), 1)
+def steps_per_execution(device: str, step_macs: float) -> int:
+    """Training steps per call of Keras' step function, for a step of ``step_macs`` forward MACs."""
+    if backend_name() == "torch":
+        return 1
+    budget = EXECUTION_MACS["cpu" if device == "cpu" else "gpu"]
+    return max(1, min(MAX_STEPS_PER_EXECUTION, int(budget // max(step_macs, 1.0))))
 
 
-def compile_model(model: Any, config: TrainConfig, steps_per_epoch: int, device: str) -> None:
+def compile_model(model: Any, config: TrainConfig, steps_per_epoch: int, device: str,
+                  execution_steps: int = 1) -> None:
     """Compile for training: the configured optimizer, cross-entropy on logits (label-smoothed as the recipe
     says; the validation loss too, as zoo-torch's) averaged over the real images of each batch, and the
     epoch's accuracy and loss as weighted means over real images."""
@@ -98,7 +108,7 @@ def compile_model(model: Any, config: TrainConfig, steps_per_epoch: int, device:
             keras.metrics.MeanMetricWrapper(per_image_loss(loss), name=LOSS_METRIC),
         ],
         jit_compile=jit_compile(config.compile, device),
-        steps_per_execution=steps_per_execution(device),
+        steps_per_execution=execution_steps,
     )
 
 
@@ -116,11 +126,12 @@ def _train_batches(data: TrainingData, arrays: DeviceArrays | None, config: Trai
     first), and the callbacks they need."""
     train, prep = data.train, data.preprocessing
     if arrays is None:
+        counter = tfdata.EpochCounter(first_epoch)
         stream = tfdata.training_dataset(
             train.images, train.labels, prep, data.augmentation, batch_size=config.batch_size, seed=config.seed,
-            first_epoch=first_epoch, end_epoch=end_epoch, skip_batches=skip,
+            epoch=counter, skip_batches=skip,
         )
-        return stream, []
+        return stream, [EpochSetter(counter)]
     batches = DeviceBatches(arrays, prep, batch_size=config.batch_size, augmentation=data.augmentation,
                             training=True, seed=config.seed, epoch=first_epoch, first_batch=skip)
     return batches, [EpochSetter(batches)]
@@ -158,7 +169,8 @@ def fit(build: Any, data: TrainingData, config: TrainConfig, progress: TrainingP
     policy = precision_policy(config.precision, device)
     with dtype_policy(policy), keras_device(device):
         model = build(num_classes=data.num_classes, in_chans=prep.in_chans, input_size=prep.input_size)
-        compile_model(model, config, steps, device)
+        macs = summarize(model, (prep.in_chans, *prep.input_size)).macs
+        compile_model(model, config, steps, device, steps_per_execution(device, macs * config.batch_size))
     resume = control.resume if control is not None else None
     epoch, step = 0, 0
     if resume is not None:
