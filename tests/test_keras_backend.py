@@ -361,7 +361,9 @@ class StopAfter:
         pass
 
 
-def test_stop_and_resume_mid_epoch_ends_where_an_uninterrupted_run_ends(backend, tmp_path: Path) -> None:
+def test_stop_and_resume_mid_epoch_ends_where_an_uninterrupted_run_ends(backend, tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ZOO_KERAS_STEPS_PER_EXECUTION", "1")  # a stop at any step (else 16 steps a call here)
     spec = get_spec("alexnet-keras-small")  # at 8x8 px, its minimum: the cheapest network with dropout and BN
     data = random_data(count=86, size=8, augmentation=Augmentation(4, True))  # 64 train: 4 steps of 16 per epoch
     config = TrainConfig(epochs=2, batch_size=16, optimizer="sgd", weight_decay=1e-3, scheduler="cosine")

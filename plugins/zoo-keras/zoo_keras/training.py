@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -86,10 +87,19 @@ def jit_compile(compile_requested: bool, device: str) -> bool | str:
     return bool(compile_requested or device != "cpu")
 
 
+STEPS_PER_EXECUTION_VARIABLE = "ZOO_KERAS_STEPS_PER_EXECUTION"  # a fixed number instead of the rule below
+
+
 def steps_per_execution(device: str, step_macs: float) -> int:
-    """Training steps per call of Keras' step function, for a step of ``step_macs`` forward MACs."""
+    """Training steps per call of Keras' step function, for a step of ``step_macs`` forward MACs
+    (``ZOO_KERAS_STEPS_PER_EXECUTION=N`` fixes it, e.g. 1 for stops and progress at every step)."""
     if backend_name() == "torch":
         return 1
+    fixed = os.environ.get(STEPS_PER_EXECUTION_VARIABLE, "").strip()
+    if fixed:
+        if not fixed.isdigit() or int(fixed) < 1:
+            raise UsageError(f"{STEPS_PER_EXECUTION_VARIABLE}={fixed} must be a positive whole number")
+        return int(fixed)
     budget = EXECUTION_MACS["cpu" if device == "cpu" else "gpu"]
     return max(1, min(MAX_STEPS_PER_EXECUTION, int(budget // max(step_macs, 1.0))))
 
