@@ -32,10 +32,10 @@ EPOCHS = 3
 RECIPE = ["lenet5-keras", "--dataset", "fashion-mnist", "--limit", "2000", "--limit-test", "1000",
           "--epochs", str(EPOCHS), "--batch-size", "64", "--seed", "3", "--augment", "none"]
 BACKENDS = [name for name in ("tensorflow", "jax", "torch") if importlib.util.find_spec(name) is not None]
-# Test top-1 of the same recipe on two Keras backends, absolute. Their random streams differ (weight
-# initialisation, dropout seeds; TensorFlow's augmentation pipeline is tf.data), so this is a seed's
-# spread, measured on this recipe over seeds 0-4 on each backend: docs/keras.md, "Keras backends".
-BACKEND_TOLERANCE = 0.04
+# Test top-1 of the same recipe on two Keras backends, absolute. Their random streams differ (initial
+# weights, the epochs' order), so this is a seed's spread: this recipe over seeds 0-2 on the three
+# backends gave 68.8% to 75.5% (docs/keras.md, "Keras backends").
+BACKEND_TOLERANCE = 0.08
 RESUME_TOLERANCE = 0.005  # as tests/test_reliability.py: resumed against uninterrupted, same seed
 
 
