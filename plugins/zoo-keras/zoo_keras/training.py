@@ -248,26 +248,20 @@ def predict_proba(model: Any, images: np.ndarray, preprocessing: Preprocessing, 
     if len(images) == 0:
         return np.zeros((0, num_classes), np.float32)
     batches = _eval_batches(images, None, preprocessing, batch_size=batch_size)
-    with keras_device(resolve_device(device)), _one_step_per_prediction(model):
+    _one_step_per_prediction(model)
+    with keras_device(resolve_device(device)):
         logits = model.predict(batches, verbose=0, callbacks=LazyLogs([], model=model))
     return softmax(np.asarray(logits, dtype=np.float32)[: len(images)])
 
 
-@contextlib.contextmanager
-def _one_step_per_prediction(model: Any) -> Iterator[None]:
-    """Predict one batch per call of the predict function.
+def _one_step_per_prediction(model: Any) -> None:
+    """Make ``model`` predict one batch per call of its predict function, from now on.
 
     With several steps per execution, Keras' predict function takes a list of batches (on
     TensorFlow) or joins each execution's outputs with a jitted concatenation (on JAX), and a
     shorter last execution traces or compiles it again; prediction is a small share of a run,
-    so one batch per call keeps it at one trace and one compile.
+    so one batch per call keeps it at one trace and one compile. Training is over when a
+    model predicts here (``fit`` returns it), so its setting is not put back.
     """
-    saved = getattr(model, "steps_per_execution", 1)
-    if saved == 1:
-        yield
-        return
-    model.steps_per_execution, model.predict_function = 1, None
-    try:
-        yield
-    finally:
-        model.steps_per_execution, model.predict_function = saved, None
+    if getattr(model, "steps_per_execution", 1) != 1:
+        model.steps_per_execution, model.predict_function = 1, None
