@@ -10,6 +10,7 @@ import sys
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -32,7 +33,7 @@ from zoo.errors import NonFiniteLoss, TrainingInterrupted, UsageError, ZooError
 from zoo.models import get_backend, model_input_size
 from zoo.resume import RunControl, load_resume_point
 from zoo_keras import data as tfdata
-from zoo_keras import numpy_data
+from zoo_keras import device_data
 from zoo_keras.optim import learning_rate, make_optimizer
 from zoo_keras.runtime import keras, quiet_numpy_copy_warning, resolve_device
 from zoo_keras.training import jit_compile, precision_policy
@@ -177,6 +178,89 @@ def test_fit_reports_progress_once_per_step(trained) -> None:
     assert progress.ended == fit.history
 
 
+def tf_functions(step: Any) -> list[Any]:
+    """The ``tf.function``s behind one of Keras-on-TensorFlow's step functions (``model.train_function``...):
+    the function itself or those it closes over, one wrapper deep."""
+    if hasattr(step, "experimental_get_tracing_count"):
+        return [step]
+    found = []
+    for cell in step.__closure__ or ():
+        value = cell.cell_contents
+        if hasattr(value, "experimental_get_tracing_count"):
+            found.append(value)
+        elif callable(value) and getattr(value, "__closure__", None):
+            inner = [c.cell_contents for c in value.__closure__]
+            found += [f for f in inner if hasattr(f, "experimental_get_tracing_count")]
+    return found
+
+
+@pytest.fixture(scope="module")
+def lenet_uneven(backend, fashion) -> tuple[FitResult, TrainingData]:
+    """lenet5-keras, 2 epochs on 990 real images in batches of 32 (the last of 30), 110 validation images,
+    one step per execution (with several, TensorFlow's while loop traces the per-step function twice as it
+    settles the loop's output spec, whatever the data: a count that says nothing about shapes)."""
+    data = fashion_data(fashion, 1100)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ZOO_KERAS_STEPS_PER_EXECUTION", "1")
+        fit = backend.fit(get_spec("lenet5-keras"), data, TrainConfig(epochs=2, batch_size=32), SilentProgress())
+    return fit, data
+
+
+def tracing_counts(fit: FitResult) -> list[int]:
+    """How often each tf.function behind the model's train, test and predict functions was traced."""
+    steps = (fit.model.train_function, fit.model.test_function, fit.model.predict_function)
+    return [f.experimental_get_tracing_count() for step in steps for f in tf_functions(step)]
+
+
+def test_tensorflow_traces_the_same_whatever_the_data_size(backend, lenet_uneven, fashion) -> None:
+    fit, data = lenet_uneven
+    for count in (50, 70):  # two predictions, neither a multiple of the batch: one trace
+        proba = backend.predict_proba(fit.model, fashion.test.images[:count], data.preprocessing, batch_size=32,
+                                      device="cpu")
+        assert proba.shape == (count, 10)
+    even = fashion_data(fashion, 1280)  # 1,152 training and 128 validation images: whole batches of 32
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ZOO_KERAS_STEPS_PER_EXECUTION", "1")
+        fit_even = backend.fit(get_spec("lenet5-keras"), even, TrainConfig(epochs=1, batch_size=32), SilentProgress())
+    backend.predict_proba(fit_even.model, fashion.test.images[:64], even.preprocessing, batch_size=32, device="cpu")
+    # Keras' outer function per step function traced once; its per-step function as often whatever the size.
+    assert tracing_counts(fit) == tracing_counts(fit_even) and tracing_counts(fit)[0] == 1
+    # Static shapes, so XLA (on a GPU, or --compile) compiles once too: every batch is 32 long.
+    train = tfdata.training_dataset(data.train.images, data.train.labels, data.preprocessing, Augmentation(),
+                                    batch_size=32, seed=0, epoch=0)
+    val = tfdata.evaluation_dataset(data.val.images, data.val.labels, data.preprocessing, batch_size=32)
+    for spec in (*train.element_spec, *val.element_spec):
+        assert spec.shape.is_fully_defined() and spec.shape[0] == 32
+
+
+def test_the_filled_last_batch_counts_every_image_once(backend, fashion) -> None:
+    """A learning rate of 1e-12 leaves the weights as they were and lenet5 has no dropout or BatchNorm, so
+    the epoch's training loss and accuracy must be those of predicting the 297 images, 41 filler rows or not."""
+    data = fashion_data(fashion, 330)
+    config = TrainConfig(epochs=1, batch_size=64, optimizer="sgd", lr=1e-12)  # 5 batches, the last 41 + 23 filler
+    fit = backend.fit(get_spec("lenet5-keras"), data, config, SilentProgress())
+    [metrics] = fit.history
+    for split, loss, accuracy in ((data.train, metrics.train_loss, metrics.train_accuracy),
+                                  (data.val, metrics.val_loss, metrics.val_accuracy)):
+        proba = backend.predict_proba(fit.model, split.images, data.preprocessing, batch_size=64, device="cpu")
+        assert accuracy == pytest.approx(float((proba.argmax(axis=1) == split.labels).mean()), abs=1e-6)
+        picked = proba[np.arange(len(split)), split.labels]
+        assert loss == pytest.approx(float(-np.log(picked).mean()), rel=1e-4)
+    assert metrics.images_per_sec > 0 and fit.extra["steps_per_execution"] >= 1
+
+
+def test_epoch_metrics_leave_the_warm_up_out_of_the_steady_figure(lenet_uneven) -> None:
+    from zoo_keras.progress import WARMUP_STEPS
+
+    fit, _ = lenet_uneven
+    first, second = fit.history
+    execution = fit.extra["steps_per_execution"]  # the warm-up ends with an execution (1 step here)
+    assert first.warmup_steps == max(WARMUP_STEPS, execution) < 31 and 0 < first.warmup_seconds < first.seconds
+    assert first.steady_images_per_sec is not None and first.steady_images_per_sec > first.images_per_sec
+    assert (second.warmup_steps, second.warmup_seconds) == (0, 0.0)  # compiled already: no warm-up
+    assert second.steady_images_per_sec == pytest.approx(second.images_per_sec)
+
+
 def test_checkpoint_round_trip_predicts_identically(backend, trained, tmp_path: Path) -> None:
     fit, data, _ = trained
     path = backend.save(fit.model, tmp_path)
@@ -292,7 +376,9 @@ class StopAfter:
         pass
 
 
-def test_stop_and_resume_mid_epoch_ends_where_an_uninterrupted_run_ends(backend, tmp_path: Path) -> None:
+def test_stop_and_resume_mid_epoch_ends_where_an_uninterrupted_run_ends(backend, tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ZOO_KERAS_STEPS_PER_EXECUTION", "1")  # a stop at any step (else 16 steps a call here)
     spec = get_spec("alexnet-keras-small")  # at 8x8 px, its minimum: the cheapest network with dropout and BN
     data = random_data(count=86, size=8, augmentation=Augmentation(4, True))  # 64 train: 4 steps of 16 per epoch
     config = TrainConfig(epochs=2, batch_size=16, optimizer="sgd", weight_decay=1e-3, scheduler="cosine")
@@ -349,7 +435,13 @@ def check_augmented(original: np.ndarray, augmented: np.ndarray, pad: int) -> se
     return drawn
 
 
-@pytest.mark.parametrize("pipeline", ["tf.data", "numpy"])
+def device_augment(x: np.ndarray, rng: np.random.Generator, augmentation: Augmentation) -> np.ndarray:
+    """``device_data.augment`` (keras.ops, here on TensorFlow) with a draw from ``rng``."""
+    draw = device_data.draw_augmentation(rng, len(x), x.shape[1:3], augmentation)
+    return keras.ops.convert_to_numpy(device_data.augment(x, draw.arrays(), augmentation))
+
+
+@pytest.mark.parametrize("pipeline", ["tf.data", "device"])
 def test_augmentation_is_a_per_sample_padded_crop_and_flip(pipeline: str) -> None:
     x = np.arange(64 * 6 * 5 * 2, dtype=np.float32).reshape(64, 6, 5, 2) + 1.0  # no zeros: padding shows
     augmentation = Augmentation(crop_padding=2, horizontal_flip=True)
@@ -358,13 +450,13 @@ def test_augmentation_is_a_per_sample_padded_crop_and_flip(pipeline: str) -> Non
 
         out = tfdata.augment(tf.constant(x), tf.constant([3, 4], tf.int64), augmentation).numpy()
     else:
-        out = numpy_data.augment(x, np.random.default_rng(3), augmentation)
+        out = device_augment(x, np.random.default_rng(3), augmentation)
     drawn = check_augmented(x, out, pad=2)
     assert len(drawn) > 10, "crops should differ from sample to sample"
     assert any(i >= 25 for i in drawn) and any(i < 25 for i in drawn), "both flipped and plain samples"
 
 
-@pytest.mark.parametrize("pipeline", ["tf.data", "numpy"])
+@pytest.mark.parametrize("pipeline", ["tf.data", "device"])
 def test_shift_augmentation_crops_and_never_mirrors(pipeline: str) -> None:
     x = np.arange(64 * 6 * 5, dtype=np.float32).reshape(64, 6, 5, 1) + 1.0
     augmentation = Augmentation.named("shift")
@@ -373,12 +465,12 @@ def test_shift_augmentation_crops_and_never_mirrors(pipeline: str) -> None:
 
         out = tfdata.augment(tf.constant(x), tf.constant([5, 6], tf.int64), augmentation).numpy()
     else:
-        out = numpy_data.augment(x, np.random.default_rng(5), augmentation)
+        out = device_augment(x, np.random.default_rng(5), augmentation)
     drawn = check_augmented(x, out, pad=2)
     assert len(drawn) > 10 and max(drawn) < 25, "only plain crops (indices 0-24), several of them"
 
 
-@pytest.mark.parametrize("pipeline", ["tf.data", "numpy"])
+@pytest.mark.parametrize("pipeline", ["tf.data", "device"])
 def test_cutout_zeroes_one_square_per_sample_and_leaves_the_crops_as_they_were(pipeline: str) -> None:
     x = np.random.default_rng(0).random((64, 12, 12, 2), dtype=np.float32) + 0.5  # no zeros
     if pipeline == "tf.data":
@@ -389,18 +481,25 @@ def test_cutout_zeroes_one_square_per_sample_and_leaves_the_crops_as_they_were(p
     else:
 
         def run(augmentation: Augmentation) -> np.ndarray:
-            return numpy_data.augment(x, np.random.default_rng(3), augmentation)
+            return device_augment(x, np.random.default_rng(3), augmentation)
 
     check_cutout(x, run(Augmentation(cutout=6)), 6)
     plain, cut = run(Augmentation.named("crop-flip")), run(Augmentation.named("crop-flip-cutout"))
     assert np.all((cut == plain) | (cut == 0)) and not np.array_equal(cut, plain)
 
 
-def epoch_batches(images: np.ndarray, labels: np.ndarray, **kwargs) -> list[list[tuple[np.ndarray, np.ndarray]]]:
+def epoch_batches(images: np.ndarray, labels: np.ndarray, *, first_epoch: int, end_epoch: int,
+                  skip_batches: int = 0) -> list[list[tuple[np.ndarray, ...]]]:
+    """Epochs as zoo-keras' fit reads them: one dataset, iterated once per epoch, its counter set before."""
     prep = Preprocessing((0.2,), (0.5,), images.shape[1:3])
-    stream = tfdata.training_dataset(images, labels, prep, Augmentation(2, True), batch_size=8, seed=7, **kwargs)
-    batches = [(x.numpy(), y.numpy()) for x, y in stream]
-    return [batches[i : i + 3] for i in range(0, len(batches), 3)]
+    counter = tfdata.EpochCounter(first_epoch)
+    stream = tfdata.training_dataset(images, labels, prep, Augmentation(2, True), batch_size=8, seed=7,
+                                     epoch=counter, skip_batches=skip_batches)
+    epochs = []
+    for epoch in range(first_epoch, end_epoch):
+        counter.epoch = epoch
+        epochs.append([(x.numpy(), y.numpy(), w.numpy()) for x, y, w in stream])
+    return epochs
 
 
 def test_tfdata_epochs_are_shuffled_anew_and_rebuildable() -> None:
@@ -408,41 +507,60 @@ def test_tfdata_epochs_are_shuffled_anew_and_rebuildable() -> None:
     images = rng.integers(0, 256, (20, 6, 6, 1), dtype=np.uint8)
     labels = np.arange(20)
     epochs = epoch_batches(images, labels, first_epoch=0, end_epoch=3)
-    orders = [np.concatenate([y for _, y in epoch]) for epoch in epochs]
+    assert all(x.shape == (8, 6, 6, 1) for epoch in epochs for x, _, _ in epoch)  # one shape: 3 batches of 8
+    orders = [np.concatenate([y[w == 1] for _, y, w in epoch]) for epoch in epochs]
     assert len(epochs) == 3 and all(sorted(order) == list(range(20)) for order in orders)
     assert not np.array_equal(orders[0], orders[1]) and not np.array_equal(orders[1], orders[2])
-    rebuilt = epoch_batches(images, labels, first_epoch=1, end_epoch=2, skip_batches=1)[0]
+    for epoch, order in zip(epochs, orders, strict=True):  # the filler: the epoch's first images, weight 0
+        _, y, w = epoch[-1]
+        assert list(w) == [1] * 4 + [0] * 4 and list(y[4:]) == list(order[:4])
+    rebuilt = epoch_batches(images, labels, first_epoch=1, end_epoch=2, skip_batches=1)[0]  # resuming
     assert len(rebuilt) == 2  # epoch 1 alone, its first batch skipped: exactly what the full run saw
-    for (x, y), (x2, y2) in zip(epochs[1][1:], rebuilt, strict=True):
+    for (x, y, w), (x2, y2, w2) in zip(epochs[1][1:], rebuilt, strict=True):
         np.testing.assert_array_equal(y, y2)
         np.testing.assert_array_equal(x, x2)
+        np.testing.assert_array_equal(w, w2)
 
 
-@pytest.mark.parametrize("pipeline", ["tf.data", "numpy"])
+@pytest.mark.parametrize("pipeline", ["tf.data", "device"])
 def test_normalisation_and_resize(pipeline: str) -> None:
     images = np.random.default_rng(0).integers(0, 256, (3, 5, 5, 2), dtype=np.uint8)
     same = Preprocessing((0.2, 0.6), (0.3, 0.1), (5, 5))
     bigger = Preprocessing((0.2, 0.6), (0.3, 0.1), (9, 7))
-    normalize = (lambda x, p: tfdata.normalize(x, p).numpy()) if pipeline == "tf.data" else numpy_data.normalize
+    module = tfdata if pipeline == "tf.data" else device_data
+
+    def normalize(x: np.ndarray, p: Preprocessing) -> np.ndarray:
+        return keras.ops.convert_to_numpy(module.normalize(x, p))
+
     expected = (images / 255.0 - np.array([0.2, 0.6])) / np.array([0.3, 0.1])
     np.testing.assert_allclose(normalize(images, same), expected, rtol=1e-5, atol=1e-5)
     resized = normalize(images, bigger)
     assert resized.shape == (3, 9, 7, 2) and resized.dtype == np.float32
 
 
-def test_numpy_batches_follow_the_epoch_and_skip() -> None:
+def test_device_batches_follow_the_epoch_skip_and_fill_the_last_batch() -> None:
     images = np.random.default_rng(0).integers(0, 256, (10, 4, 4, 1), dtype=np.uint8)
     prep = Preprocessing((0.5,), (0.5,), (4, 4))
-    batches = numpy_data.ArrayBatches(images, np.arange(10), prep, batch_size=4, training=True, seed=1)
+    arrays = device_data.DeviceArrays(images, np.arange(10))
+    batches = device_data.DeviceBatches(arrays, prep, batch_size=4, training=True, seed=1)
+
+    def epoch(dataset: device_data.DeviceBatches) -> tuple[np.ndarray, np.ndarray]:
+        parts = [dataset[i] for i in range(len(dataset))]
+        assert all(tuple(x.shape) == (4, 4, 4, 1) for x, _, _ in parts)  # every batch full: one shape
+        labels = np.concatenate([keras.ops.convert_to_numpy(y) for _, y, _ in parts])
+        return labels, np.concatenate([keras.ops.convert_to_numpy(w) for _, _, w in parts])
+
     assert len(batches) == 3
-    first = np.concatenate([batches[i][1] for i in range(3)])
+    first, weights = epoch(batches)
+    assert list(weights) == [1] * 10 + [0] * 2 and list(first[10:]) == list(first[:2])  # filler: weight 0
     batches.epoch = 1
-    second = np.concatenate([batches[i][1] for i in range(3)])
-    assert sorted(first) == sorted(second) == list(range(10)) and not np.array_equal(first, second)
-    resumed = numpy_data.ArrayBatches(images, np.arange(10), prep, batch_size=4, training=True, seed=1,
-                                      epoch=1, first_batch=1)
+    second, _ = epoch(batches)
+    assert sorted(first[:10]) == sorted(second[:10]) == list(range(10)) and not np.array_equal(first, second)
+    resumed = device_data.DeviceBatches(arrays, prep, batch_size=4, training=True, seed=1, epoch=1, first_batch=1)
     assert len(resumed) == 2
-    np.testing.assert_array_equal(np.concatenate([resumed[i][1] for i in range(2)]), second[4:])
+    np.testing.assert_array_equal(epoch(resumed)[0], second[4:])
+    plan = batches.plan()  # what crossed to the device: per image its index, weight and augmentation draws
+    assert plan.shape == (3, 4, len(device_data.PLAN_COLUMNS)) and plan.dtype == np.int32
 
 
 # --- optimizers ---------------------------------------------------------------------------------
@@ -538,4 +656,4 @@ def test_fit_predict_save_load_under_other_keras_backends(keras_backend: str) ->
     result = run_python(OTHER_BACKEND, KERAS_BACKEND=keras_backend)
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
-    assert report == {"backend": keras_backend, "shape": [8, 10], "same": True, "pipeline": "keras.utils.PyDataset"}
+    assert report == {"backend": keras_backend, "shape": [8, 10], "same": True, "pipeline": "device batches"}

@@ -140,6 +140,7 @@ def compare(
     limit: opt.Limit = None,
     limit_test: opt.LimitTest = None,
     device: opt.Device = None,
+    keras_backend: opt.KerasBackend = None,
     precision: opt.Precision = None,
     rerun: Annotated[bool, Opt(help="Train again even when the store has a matching finished run.")] = False,
     bench_steps: Annotated[int, Opt(help="Timed throughput steps per mode.")] = 40,
@@ -189,6 +190,7 @@ def bench(
     batch_size: Annotated[int, Opt(help="Batch size (halved on out-of-memory, and said).")] = 256,
     precision: Annotated[str, Opt(help="fp32 or bf16.")] = "fp32",
     device: Annotated[str, Opt(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    keras_backend: opt.KerasBackend = None,
     compile_: Annotated[bool, Opt("--compile", help="torch.compile / XLA.")] = False,
     compile_mode: Annotated[Optional[str], Opt(help=compile_mode_help())] = None,  # noqa: UP045
     channels_last: Annotated[Optional[bool], Opt("--channels-last/--no-channels-last")] = None,  # noqa: UP045

@@ -43,6 +43,7 @@ def train(
     image_size: opt.ImageSize = None,
     min_image_size: opt.MinImageSize = None,
     device: opt.Device = None,
+    keras_backend: opt.KerasBackend = None,
     precision: opt.Precision = None,
     compile_: Annotated[Optional[bool], Opt("--compile/--no-compile", help=COMPILE_HELP)] = None,  # noqa: UP045
     compile_mode: Annotated[Optional[str], Opt(help=compile_mode_help())] = None,  # noqa: UP045
@@ -117,6 +118,7 @@ def evaluate(
     data_dir: Annotated[Optional[Path], Opt(help="Directory holding the dataset's files.")] = None,  # noqa: UP045
     limit_test: Annotated[Optional[int], Opt(help="Score on the first N test images.")] = None,  # noqa: UP045
     device: Annotated[str, Opt(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    keras_backend: opt.KerasBackend = None,
     batch_size: Annotated[int, Opt(help="Inference batch size.")] = 256,
     plot: Annotated[Optional[Path], Opt(help="Write the confusion matrix to this PNG.")] = None,  # noqa: UP045
     fmt: Annotated[str, Opt("--format", "-f", help="table or json.")] = "table",
@@ -154,6 +156,7 @@ def predict(
     images: Annotated[list[Path], typer.Argument(help="Image files (PNG, JPEG, ...).")],
     top: Annotated[int, Opt(help="How many classes to show per image.")] = 3,
     device: Annotated[str, Opt(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    keras_backend: opt.KerasBackend = None,
     fmt: Annotated[str, Opt("--format", "-f", help="table or json.")] = "table",
 ) -> None:
     """Classify image files with a checkpoint: class names with probabilities."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from zoo.errors import PluginError
+from zoo.errors import PluginError, ZooError
 from zoo.plugins import describe_error
 
 
@@ -16,6 +16,8 @@ def load_object(reference: str) -> Any:
         target: Any = importlib.import_module(module_name)
         for part in attribute.split("."):
             target = getattr(target, part)
+    except ZooError:
+        raise  # the plugin's own one-line error (a bad KERAS_BACKEND, say) says more than "cannot load"
     except Exception as exc:
         raise PluginError(f"cannot load {reference!r}: {describe_error(exc)}") from exc
     return target

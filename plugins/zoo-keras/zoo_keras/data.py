@@ -2,11 +2,13 @@
 
 Training pipeline: the uint8 arrays become two tensors once (no float copy, no
 resized copy); each epoch is ``from_tensor_slices`` over a permutation of the
-example indices drawn statelessly from (seed, epoch), ``batch``, one parallel
+example indices drawn statelessly from (seed, epoch), filled up to a whole number of batches
+(the filler at sample weight 0, so every batch has the same static shape and each step
+function is traced once; see :mod:`zoo_keras.device_data`), ``batch``, one parallel
 ``map`` per batch (gather the batch, cast, ``(x / 255 - mean) / std``, bilinear
 resize when the model's input size differs from the images', augmentation);
-the epochs are chained with ``flat_map`` into one stream that ``model.fit``
-reads with ``steps_per_epoch``; ``prefetch`` overlaps it with the training step.
+one epoch per pass (Keras iterates the dataset anew each epoch, and an :class:`EpochCounter`
+says which epoch the pass is); ``prefetch`` overlaps it with the training step.
 
 This is the tutorial pipeline (``from_tensor_slices``, ``cache``, ``shuffle``
 with ``reshuffle_each_iteration``, ``batch``, ``map``, ``prefetch``) with two
@@ -22,7 +24,7 @@ horizontally with probability 0.5, then zero a ``cutout`` square centred
 anywhere in the image. Its randomness is stateless too, drawn from
 (seed, epoch, batch index).
 
-Used only when Keras runs on TensorFlow; :mod:`zoo_keras.numpy_data` feeds
+Used only when Keras runs on TensorFlow; :mod:`zoo_keras.device_data` feeds
 the other backends.
 """
 
@@ -111,6 +113,36 @@ def cutout(x: Any, seed: Any, size: int) -> Any:
 EPOCH_STRIDE = 1_000_003  # keeps (epoch, batch) seed pairs apart
 
 
+def _filled(positions: Any, count: int, batch_size: int) -> tuple[Any, Any]:
+    """``positions`` (a pass over ``count`` items) wrapped round to a whole number of batches, and the
+    sample weights: 1 for each item's one real appearance, 0 for the filler (see :mod:`zoo_keras.device_data`)."""
+    tf = _tf()
+    total = -(-count // batch_size) * batch_size
+    slots = tf.range(total)
+    return tf.gather(positions, slots % count), tf.cast(slots < count, tf.float32)
+
+
+class EpochCounter:
+    """The epoch a :func:`training_dataset` yields, read by tf.data each time the dataset is iterated.
+
+    Keras iterates a finite dataset anew at every epoch; setting ``epoch`` before (as
+    :class:`~zoo_keras.device_data.EpochSetter` does) makes that pass the next epoch.
+    """
+
+    def __init__(self, epoch: int) -> None:
+        tf = _tf()
+        with tf.device("/CPU:0"):
+            self.variable = tf.Variable(epoch, dtype=tf.int64, trainable=False)
+
+    @property
+    def epoch(self) -> int:
+        return int(self.variable.numpy())
+
+    @epoch.setter
+    def epoch(self, value: int) -> None:
+        self.variable.assign(value)
+
+
 def training_dataset(
     images: np.ndarray,
     labels: np.ndarray,
@@ -119,13 +151,14 @@ def training_dataset(
     *,
     batch_size: int,
     seed: int,
-    first_epoch: int,
-    end_epoch: int,
+    epoch: int | EpochCounter,
     skip_batches: int = 0,
 ) -> Any:
-    """Epochs ``first_epoch .. end_epoch - 1`` of shuffled, augmented ``(x, y)`` batches, back to back.
+    """One epoch of shuffled, augmented ``(x, y, sample_weight)`` batches, every one ``batch_size`` long
+    (the last filled up at weight 0), ``skip_batches`` of its first batches dropped (resuming mid-epoch).
 
-    ``skip_batches`` drops the first batches of ``first_epoch`` (resuming mid-epoch).
+    One epoch per pass, so that Keras' ``steps_per_execution`` never reads into the next epoch's
+    batches; with an :class:`EpochCounter`, each pass is the epoch it says at the pass's start.
     """
     tf = _tf()
     with tf.device("/CPU:0"):
@@ -134,35 +167,47 @@ def training_dataset(
     count = len(labels)
     active = augmentation.active
     run_seed = tf.constant(seed, tf.int64)
+    counter = epoch.variable if isinstance(epoch, EpochCounter) else tf.constant(epoch, tf.int64)
 
     def one_epoch(epoch: Any) -> Any:
         order = tf.random.experimental.stateless_shuffle(tf.range(count), seed=tf.stack([run_seed, epoch]))
 
-        def transform(index: Any, chosen: Any) -> Any:
+        def transform(index: Any, batch: Any) -> Any:
+            chosen, weights = batch
             x = normalize(tf.gather(pixels, chosen), preprocessing)
             if active:
                 x = augment(x, tf.stack([run_seed, epoch * EPOCH_STRIDE + index]), augmentation)
-            return x, tf.gather(targets, chosen)
+            return x, tf.gather(targets, chosen), weights
 
-        return tf.data.Dataset.from_tensor_slices(order).batch(batch_size).enumerate().map(
-            transform, num_parallel_calls=AUTOTUNE
-        )
+        filled = tf.data.Dataset.from_tensor_slices(_filled(order, count, batch_size))
+        return filled.batch(batch_size, drop_remainder=True).enumerate().map(transform, num_parallel_calls=AUTOTUNE)
 
-    ds = tf.data.Dataset.range(first_epoch, end_epoch).flat_map(one_epoch)
+    ds = tf.data.Dataset.range(1).map(lambda _: tf.identity(counter)).flat_map(one_epoch)
     if skip_batches:
         ds = ds.skip(skip_batches)
-    return ds.prefetch(AUTOTUNE)
+    steps = -(-count // batch_size) - skip_batches
+    return ds.apply(tf.data.experimental.assert_cardinality(steps)).prefetch(AUTOTUNE)
 
 
 def evaluation_dataset(
     images: np.ndarray, labels: np.ndarray | None, preprocessing: Preprocessing, *, batch_size: int
 ) -> Any:
-    """Batches in order, normalised, not augmented: ``(x, y)`` with labels, ``x`` without."""
+    """Batches in order, normalised, not augmented, all ``batch_size`` long: ``(x, y, sample_weight)`` with
+    labels, ``(x,)`` without (the last batch filled up from the start; drop the filler's outputs)."""
     tf = _tf()
-    if labels is None:
-        ds = tf.data.Dataset.from_tensor_slices(images).batch(batch_size)
-        ds = ds.map(lambda x: normalize(x, preprocessing), num_parallel_calls=AUTOTUNE)
+    count = len(images)
+    with tf.device("/CPU:0"):
+        pixels = tf.constant(images)
+        targets = None if labels is None else tf.constant(labels.astype(np.int32))
+    filled = tf.data.Dataset.from_tensor_slices(_filled(tf.range(count), count, batch_size))
+    batches = filled.batch(batch_size, drop_remainder=True)
+    if targets is None:
+        ds = batches.map(lambda chosen, _: (normalize(tf.gather(pixels, chosen), preprocessing),),
+                         num_parallel_calls=AUTOTUNE)
     else:
-        ds = tf.data.Dataset.from_tensor_slices((images, labels.astype(np.int32))).cache().batch(batch_size)
-        ds = ds.map(lambda x, y: (normalize(x, preprocessing), y), num_parallel_calls=AUTOTUNE)
+        ds = batches.map(
+            lambda chosen, weights: (normalize(tf.gather(pixels, chosen), preprocessing), tf.gather(targets, chosen),
+                                     weights),
+            num_parallel_calls=AUTOTUNE,
+        )
     return ds.prefetch(AUTOTUNE)

@@ -31,8 +31,21 @@ class SmoothedSparseCrossentropy(keras.losses.Loss):
         return {**super().get_config(), "label_smoothing": self.label_smoothing}
 
 
+REDUCTION = "mean_with_sample_weight"  # a batch's loss is the mean over its real images (weight 1), not its rows
+
+
 def training_loss(label_smoothing: float) -> Any:
-    """Keras' sparse cross-entropy on logits, or :class:`SmoothedSparseCrossentropy` when ``label_smoothing`` > 0."""
+    """Keras' sparse cross-entropy on logits, or :class:`SmoothedSparseCrossentropy` when ``label_smoothing`` > 0,
+    averaged over the images whose sample weight is 1 (filler rows weigh 0)."""
     if label_smoothing:
-        return SmoothedSparseCrossentropy(label_smoothing)
-    return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        return SmoothedSparseCrossentropy(label_smoothing, reduction=REDUCTION)
+    return keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction=REDUCTION)
+
+
+def per_image_loss(loss: Any) -> Any:
+    """``fn(y_true, y_pred)`` giving ``loss`` per image, for a metric that averages it over real images."""
+
+    def per_image(y_true: Any, y_pred: Any) -> Any:
+        return loss.call(y_true, y_pred)
+
+    return per_image

@@ -4,7 +4,8 @@ Every zoo-keras module that needs Keras imports it from here, so the
 environment is set before TensorFlow loads: ``TF_CPP_MIN_LOG_LEVEL=2``, the
 C++ start-up banners kept off stderr, and memory growth switched on for every
 GPU (TensorFlow would otherwise reserve all GPU memory at the first op).
-``KERAS_BACKEND`` (tensorflow, jax or torch) is respected; TensorFlow is the
+``KERAS_BACKEND`` (tensorflow, jax or torch; ``zoo ... --keras-backend NAME``
+sets it) is checked before Keras is imported and respected; TensorFlow is the
 default, as in Keras itself.
 
 TensorFlow 2.20/2.21 wheels load their core library with ``RTLD_GLOBAL``,
@@ -19,6 +20,7 @@ zoo-torch can share one process, in either import order.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import logging
 import os
 import platform
@@ -86,7 +88,24 @@ def _tensorflow_rtld_local() -> Iterator[None]:
             del sys.modules[_GLOBAL_FLAGS]
 
 
+KERAS_BACKENDS = ("tensorflow", "jax", "torch")
+INSTALL_HINT = {"jax": "pip install 'zoo-keras[jax]'", "torch": "pip install torch"}
+
+
+def chosen_backend() -> str:
+    """The Keras backend ``KERAS_BACKEND`` asks for (``tensorflow`` when unset); a usage error for any other."""
+    name = os.environ.get("KERAS_BACKEND", "").strip() or "tensorflow"
+    if name not in KERAS_BACKENDS:
+        raise UsageError(f"KERAS_BACKEND={name} is not a Keras backend zoo-keras runs on; "
+                         f"set it (or --keras-backend) to {', '.join(KERAS_BACKENDS)}")
+    return name
+
+
 def _import_keras() -> ModuleType:
+    name = chosen_backend()
+    if name != "tensorflow" and importlib.util.find_spec(name) is None:
+        raise UsageError(f"KERAS_BACKEND={name} but {name} is not installed; {INSTALL_HINT[name]}, "
+                         "or choose another --keras-backend")
     with _quiet_stderr(), _tensorflow_rtld_local():
         import keras
 
