@@ -8,8 +8,8 @@ from pathlib import Path
 HOME_ENV = "ZOO_HOME"
 
 
-def zoo_home() -> Path:
-    """zoo's data directory (run store, run outputs), created on first use.
+def zoo_home(*, create: bool = True) -> Path:
+    """zoo's data directory (run store, run outputs), created on first use (unless ``create`` is False).
 
     ``$ZOO_HOME`` when set and non-empty, else ``platformdirs.user_data_dir("zoo")``.
     """
@@ -20,7 +20,8 @@ def zoo_home() -> Path:
         import platformdirs
 
         home = Path(platformdirs.user_data_dir("zoo", appauthor=False))
-    home.mkdir(parents=True, exist_ok=True)
+    if create:
+        home.mkdir(parents=True, exist_ok=True)
     return home
 
 
