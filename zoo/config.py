@@ -75,8 +75,8 @@ class TrainConfig:
 
     def validated(self) -> TrainConfig:
         """This config, or a :class:`UsageError` naming the first bad value and the fix."""
-        _positive_int("epochs", self.epochs)
-        _positive_int("batch-size", self.batch_size)
+        positive_int("epochs", self.epochs)
+        positive_int("batch-size", self.batch_size)
         if not isinstance(self.lr, (int, float)) or not math.isfinite(self.lr) or self.lr <= 0:
             raise UsageError(f"--lr must be a positive number, got {self.lr!r}")
         if not math.isfinite(self.weight_decay) or self.weight_decay < 0:
@@ -90,7 +90,7 @@ class TrainConfig:
         for name, value in (("image-size", self.image_size), ("min-image-size", self.min_image_size),
                             ("limit", self.limit), ("limit-test", self.limit_test)):
             if value is not None:
-                _positive_int(name, value)
+                positive_int(name, value)
         if not isinstance(self.save_every, int) or self.save_every < 0:
             raise UsageError(f"--save-every must be a whole number of epochs (0: at the end), got {self.save_every!r}")
         _choice("optimizer", self.optimizer, OPTIMIZERS)
@@ -127,7 +127,8 @@ def compile_settings(compile_: bool, compile_mode: str | None) -> dict[str, Any]
     return {"compile": True if compile_ or compile_mode is not None else None, "compile_mode": compile_mode}
 
 
-def _positive_int(name: str, value: object) -> None:
+def positive_int(name: str, value: object) -> None:
+    """Refuse (``UsageError`` naming ``--name``) anything but a whole number of at least 1."""
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise UsageError(f"--{name} must be a whole number of at least 1, got {value!r}")
 
