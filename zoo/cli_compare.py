@@ -124,6 +124,10 @@ def compare(
     from zoo.config import TrainConfig
 
     TrainConfig.build(overrides)  # bad values fail here, before any worker starts
+    if plot is not None:
+        from zoo.plots import check_plot_path
+
+        check_plot_path(plot)
     comparison = run_compare(
         patterns, dataset, exclude=exclude, seeds=parse_seeds(seeds), overrides=overrides, rerun=rerun,
         data_dir=data_dir, bench_steps=bench_steps, bench_warmup=bench_warmup,
