@@ -36,56 +36,50 @@ SLOW_AFTER = 3.0  # seconds one plugin may take to load before zoo says which on
 class SlowPluginWatch:
     """Names, once, a plugin still loading after ``after`` seconds, and how to skip it.
 
-    One daemon thread waits on a condition until the current plugin's deadline, so a
-    plugin that loads in time costs a lock and a notify; a plugin that hangs (a dead
-    network mount, a lock, an infinite loop that releases the GIL) is named while it hangs.
+    One daemon thread sleeps until the deadline of the plugin loading then. The loader
+    only writes which plugin that is (no lock, no wake-up), so a plugin that loads in
+    time costs an attribute write; a plugin that hangs (a dead network mount, a lock, a
+    loop that releases the GIL) is named while it hangs.
     """
 
     def __init__(self, after: float = SLOW_AFTER) -> None:
         self.after = after
-        self._changed = threading.Condition()
-        self._current: tuple[str, str, float] | None = None
+        self._current: tuple[str, str, float] | None = None  # (plugin, distribution, deadline)
         self._warned: set[str] = set()
-        self._done = False
+        self._done = threading.Event()
         self._thread: threading.Thread | None = None
 
     @contextlib.contextmanager
     def loading(self, name: str, distribution: str) -> Iterator[None]:
         """Watch the block that loads (or calls) plugin ``name``."""
-        with self._changed:
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="zoo-plugin-watch", daemon=True)
-                self._thread.start()
-            self._current = (name, distribution, time.monotonic() + self.after)
-            self._changed.notify()
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="zoo-plugin-watch", daemon=True)
+            self._thread.start()
+        self._current = (name, distribution, time.monotonic() + self.after)
         try:
             yield
         finally:
-            with self._changed:
-                self._current = None
-                self._changed.notify()
+            self._current = None
 
     def close(self) -> None:
         """End the watchdog thread."""
-        with self._changed:
-            self._done = True
-            self._changed.notify()
+        self._done.set()
 
     def _run(self) -> None:
-        with self._changed:
-            while not self._done:
-                current = self._current
-                if current is None or current[0] in self._warned:
-                    self._changed.wait()
-                    continue
-                name, distribution, deadline = current
-                left = deadline - time.monotonic()
-                if left > 0:
-                    self._changed.wait(left)
-                    continue
-                self._warned.add(name)
-                print(f"zoo: plugin {name!r} ({distribution}) is still loading after {self.after:g} s; if it "
-                      f"hangs, press Ctrl-C and skip it with {DISABLE_ENV}={name}", file=sys.stderr, flush=True)
+        wait = self.after
+        while not self._done.wait(wait):
+            current = self._current
+            wait = self.after
+            if current is None or current[0] in self._warned:
+                continue
+            name, distribution, deadline = current
+            left = deadline - time.monotonic()
+            if left > 0:
+                wait = left
+                continue
+            self._warned.add(name)
+            print(f"zoo: plugin {name!r} ({distribution}) is still loading after {self.after:g} s; if it "
+                  f"hangs, press Ctrl-C and skip it with {DISABLE_ENV}={name}", file=sys.stderr, flush=True)
 
 
 @dataclass(frozen=True)
