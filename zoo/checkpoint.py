@@ -22,6 +22,7 @@ from typing import Any
 from zoo import __version__
 from zoo.atomic import atomic_write_text
 from zoo.backend import Backend, Preprocessing
+from zoo.config import MAX_CLASSES, MAX_IMAGE_SIDE
 from zoo.errors import DiskFull, ZooError
 from zoo.specs import ModelSpec
 
@@ -31,9 +32,8 @@ FORMAT_VERSION = 1
 KNOWN_FORMAT_VERSIONS = (1,)
 _REQUIRED = ("model", "backend", "dataset", "classes", "image_shape", "preprocessing", "weights", "weights_sha256")
 # Bounds on what a sidecar may ask for, checked before anything is built or allocated.
-MAX_SIDE = 4096  # pixels per side of the images and of the model's input
+MAX_SIDE = MAX_IMAGE_SIDE  # pixels per side of the images and of the model's input
 MAX_CHANNELS = 4
-MAX_CLASSES = 100_000
 MAX_SIDECAR_BYTES = 16 << 20
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 

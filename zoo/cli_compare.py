@@ -172,6 +172,9 @@ def bench(
     check_format(fmt)
     if steps < 1 or warmup < 0 or batch_size < 1:
         raise UsageError("--steps and --batch-size must be at least 1, --warmup at least 0")
+    from zoo.config import check_num_classes
+
+    check_num_classes(num_classes)
     overrides = {"precision": precision, "device": device, **compile_settings(compile_, compile_mode),
                  "channels_last": channels_last}
     TrainConfig.build(overrides)

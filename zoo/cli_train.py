@@ -181,6 +181,8 @@ def predict(
     from zoo.memory import out_of_memory
 
     check_format(fmt, ("table", "json"))
+    if top < 1:
+        raise UsageError(f"--top must be at least 1, got {top}")
     verified = read_checkpoint(checkpoint)
     arrays = read_images(list(images), verified.image_shape)  # bad images are refused before a framework loads
     ckpt, _spec, backend, model = load_checkpoint(verified)

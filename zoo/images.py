@@ -25,8 +25,10 @@ def read_images(paths: list[Path], shape: tuple[int, int, int]) -> np.ndarray:
         raise UsageError(f"cannot feed images to a model trained on {channels}-channel data")
     arrays = []
     for path in paths:
-        if not path.is_file():
+        if not path.exists():
             raise UsageError(f"image {path} does not exist")
+        if not path.is_file():
+            raise UsageError(f"image {path} is not a file (a directory or a device); give image files")
         try:
             with warnings.catch_warnings():
                 # Pillow only warns between 1x and 2x its limit: refuse that too, before decoding.

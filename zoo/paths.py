@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from zoo.errors import ZooError
+
 HOME_ENV = "ZOO_HOME"
 
 
@@ -21,12 +23,20 @@ def zoo_home(*, create: bool = True) -> Path:
 
         home = Path(platformdirs.user_data_dir("zoo", appauthor=False))
     if create:
-        home.mkdir(parents=True, exist_ok=True)
+        _make(home)
     return home
 
 
 def runs_dir() -> Path:
     """The default parent of run output directories: ``zoo_home()/runs``, created on first use."""
     path = zoo_home() / "runs"
-    path.mkdir(parents=True, exist_ok=True)
+    _make(path)
     return path
+
+
+def _make(directory: Path) -> None:
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise ZooError(f"cannot create {directory} ({reason}); set {HOME_ENV} to a writable directory") from None

@@ -218,6 +218,8 @@ class RunStore:
         """Find a way to read the file without writing a byte: ``mode=ro`` (which needs the WAL index
         to exist or be creatable), else ``immutable=1`` (a read-only or full file system, where
         nothing can be writing it)."""
+        if self.path.parent.exists() and not self.path.parent.is_dir():
+            raise ZooError(f"{self.path.parent} is not a directory; set ZOO_HOME to zoo's directory")
         if not self.path.is_file() or self.path.stat().st_size == 0:
             return
         quoted = urllib.parse.quote(str(self.path.resolve()))

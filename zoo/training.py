@@ -13,6 +13,7 @@ import os
 import shutil
 import signal
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -114,8 +115,9 @@ def _prepare(
         raise UsageError(f"no training images left for {spec.name} after --limit and --val-split; raise --limit "
                          "or lower --val-split")
     height, width = data.preprocessing.input_size
-    summary = backend.summarize(spec, num_classes=data.num_classes,
-                                input_shape=(data.preprocessing.in_chans, height, width))
+    with out_of_memory(batch_size=None, what=f"building {spec.name} at {height}x{width}"):
+        summary = backend.summarize(spec, num_classes=data.num_classes,
+                                    input_shape=(data.preprocessing.in_chans, height, width))
     check_training_batch(summary, batch_size=config.batch_size, train_images=len(data.train),
                          what=f"{spec.name} at {height}x{width}", device=environment.get("device", config.device))
     return _Prepared(arrays, data, test, summary)
@@ -170,6 +172,12 @@ def check_free_space(directory: Path, spec: ModelSpec, param_count: int) -> None
     existing = directory
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
+    try:  # nothing is created yet: a nameless temporary file shows whether it could be
+        with tempfile.TemporaryFile(dir=existing if existing.is_dir() else existing.parent):
+            pass
+    except OSError as exc:
+        raise ZooError(f"cannot write to output directory {directory} ({exc.strerror or exc}); "
+                       "pass --output DIR") from None
     free = shutil.disk_usage(existing).free
     if free < needed:
         raise ZooError(
