@@ -115,13 +115,16 @@ def train(
     output: str | Path | None = None,
     progress: TrainingProgress | None = None,
     record: bool = True,
+    overwrite: bool = False,
 ) -> TrainResult:
-    """Train ``model`` on ``dataset``, score it on the test split, checkpoint and record the run."""
+    """Train ``model`` on ``dataset``, score it on the test split, checkpoint and record the run.
+
+    An ``output`` folder that already holds a checkpoint is refused unless ``overwrite``."""
     from zoo.training import train as _train
 
     return _train(
         model, dataset, config, overrides=overrides, data_dir=data_dir, output=output,
-        progress=progress, record=record,
+        progress=progress, record=record, overwrite=overwrite,
     )
 
 

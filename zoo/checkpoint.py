@@ -8,8 +8,11 @@ rebuilt) before any framework reads the weights.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
+import math
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -19,13 +22,20 @@ from typing import Any
 from zoo import __version__
 from zoo.atomic import atomic_write_text
 from zoo.backend import Backend, Preprocessing
-from zoo.errors import ZooError
+from zoo.config import MAX_CLASSES, MAX_IMAGE_SIDE
+from zoo.errors import DiskFull, ZooError
 from zoo.specs import ModelSpec
 
 SIDECAR_NAME = "checkpoint.json"
 FORMAT = "zoo-checkpoint"
 FORMAT_VERSION = 1
+KNOWN_FORMAT_VERSIONS = (1,)
 _REQUIRED = ("model", "backend", "dataset", "classes", "image_shape", "preprocessing", "weights", "weights_sha256")
+# Bounds on what a sidecar may ask for, checked before anything is built or allocated.
+MAX_SIDE = MAX_IMAGE_SIDE  # pixels per side of the images and of the model's input
+MAX_CHANNELS = 4
+MAX_SIDECAR_BYTES = 16 << 20
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 def sha256_file(path: Path) -> str:
@@ -123,7 +133,8 @@ def disk_errors(what: str) -> Iterator[None]:
         yield
     except OSError as exc:
         reason = exc.strerror or str(exc)
-        raise ZooError(f"{what} ({reason}); free some space or choose another directory with --output") from None
+        kind = DiskFull if exc.errno in (errno.ENOSPC, errno.EDQUOT) else ZooError
+        raise kind(f"{what} ({reason}); free some space or choose another directory with --output") from None
 
 
 def _sidecar_path(path: Path) -> Path:
@@ -142,18 +153,15 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
     sidecar = _sidecar_path(path)
     if not sidecar.is_file():
         raise ZooError(f"{path} is not a zoo checkpoint: no {SIDECAR_NAME} beside it")
+    if sidecar.stat().st_size > MAX_SIDECAR_BYTES:
+        raise ZooError(f"{sidecar} is {sidecar.stat().st_size:,} bytes, more than a sidecar ever holds; "
+                       "the checkpoint is damaged")
     try:
         metadata = json.loads(sidecar.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise ZooError(f"{sidecar} is not valid JSON ({exc}); the checkpoint is damaged") from None
-    if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:
-        raise ZooError(f"{sidecar} is not a zoo checkpoint sidecar")
-    if metadata.get("format_version", 0) > FORMAT_VERSION:
-        raise ZooError(f"{sidecar} was written by a newer zoo (format {metadata['format_version']}); upgrade zoo")
-    missing = [key for key in _REQUIRED if key not in metadata]
-    if missing:
-        raise ZooError(f"{sidecar} lacks {', '.join(missing)}; the checkpoint is damaged")
-    weights = sidecar.parent / Path(str(metadata["weights"])).name
+    check_sidecar(metadata, sidecar)
+    weights = sidecar.parent / str(metadata["weights"])
     if not weights.is_file():
         raise ZooError(f"weights file {weights} is missing; restore it or retrain")
     if sha256_file(weights) != metadata["weights_sha256"]:
@@ -162,12 +170,78 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
     return Checkpoint(sidecar.parent, weights, metadata)
 
 
-def load_checkpoint(path: str | Path) -> tuple[Checkpoint, ModelSpec, Backend, Any]:
-    """Verify the checkpoint, then rebuild its model through its backend."""
+def check_sidecar(metadata: Any, sidecar: Path) -> None:
+    """Check a sidecar against its schema before anything is built from it: a known format
+    version, field types, sizes within bounds, ``std > 0``, a plain weights file name."""
+    if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:
+        raise ZooError(f"{sidecar} is not a zoo checkpoint sidecar")
+    version = metadata.get("format_version")
+    if isinstance(version, int) and not isinstance(version, bool) and version > FORMAT_VERSION:
+        raise ZooError(f"{sidecar} was written by a newer zoo (format {version}); upgrade zoo")
+    if version not in KNOWN_FORMAT_VERSIONS or isinstance(version, bool):
+        raise ZooError(f"{sidecar} has format_version {version!r}; this zoo reads format_version "
+                       f"{', '.join(map(str, KNOWN_FORMAT_VERSIONS))}")
+    missing = [key for key in _REQUIRED if key not in metadata]
+    if missing:
+        raise ZooError(f"{sidecar} lacks {', '.join(missing)}; the checkpoint is damaged")
+
+    def bad(field: str, value: Any, expected: str) -> ZooError:
+        shown = json.dumps(value)
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        return ZooError(f"{sidecar}: {field} is {shown}, expected {expected}; the checkpoint is damaged or edited")
+
+    for key in ("model", "backend", "dataset", "weights"):
+        if not isinstance(metadata[key], str) or not metadata[key]:
+            raise bad(key, metadata[key], "a non-empty string")
+    weights = metadata["weights"]
+    if Path(weights).name != weights or weights in (".", ".."):
+        raise bad("weights", weights, "a file name inside the checkpoint folder")
+    if not isinstance(metadata["weights_sha256"], str) or not _SHA256.fullmatch(metadata["weights_sha256"]):
+        raise bad("weights_sha256", metadata["weights_sha256"], "64 hexadecimal digits")
+    classes = metadata["classes"]
+    if (not isinstance(classes, list) or not 1 <= len(classes) <= MAX_CLASSES
+            or not all(isinstance(c, str) for c in classes)):
+        raise bad("classes", classes, f"a list of 1 to {MAX_CLASSES:,} class names")
+    shape = metadata["image_shape"]
+    if (not _ints(shape, 3) or not all(1 <= side <= MAX_SIDE for side in shape[:2])
+            or not 1 <= shape[2] <= MAX_CHANNELS):
+        raise bad("image_shape", shape, f"[height, width, channels] with sides of 1 to {MAX_SIDE} pixels and "
+                  f"1 to {MAX_CHANNELS} channels")
+    pre = metadata["preprocessing"]
+    if not isinstance(pre, dict):
+        raise bad("preprocessing", pre, "an object with mean, std and input_size")
+    size = pre.get("input_size")
+    if not _ints(size, 2) or not all(1 <= side <= MAX_SIDE for side in size):
+        raise bad("preprocessing.input_size", size, f"[height, width] of 1 to {MAX_SIDE} pixels")
+    channels = shape[2]
+    for key in ("mean", "std"):
+        values = pre.get(key)
+        if (not isinstance(values, list) or len(values) != channels
+                or not all(_finite_number(v) for v in values)):
+            raise bad(f"preprocessing.{key}", values, f"{channels} finite number(s), one per channel of image_shape")
+    if not all(v > 0 for v in pre["std"]):
+        raise bad("preprocessing.std", pre["std"], "values above 0 (images are divided by them)")
+    for key in ("recipe", "environment", "metrics"):
+        if key in metadata and not isinstance(metadata[key], dict):
+            raise bad(key, metadata[key], "an object")
+
+
+def _ints(value: Any, count: int) -> bool:
+    return (isinstance(value, list) and len(value) == count
+            and all(isinstance(v, int) and not isinstance(v, bool) for v in value))
+
+
+def _finite_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def load_checkpoint(path: str | Path | Checkpoint) -> tuple[Checkpoint, ModelSpec, Backend, Any]:
+    """Verify the checkpoint (unless given one :func:`read_checkpoint` verified), then rebuild its
+    model through its backend."""
     from zoo.models import get_backend
     from zoo.registry import get_registry
 
-    checkpoint = read_checkpoint(path)
+    checkpoint = path if isinstance(path, Checkpoint) else read_checkpoint(path)
     spec = get_registry().model(checkpoint.model).spec
     if spec.backend != checkpoint.metadata["backend"]:
         raise ZooError(

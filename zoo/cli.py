@@ -17,7 +17,7 @@ from rich.table import Table
 from zoo import __version__, cli_compare, cli_plugins_new, cli_train
 from zoo.cli_data import app as data_app
 from zoo.cli_runs import app as runs_app
-from zoo.config import TrainConfig
+from zoo.config import TrainConfig, check_num_classes
 from zoo.errors import EXIT_USAGE, ZooError
 from zoo.registry import Registered, get_registry
 from zoo.report import check_format, render_rows, stdout_console
@@ -139,6 +139,7 @@ def info(
 ) -> None:
     """Show a model's whole spec; with --input, build it and measure it."""
     check_format(fmt, ("table", "json"))
+    check_num_classes(num_classes)
     entry = get_registry().model(name)
     details = spec_details(entry)
     summary = None

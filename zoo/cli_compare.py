@@ -165,6 +165,10 @@ def compare(
     from zoo.config import TrainConfig
 
     TrainConfig.build(overrides)  # bad values fail here, before any worker starts
+    if plot is not None:
+        from zoo.plots import check_plot_path
+
+        check_plot_path(plot)
     comparison = run_compare(
         patterns, dataset, exclude=exclude, seeds=parse_seeds(seeds), overrides=overrides, rerun=rerun,
         data_dir=data_dir, bench_steps=bench_steps, bench_warmup=bench_warmup,
@@ -210,6 +214,9 @@ def bench(
     check_format(fmt)
     if steps < 1 or warmup < 0 or batch_size < 1:
         raise UsageError("--steps and --batch-size must be at least 1, --warmup at least 0")
+    from zoo.config import check_num_classes
+
+    check_num_classes(num_classes)
     overrides = {"precision": precision, "device": device, **compile_settings(compile_ or None, compile_mode),
                  "channels_last": channels_last}
     TrainConfig.build(overrides)

@@ -22,7 +22,7 @@ from zoo.report import check_format, render_rows, stdout_console
 from zoo.runs import EPOCH_FIELDS, RunRecord, RunStore
 
 app = typer.Typer(
-    help="Recorded training runs: list, show, remove, export.",
+    help="Recorded training runs: list, show, remove, export, rebuild.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
@@ -104,8 +104,14 @@ def list_runs(
     fmt: Annotated[str, typer.Option("--format", "-f", help="table, json or csv.")] = "table",
 ) -> None:
     """List recorded runs, oldest first."""
+    from zoo.run_folders import orphaned_folders_note
+
     check_format(fmt, ("table", "json", "csv"))
-    records = RunStore().list_runs(model=model, dataset=dataset, status=status)
+    store = RunStore(read_only=True)  # works on a full disk and in a read-only ZOO_HOME
+    records = store.list_runs(model=model, dataset=dataset, status=status)
+    note = orphaned_folders_note(store)
+    if note:
+        stderr.print(f"[yellow]warning:[/] {escape(note)}", highlight=False, soft_wrap=True)
     if not records and fmt == "table":
         filtered = model is not None or dataset is not None or status is not None
         stderr.print("no run matches the filters" if filtered else "no runs recorded yet; train one with 'zoo train'")
@@ -128,7 +134,7 @@ def show(
 ) -> None:
     """Show one run: recipe, environment, metrics, artifacts and every epoch."""
     check_format(fmt, ("table", "json"))
-    store = RunStore()
+    store = RunStore(read_only=True)
     record = store.get(store.resolve(ref))
     if plot is not None:
         from zoo.plots import plot_training_curves
@@ -321,7 +327,7 @@ def export(
 ) -> None:
     """Export runs, one row per run with its metrics as columns, at full precision."""
     check_format(fmt, ("csv", "json"))
-    records = RunStore().list_runs(model=model, dataset=dataset, status=status)
+    records = RunStore(read_only=True).list_runs(model=model, dataset=dataset, status=status)
     rows, columns = export_rows(records)
     if fmt == "json":
         text = json.dumps([{c: row.get(c) for c in columns} for row in rows], indent=2, default=str) + "\n"
@@ -337,3 +343,39 @@ def export(
     except OSError as exc:
         raise ZooError(f"cannot write {output}: {exc.strerror or exc}; choose a writable location") from exc
     stderr.print(f"exported {len(rows)} run(s) to {output}", highlight=False)
+
+
+@app.command("rebuild")
+def rebuild(
+    folders: Annotated[
+        Optional[list[Path]],  # noqa: UP045
+        typer.Argument(help="Run folders, or folders holding them \\[zoo home/runs].", show_default=False),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only say what would be registered.")] = False,
+) -> None:
+    """Register again the finished runs whose folders the store does not know (after it was reset or lost).
+
+    Each run comes back from its folder's checkpoint.json (verified against its weights) and state/last.json
+    (its epochs), under its old id when that is free. Runs already in the store are never added twice.
+    """
+    from zoo.run_folders import default_root
+    from zoo.run_folders import rebuild as rebuild_runs
+
+    roots = [Path(folder).expanduser() for folder in folders] if folders else [default_root(create=False)]
+    for root in roots:
+        if not root.is_dir():
+            raise UsageError(f"{root} is not a folder; give run folders or the folder holding them")
+    store = RunStore()
+    report = rebuild_runs(store, roots, dry_run=dry_run)
+    verb = "would register" if dry_run else "registered"
+    for run_id, model, folder in report.registered:
+        label = f"run {run_id}" if run_id else "a run"
+        stderr.print(f"{verb} {label} ({escape(model)}) from {escape(str(folder))}", highlight=False, soft_wrap=True)
+    for folder, reason in report.skipped:
+        stderr.print(f"skipped {escape(str(folder))}: {escape(reason)}", highlight=False, soft_wrap=True)
+    count = len(report.registered)
+    stderr.print(
+        f"{verb} {count} run{'' if count == 1 else 's'}; {len(report.known)} already in the store, "
+        f"{len(report.skipped)} skipped",
+        highlight=False,
+    )

@@ -56,6 +56,9 @@ def train(
     limit: opt.Limit = None,
     limit_test: opt.LimitTest = None,
     output: Annotated[Optional[Path], Opt(help="Checkpoint directory \\[zoo home/runs/...].")] = None,  # noqa: UP045
+    overwrite: Annotated[
+        bool, Opt("--overwrite", help="Replace the checkpoint an --output folder already holds.")
+    ] = False,
     data_dir: Annotated[Optional[Path], Opt(help="Directory holding the dataset's files.")] = None,  # noqa: UP045
     plot: Annotated[Optional[Path], Opt(help="Write training curves to this PNG.")] = None,  # noqa: UP045
     fmt: Annotated[str, Opt("--format", "-f", help="table or json (the result on stdout).")] = "table",
@@ -69,10 +72,18 @@ def train(
     from zoo.training import train as run_training
 
     check_format(fmt, ("table", "json"))
+    if plot is not None:
+        from zoo.plots import check_plot_path
+
+        check_plot_path(plot)
     if resume is None and (model is None or dataset is None):
         raise UsageError("give a MODEL and --dataset, or --resume RUN_ID to continue a run")
-    if resume is not None and (model is not None or dataset is not None):
-        raise UsageError("--resume continues a recorded run: leave out MODEL and --dataset")
+    if resume is not None and (model is not None or dataset is not None or output is not None or overwrite):
+        raise UsageError("--resume continues a recorded run in its own folder: leave out MODEL, --dataset, "
+                         "--output and --overwrite")
+    if overwrite and output is None:
+        raise UsageError("--overwrite replaces the checkpoint in an --output folder; give --output DIR "
+                         "(runs without one always get a new folder)")
     overrides = {
         "epochs": epochs, "batch_size": batch_size, "lr": lr, "optimizer": optimizer,
         "weight_decay": weight_decay, "label_smoothing": label_smoothing, "scheduler": scheduler,
@@ -86,7 +97,7 @@ def train(
         result = resume_training(resume, overrides=overrides, data_dir=data_dir, progress=RichTrainingProgress(stderr))
     else:
         result = run_training(
-            model, dataset, overrides=overrides, data_dir=data_dir, output=output,
+            model, dataset, overrides=overrides, data_dir=data_dir, output=output, overwrite=overwrite,
             progress=RichTrainingProgress(stderr),
         )
     if plot is not None:
@@ -120,6 +131,9 @@ def evaluate(
     device: Annotated[str, Opt(help="auto, cpu, cuda or cuda:N.")] = "auto",
     keras_backend: opt.KerasBackend = None,
     batch_size: Annotated[int, Opt(help="Inference batch size.")] = 256,
+    allow_class_mismatch: Annotated[
+        bool, Opt("--allow-class-mismatch", help="Score on a --dataset whose classes are not the checkpoint's.")
+    ] = False,
     plot: Annotated[Optional[Path], Opt(help="Write the confusion matrix to this PNG.")] = None,  # noqa: UP045
     fmt: Annotated[str, Opt("--format", "-f", help="table or json.")] = "table",
 ) -> None:
@@ -127,8 +141,13 @@ def evaluate(
     from zoo.evaluation import evaluate_checkpoint
 
     check_format(fmt, ("table", "json"))
+    if plot is not None:
+        from zoo.plots import check_plot_path
+
+        check_plot_path(plot)
     result = evaluate_checkpoint(
-        checkpoint, dataset=dataset, data_dir=data_dir, limit_test=limit_test, device=device, batch_size=batch_size
+        checkpoint, dataset=dataset, data_dir=data_dir, limit_test=limit_test, device=device, batch_size=batch_size,
+        allow_class_mismatch=allow_class_mismatch,
     )
     if plot is not None:
         from zoo.plots import plot_confusion
@@ -162,13 +181,18 @@ def predict(
     """Classify image files with a checkpoint: class names with probabilities."""
     import numpy as np
 
-    from zoo.checkpoint import load_checkpoint
+    from zoo.checkpoint import load_checkpoint, read_checkpoint
     from zoo.images import read_images
+    from zoo.memory import out_of_memory
 
     check_format(fmt, ("table", "json"))
-    ckpt, _spec, backend, model = load_checkpoint(checkpoint)
-    arrays = read_images(list(images), ckpt.image_shape)
-    probabilities = backend.predict_proba(model, arrays, ckpt.preprocessing, batch_size=64, device=device)
+    if top < 1:
+        raise UsageError(f"--top must be at least 1, got {top}")
+    verified = read_checkpoint(checkpoint)
+    arrays = read_images(list(images), verified.image_shape)  # bad images are refused before a framework loads
+    ckpt, _spec, backend, model = load_checkpoint(verified)
+    with out_of_memory(batch_size=None, what=f"classifying {len(arrays):,} images"):
+        probabilities = backend.predict_proba(model, arrays, ckpt.preprocessing, batch_size=64, device=device)
     k = max(1, min(top, len(ckpt.classes)))
     results = []
     for path, probs in zip(images, probabilities, strict=True):

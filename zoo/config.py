@@ -16,6 +16,10 @@ PRECISIONS = ("fp32", "bf16")
 # torch.compile's modes; "reduce-overhead" and "max-autotune" capture CUDA graphs on a GPU. Keras compiles with XLA.
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 AUGMENTATIONS = tuple(NAMED_AUGMENTATIONS)
+# Bounds on what one may ask for, so that a typo is one line instead of a 40 GB allocation.
+MAX_IMAGE_SIDE = 4096  # pixels per side of a model's input (and of a checkpoint's images)
+MAX_CLASSES = 100_000
+MAX_SEED = 2**32 - 1  # what every framework's seeding accepts (numpy's legacy seed, Keras)
 # Settings that change where or how fast a run trains, not what it learns: a resume may change them.
 RUNTIME_SETTINGS = ("device", "compile", "compile_mode", "channels_last", "save_every")
 
@@ -75,8 +79,8 @@ class TrainConfig:
 
     def validated(self) -> TrainConfig:
         """This config, or a :class:`UsageError` naming the first bad value and the fix."""
-        _positive_int("epochs", self.epochs)
-        _positive_int("batch-size", self.batch_size)
+        positive_int("epochs", self.epochs)
+        positive_int("batch-size", self.batch_size)
         if not isinstance(self.lr, (int, float)) or not math.isfinite(self.lr) or self.lr <= 0:
             raise UsageError(f"--lr must be a positive number, got {self.lr!r}")
         if not math.isfinite(self.weight_decay) or self.weight_decay < 0:
@@ -85,12 +89,15 @@ class TrainConfig:
             raise UsageError(f"--label-smoothing must be in [0, 1) (0.1 is usual), got {self.label_smoothing!r}")
         if not 0 <= self.val_split < 1:
             raise UsageError(f"--val-split must be in [0, 1), got {self.val_split!r}")
-        if self.seed < 0:
-            raise UsageError(f"--seed must be zero or positive, got {self.seed!r}")
+        if not isinstance(self.seed, int) or not 0 <= self.seed <= MAX_SEED:
+            raise UsageError(f"--seed must be a whole number from 0 to {MAX_SEED}, got {self.seed!r}")
         for name, value in (("image-size", self.image_size), ("min-image-size", self.min_image_size),
                             ("limit", self.limit), ("limit-test", self.limit_test)):
             if value is not None:
-                _positive_int(name, value)
+                positive_int(name, value)
+        for name, value in (("image-size", self.image_size), ("min-image-size", self.min_image_size)):
+            if value is not None and value > MAX_IMAGE_SIDE:
+                raise UsageError(f"--{name} must be at most {MAX_IMAGE_SIDE} pixels, got {value}")
         if not isinstance(self.save_every, int) or self.save_every < 0:
             raise UsageError(f"--save-every must be a whole number of epochs (0: at the end), got {self.save_every!r}")
         _choice("optimizer", self.optimizer, OPTIMIZERS)
@@ -130,9 +137,16 @@ def compile_settings(compile_: bool | None, compile_mode: str | None) -> dict[st
     return {"compile": True if compile_ or compile_mode is not None else compile_, "compile_mode": compile_mode}
 
 
-def _positive_int(name: str, value: object) -> None:
+def positive_int(name: str, value: object) -> None:
+    """Refuse (``UsageError`` naming ``--name``) anything but a whole number of at least 1."""
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise UsageError(f"--{name} must be a whole number of at least 1, got {value!r}")
+
+
+def check_num_classes(value: int) -> None:
+    """Refuse a ``--num-classes`` outside 1 .. :data:`MAX_CLASSES` (a head of 10 million classes is 160 GB)."""
+    if not isinstance(value, int) or not 1 <= value <= MAX_CLASSES:
+        raise UsageError(f"--num-classes must be from 1 to {MAX_CLASSES:,}, got {value!r}")
 
 
 def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:

@@ -52,3 +52,7 @@ class NonFiniteLoss(ZooError):
         )
         self.epoch = epoch
         self.step = step
+
+
+class DiskFull(ZooError):
+    """A write failed because the file system is full (``ENOSPC``, ``EDQUOT``, SQLite's ``SQLITE_FULL``)."""

@@ -1,7 +1,13 @@
-"""Reading user images into the uint8 NHWC form a checkpoint expects (Pillow)."""
+"""Reading user images into the uint8 NHWC form a checkpoint expects (Pillow).
+
+Images are bounded: one with more pixels than Pillow's decompression-bomb limit
+(``PIL.Image.MAX_IMAGE_PIXELS``, about 89 megapixels) is refused from its header,
+before a pixel is decoded.
+"""
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -19,12 +25,20 @@ def read_images(paths: list[Path], shape: tuple[int, int, int]) -> np.ndarray:
         raise UsageError(f"cannot feed images to a model trained on {channels}-channel data")
     arrays = []
     for path in paths:
-        if not path.is_file():
+        if not path.exists():
             raise UsageError(f"image {path} does not exist")
+        if not path.is_file():
+            raise UsageError(f"image {path} is not a file (a directory or a device); give image files")
         try:
-            with Image.open(path) as image:
-                converted = image.convert(mode).resize((width, height), Image.Resampling.BILINEAR)
-                array = np.asarray(converted, dtype=np.uint8)
+            with warnings.catch_warnings():
+                # Pillow only warns between 1x and 2x its limit: refuse that too, before decoding.
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                with Image.open(path) as image:
+                    converted = image.convert(mode).resize((width, height), Image.Resampling.BILINEAR)
+                    array = np.asarray(converted, dtype=np.uint8)
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+            raise UsageError(f"{path} has more pixels than zoo reads ({str(exc).rstrip('.')}); shrink it below "
+                             f"{Image.MAX_IMAGE_PIXELS:,} pixels first") from None
         except (UnidentifiedImageError, OSError) as exc:
             raise UsageError(f"{path} is not an image Pillow can read ({type(exc).__name__})") from None
         arrays.append(array.reshape(height, width, channels))

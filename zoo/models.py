@@ -7,10 +7,13 @@ import re
 from typing import Any
 
 from zoo.backend import Backend, ModelSummary
+from zoo.config import MAX_IMAGE_SIDE
 from zoo.errors import PluginError, UsageError
 from zoo.loading import load_object
 from zoo.registry import get_registry
 from zoo.specs import ModelSpec
+
+MAX_CHANNELS = 64  # of a synthetic input (zoo info --input, zoo bench --input)
 
 
 @functools.cache
@@ -31,6 +34,9 @@ def parse_input_shape(text: str) -> tuple[int, int, int]:
     if not match or min(int(g) for g in match.groups()) < 1:
         raise UsageError(f"--input must look like 3x32x32 (channels x height x width), got {text!r}")
     c, h, w = (int(g) for g in match.groups())
+    if max(h, w) > MAX_IMAGE_SIDE or c > MAX_CHANNELS:
+        raise UsageError(f"--input {text} is too large: at most {MAX_CHANNELS} channels and {MAX_IMAGE_SIDE} "
+                         "pixels a side")
     return c, h, w
 
 
@@ -96,6 +102,9 @@ def create_model(
 
 def summarize_model(name: str, input_shape: tuple[int, int, int], num_classes: int = 10) -> ModelSummary:
     """Build ``name`` for ``input_shape`` (C, H, W) and measure layers, parameters and MACs."""
+    from zoo.memory import out_of_memory
+
     spec = get_registry().model(name).spec
     check_input_size(spec, input_shape[1:])
-    return get_backend(spec.backend).summarize(spec, num_classes=num_classes, input_shape=input_shape)
+    with out_of_memory(batch_size=None, what=f"building {name} for {'x'.join(map(str, input_shape))}"):
+        return get_backend(spec.backend).summarize(spec, num_classes=num_classes, input_shape=input_shape)

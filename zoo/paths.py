@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from zoo.errors import ZooError
+
 HOME_ENV = "ZOO_HOME"
 
 
-def zoo_home() -> Path:
-    """zoo's data directory (run store, run outputs), created on first use.
+def zoo_home(*, create: bool = True) -> Path:
+    """zoo's data directory (run store, run outputs), created on first use (unless ``create`` is False).
 
     ``$ZOO_HOME`` when set and non-empty, else ``platformdirs.user_data_dir("zoo")``.
     """
@@ -20,12 +22,21 @@ def zoo_home() -> Path:
         import platformdirs
 
         home = Path(platformdirs.user_data_dir("zoo", appauthor=False))
-    home.mkdir(parents=True, exist_ok=True)
+    if create:
+        _make(home)
     return home
 
 
 def runs_dir() -> Path:
     """The default parent of run output directories: ``zoo_home()/runs``, created on first use."""
     path = zoo_home() / "runs"
-    path.mkdir(parents=True, exist_ok=True)
+    _make(path)
     return path
+
+
+def _make(directory: Path) -> None:
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise ZooError(f"cannot create {directory} ({reason}); set {HOME_ENV} to a writable directory") from None

@@ -27,6 +27,15 @@ def _image_format(path: Path) -> str:
     return fmt
 
 
+def check_plot_path(path: Path) -> None:
+    """Refuse, before any work, a ``--plot`` path zoo could not draw into: an unknown format or no matplotlib."""
+    import importlib.util
+
+    _image_format(path)
+    if importlib.util.find_spec("matplotlib") is None:
+        raise ZooError("plotting needs matplotlib: pip install 'zoo[plot]'")
+
+
 def _new_figure(width: float, height: float) -> Any:
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg

@@ -4,13 +4,19 @@ pluggy's ``load_setuptools_entrypoints`` stops at the first broken plugin and a
 hook call stops at the first raising implementation, so zoo loads each entry
 point and calls each hook implementation on its own. Failures are recorded for
 ``zoo plugins``, warned once on stderr, and fatal only with ``ZOO_STRICT_PLUGINS=1``.
+
+A plugin whose import (or hook) takes longer than :data:`SLOW_AFTER` seconds is
+named on stderr with how to skip it, by one watchdog thread that sleeps until then.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
-from collections.abc import Iterable
+import threading
+import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from importlib import metadata
 from types import ModuleType
@@ -24,6 +30,56 @@ ENTRY_POINT_GROUP = "zoo.plugins"
 STRICT_ENV = "ZOO_STRICT_PLUGINS"
 DISABLE_ENV = "ZOO_DISABLE_PLUGINS"
 HOOK_NAMES = ("zoo_register_models", "zoo_register_datasets", "zoo_register_backends")
+SLOW_AFTER = 3.0  # seconds one plugin may take to load before zoo says which one is still loading
+
+
+class SlowPluginWatch:
+    """Names, once, a plugin still loading after ``after`` seconds, and how to skip it.
+
+    One daemon thread sleeps until the deadline of the plugin loading then. The loader
+    only writes which plugin that is (no lock, no wake-up), so a plugin that loads in
+    time costs an attribute write; a plugin that hangs (a dead network mount, a lock, a
+    loop that releases the GIL) is named while it hangs.
+    """
+
+    def __init__(self, after: float = SLOW_AFTER) -> None:
+        self.after = after
+        self._current: tuple[str, str, float] | None = None  # (plugin, distribution, deadline)
+        self._warned: set[str] = set()
+        self._done = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @contextlib.contextmanager
+    def loading(self, name: str, distribution: str) -> Iterator[None]:
+        """Watch the block that loads (or calls) plugin ``name``."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="zoo-plugin-watch", daemon=True)
+            self._thread.start()
+        self._current = (name, distribution, time.monotonic() + self.after)
+        try:
+            yield
+        finally:
+            self._current = None
+
+    def close(self) -> None:
+        """End the watchdog thread."""
+        self._done.set()
+
+    def _run(self) -> None:
+        wait = self.after
+        while not self._done.wait(wait):
+            current = self._current
+            wait = self.after
+            if current is None or current[0] in self._warned:
+                continue
+            name, distribution, deadline = current
+            left = deadline - time.monotonic()
+            if left > 0:
+                wait = left
+                continue
+            self._warned.add(name)
+            print(f"zoo: plugin {name!r} ({distribution}) is still loading after {self.after:g} s; if it "
+                  f"hangs, press Ctrl-C and skip it with {DISABLE_ENV}={name}", file=sys.stderr, flush=True)
 
 
 @dataclass(frozen=True)
@@ -59,6 +115,7 @@ class LoadedPlugins:
     infos: dict[str, PluginInfo] = field(default_factory=dict)
     failures: list[PluginFailure] = field(default_factory=list)
     disabled: list[str] = field(default_factory=list)
+    watch: SlowPluginWatch = field(default_factory=SlowPluginWatch)
 
 
 def new_manager() -> pluggy.PluginManager:
@@ -104,7 +161,7 @@ def load_plugins(
     blocked = disabled_names()
     if entry_points:
         for entry_point in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=_ep_key):
-            _load_entry_point(loaded, entry_point, blocked)
+            _load_entry_point(loaded, entry_point, blocked, loaded.watch)
     for name, plugin in extra:
         _register(loaded, plugin, PluginInfo(name, name, "", getattr(plugin, "__name__", name)))
     return loaded
@@ -115,7 +172,7 @@ def _ep_key(entry_point: metadata.EntryPoint) -> str:
 
 
 def _load_entry_point(
-    loaded: LoadedPlugins, entry_point: metadata.EntryPoint, blocked: set[str]
+    loaded: LoadedPlugins, entry_point: metadata.EntryPoint, blocked: set[str], watch: SlowPluginWatch
 ) -> None:
     dist = entry_point.dist
     dist_name = dist.metadata["Name"] if dist is not None else "?"
@@ -135,7 +192,8 @@ def _load_entry_point(
         )
         return
     try:
-        plugin = entry_point.load()
+        with watch.loading(entry_point.name, dist_name):
+            plugin = entry_point.load()
     except BaseException as exc:
         if isinstance(exc, KeyboardInterrupt):
             raise

@@ -87,6 +87,7 @@ class Registry:
         registry._collect(loaded, hook.zoo_register_backends, BackendSpec, registry.backends)
         registry._collect(loaded, hook.zoo_register_datasets, DatasetSpec, registry.datasets)
         registry._collect(loaded, hook.zoo_register_models, ModelSpec, registry.models)
+        loaded.watch.close()
         return registry
 
     def _collect(
@@ -104,7 +105,8 @@ class Registry:
             staged: dict[str, Registered[Spec]] = {}
             register = self._registrar(info, hook_name, spec_type, into, staged)
             try:
-                impl.function(**{arg: register for arg in impl.argnames})
+                with loaded.watch.loading(info.name, info.distribution):
+                    impl.function(**{arg: register for arg in impl.argnames})
             except Exception as exc:
                 self._fail(info, hook_name, describe_error(exc))
                 continue

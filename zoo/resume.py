@@ -35,6 +35,7 @@ class ResumePoint:
     history: tuple[EpochMetrics, ...]
     extra: dict[str, Any]
     val_accuracy: float | None = None
+    run_id: int | None = None  # the run that saved it (None: saved before zoo recorded it)
 
 
 def _manifest(path: Path) -> dict[str, Any] | None:
@@ -56,8 +57,10 @@ def load_resume_point(state_dir: Path, which: str = LAST) -> ResumePoint | None:
     if not path.is_file() or sha256_file(path) != manifest.get("sha256"):
         raise ZooError(f"training state {path} is missing or damaged; it cannot be resumed (start a new run)")
     history = tuple(EpochMetrics(**item) for item in manifest.get("history", []))
+    run_id = manifest.get("run_id")
     return ResumePoint(path, int(manifest["epoch"]), int(manifest.get("step", 0)), history,
-                       dict(manifest.get("extra", {})), manifest.get("val_accuracy"))
+                       dict(manifest.get("extra", {})), manifest.get("val_accuracy"),
+                       run_id if isinstance(run_id, int) else None)
 
 
 @dataclass
@@ -75,6 +78,7 @@ class RunControl:
     save_every: int = 1
     resume: ResumePoint | None = None
     stop: threading.Event = field(default_factory=threading.Event)
+    run_id: int | None = None  # recorded in the manifests, so that a resume never takes another run's state
 
     def stop_requested(self) -> bool:
         """Whether the user asked training to stop (Ctrl-C, SIGTERM)."""
@@ -121,6 +125,7 @@ class RunControl:
         manifest = {
             "file": path.name, "sha256": sha256_file(path), "epoch": epoch, "step": step,
             "history": [asdict(m) for m in history], "extra": extra or {}, "val_accuracy": val_accuracy,
+            "run_id": self.run_id,
         }
         text = json.dumps(manifest, indent=1)
         atomic_write_text(self.state_dir / LAST, text)

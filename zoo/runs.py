@@ -10,16 +10,23 @@ A run's stored status is ``running``, ``finished``, ``failed`` or
 ``interrupted``. Readers see an *effective* status: a ``running`` run whose
 heartbeat is older than ``stale_after`` seconds, or whose process on this
 host is gone, reads as ``crashed``.
+
+``RunStore(read_only=True)`` never writes (no schema upgrade, no journal): it
+reads a store on a full disk or in a read-only ``ZOO_HOME``. A full disk is a
+:class:`~zoo.errors.DiskFull` error naming the file; the store keeps a small
+reserve file beside itself that it gives up to record why a run failed.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import sqlite3
 import sys
 import threading
+import urllib.parse
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass
@@ -28,7 +35,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from zoo.errors import UsageError, ZooError
+from zoo.errors import DiskFull, UsageError, ZooError
 from zoo.runs_schema import MIGRATIONS, SCHEMA_VERSION, migrate, too_new
 
 if TYPE_CHECKING:
@@ -36,7 +43,11 @@ if TYPE_CHECKING:
 
 STORE_NAME = "runs.sqlite"
 STALE_AFTER = 120.0
+BEAT_EVERY = 5.0  # seconds between a running run's heartbeats: a killed run's duration is right to within this
 BUSY_TIMEOUT = 30.0
+# Given up on a full disk so that the failure itself can still be recorded (a few WAL pages and the index).
+RESERVE_BYTES = 256 << 10
+SQLITE_IOERR, SQLITE_FULL = 10, 13
 STORED_STATUSES = ("running", "finished", "failed", "interrupted")
 STATUSES = (*STORED_STATUSES, "crashed")
 EPOCH_FIELDS = (
@@ -123,21 +134,30 @@ class RunRecord:
 class RunStore:
     """The SQLite run store; ``path`` defaults to ``zoo_home()/runs.sqlite``."""
 
-    def __init__(self, path: Path | None = None, *, stale_after: float = STALE_AFTER) -> None:
+    def __init__(
+        self, path: Path | None = None, *, stale_after: float = STALE_AFTER, read_only: bool = False
+    ) -> None:
         try:
             if path is None:
                 from zoo.paths import zoo_home
 
-                path = zoo_home() / STORE_NAME
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+                path = zoo_home(create=not read_only) / STORE_NAME
+            if not read_only:
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             where = exc.filename or path
             raise ZooError(f"cannot create {where}: {exc.strerror}; set ZOO_HOME to a writable directory") from exc
         self.path = Path(path)
         self.stale_after = stale_after
+        self.read_only = read_only
         self._host = socket.gethostname()
+        self._uri: str | None = None  # read-only: the URI that opened the file; None: no file (no runs)
         with self._errors():
-            self._open_schema()
+            if read_only:
+                self._open_read_only()
+            else:
+                self._open_schema()
+                self._keep_reserve()
 
     # -- connections and schema -------------------------------------------------
 
@@ -148,6 +168,10 @@ class RunStore:
             yield
         except sqlite3.OperationalError as exc:
             text = str(exc)
+            if self._disk_full(exc):
+                raise DiskFull(
+                    f"No space left on device: cannot write to the run store {self.path} ({text}); free some space"
+                ) from exc
             if "locked" in text or "busy" in text:
                 raise ZooError(
                     f"run store {self.path} stayed locked for {BUSY_TIMEOUT:g} s by another process; try again"
@@ -160,7 +184,22 @@ class RunStore:
                 f"{self.path} is not a readable zoo run store ({exc}); move it aside or set ZOO_HOME"
             ) from exc
 
+    def _disk_full(self, exc: sqlite3.OperationalError) -> bool:
+        """SQLITE_FULL, or an I/O error on a file system with (next to) no space left."""
+        code = getattr(exc, "sqlite_errorcode", None)
+        primary = code & 0xFF if isinstance(code, int) else None
+        if primary == SQLITE_FULL or "database or disk is full" in str(exc):
+            return True
+        if primary == SQLITE_IOERR or "disk I/O error" in str(exc):
+            try:
+                return shutil.disk_usage(self.path.parent).free < (1 << 20)
+            except OSError:
+                return False
+        return False
+
     def _connect(self) -> sqlite3.Connection:
+        if self.read_only:
+            return self._connect_read_only()
         conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False)
         conn.row_factory = sqlite3.Row
         conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
@@ -168,9 +207,81 @@ class RunStore:
         conn.execute("PRAGMA synchronous = NORMAL")  # with WAL: a killed process never loses a commit
         return conn
 
+    def _connect_read_only(self) -> sqlite3.Connection:
+        if self._uri is None:  # no store file yet: an empty, in-memory store of the current schema
+            conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+            migrate(conn, MIGRATIONS)
+        else:
+            conn = sqlite3.connect(self._uri, uri=True, timeout=BUSY_TIMEOUT, isolation_level=None,
+                                   check_same_thread=False)
+            conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT * 1000)}")
+        conn.row_factory = sqlite3.Row
+        return conn
+
+    def _open_read_only(self) -> None:
+        """Find a way to read the file without writing a byte: ``mode=ro`` (which needs the WAL index
+        to exist or be creatable), else ``immutable=1`` (a read-only or full file system, where
+        nothing can be writing it)."""
+        if self.path.parent.exists() and not self.path.parent.is_dir():
+            raise ZooError(f"{self.path.parent} is not a directory; set ZOO_HOME to zoo's directory")
+        if not self.path.is_file() or self.path.stat().st_size == 0:
+            return
+        quoted = urllib.parse.quote(str(self.path.resolve()))
+        failure: sqlite3.Error | None = None
+        for flags in ("mode=ro", "immutable=1"):
+            self._uri = f"file:{quoted}?{flags}"
+            try:
+                conn = self._connect()
+                try:
+                    version = conn.execute("PRAGMA user_version").fetchone()[0]
+                    conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+                finally:
+                    conn.close()
+                break
+            except sqlite3.OperationalError as exc:
+                failure = exc
+        else:
+            assert failure is not None
+            raise failure
+        if version > SCHEMA_VERSION:
+            raise too_new(self.path, version, SCHEMA_VERSION)
+        if version == 0:
+            self._uri = None  # an empty file (': > runs.sqlite'): no runs
+        elif version < SCHEMA_VERSION:
+            RunStore(self.path, stale_after=self.stale_after)  # upgrading needs a writer, once
+
+    def _keep_reserve(self) -> None:
+        """Make sure the reserve file exists while there is room for it (a no-op when it does)."""
+        reserve = self._reserve_path
+        if reserve.exists():
+            return
+        try:
+            with open(reserve, "wb") as handle:
+                if hasattr(os, "posix_fallocate"):
+                    os.posix_fallocate(handle.fileno(), 0, RESERVE_BYTES)
+                else:  # pragma: no cover - macOS, Windows
+                    handle.write(b"\0" * RESERVE_BYTES)
+        except OSError:
+            with suppress(OSError):
+                reserve.unlink()
+
+    @property
+    def _reserve_path(self) -> Path:
+        return self.path.with_name(f".{self.path.name}.reserve")
+
+    def _release_reserve(self) -> bool:
+        """Delete the reserve file to make room; whether there was one."""
+        try:
+            self._reserve_path.unlink()
+        except OSError:
+            return False
+        return True
+
     @contextmanager
     def _transaction(self, *, write: bool = True) -> Iterator[sqlite3.Connection]:
         """One connection, one transaction: committed on success, rolled back on any error."""
+        if write and self.read_only:
+            raise ZooError(f"run store {self.path} was opened read-only; nothing can be recorded")
         with self._errors():
             conn = self._connect()
             try:
@@ -217,17 +328,73 @@ class RunStore:
         environment: Mapping[str, Any],
         reuse_key: str,
         output_dir: str | None = None,
+        after_id: int = 0,
     ) -> int:
-        """Record a new ``running`` run by this process; returns its id."""
+        """Record a new ``running`` run by this process; returns its id, which is above ``after_id``
+        (the highest id a run folder on disk is named after: a reset store never hands out an id
+        that an old folder already carries)."""
         now = utc_now()
         with self._transaction() as conn:
+            row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'runs'").fetchone()
+            chosen = after_id + 1 if after_id >= (row[0] if row else 0) else None
             cursor = conn.execute(
-                "INSERT INTO runs (model, backend, dataset, recipe, environment, reuse_key, status, output_dir,"
-                " pid, hostname, started, heartbeat) VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?)",
-                (model, backend, dataset, _to_json(recipe), _to_json(environment), reuse_key,
+                "INSERT INTO runs (id, model, backend, dataset, recipe, environment, reuse_key, status, output_dir,"
+                " pid, hostname, started, heartbeat) VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?)",
+                (chosen, model, backend, dataset, _to_json(recipe), _to_json(environment), reuse_key,
                  None if output_dir is None else str(output_dir), os.getpid(), self._host, now, now),
             )
             return int(cursor.lastrowid)
+
+    def adopt_run(
+        self,
+        *,
+        model: str,
+        backend: str,
+        dataset: str,
+        recipe: Mapping[str, Any],
+        environment: Mapping[str, Any],
+        reuse_key: str,
+        output_dir: Path,
+        started: str,
+        finished: str,
+        epochs: Sequence[Mapping[str, Any]] = (),
+        metrics: Mapping[str, float] | None = None,
+        artifacts: Sequence[tuple[str, str, str]] = (),
+        preferred_id: int | None = None,
+    ) -> int | None:
+        """Register a finished run found on disk (``zoo runs rebuild``); returns its id, or None when a
+        run already records ``output_dir`` (checked and inserted in one transaction: never twice).
+
+        It keeps ``preferred_id`` (the id the folder's checkpoint recorded) when that id is free.
+        """
+        folder = str(Path(output_dir).resolve())
+        with self._transaction() as conn:
+            for (known,) in conn.execute("SELECT output_dir FROM runs WHERE output_dir IS NOT NULL"):
+                if known == folder or Path(known).resolve() == Path(folder):
+                    return None
+            if any(conn.execute("SELECT 1 FROM artifacts WHERE path = ?", (path,)).fetchone()
+                   for _, path, _ in artifacts):
+                return None
+            free = preferred_id is not None and conn.execute(
+                "SELECT 1 FROM runs WHERE id = ?", (preferred_id,)).fetchone() is None
+            cursor = conn.execute(
+                "INSERT INTO runs (id, model, backend, dataset, recipe, environment, reuse_key, status, reason,"
+                " output_dir, pid, hostname, started, finished, heartbeat)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, 'finished', ?, ?, NULL, ?, ?, ?, ?)",
+                (preferred_id if free else None, model, backend, dataset, _to_json(recipe), _to_json(environment),
+                 reuse_key, "registered again by 'zoo runs rebuild' from its checkpoint.json", folder,
+                 environment.get("hostname"), started, finished, finished),
+            )
+            run_id = int(cursor.lastrowid)
+            for epoch in epochs:
+                conn.execute(
+                    f"INSERT OR REPLACE INTO epochs (run_id, {', '.join(EPOCH_FIELDS)})"
+                    f" VALUES (?, {', '.join('?' for _ in EPOCH_FIELDS)})", (run_id, *_epoch_values(epoch)))
+            conn.executemany("INSERT INTO metrics (run_id, name, value) VALUES (?, ?, ?)",
+                             [(run_id, str(name), float(value)) for name, value in (metrics or {}).items()])
+            conn.executemany("INSERT INTO artifacts (run_id, kind, path, sha256) VALUES (?, ?, ?, ?)",
+                             [(run_id, kind, path, digest) for kind, path, digest in artifacts])
+        return run_id
 
     def heartbeat(self, run_id: int) -> None:
         """Mark run ``run_id`` as alive now."""
@@ -248,11 +415,12 @@ class RunStore:
             conn.execute("UPDATE runs SET execution = ? WHERE id = ?", (str(execution), run_id))
 
     @contextmanager
-    def keep_alive(self, run_id: int, every: float = 30.0) -> Iterator[None]:
+    def keep_alive(self, run_id: int, every: float = BEAT_EVERY) -> Iterator[None]:
         """Beat run ``run_id``'s heartbeat from a background thread every ``every`` seconds.
 
-        For epochs longer than ``stale_after``: without beats, other hosts would
-        read the run as ``crashed``. A failed beat is skipped, never raised.
+        Without beats, other hosts would read a run in a long epoch as ``crashed``, and
+        a killed run's duration (start to last beat) would stop at its last epoch.
+        A failed beat is skipped, never raised.
         """
         stop = threading.Event()
 
@@ -328,6 +496,14 @@ class RunStore:
         self._end(run_id, status, reason)
 
     def _end(self, run_id: int, status: str, reason: str | None) -> None:
+        try:
+            self._write_end(run_id, status, reason)
+        except DiskFull:
+            if not self._release_reserve():
+                raise
+            self._write_end(run_id, status, reason)  # the reserve's room holds this one record
+
+    def _write_end(self, run_id: int, status: str, reason: str | None) -> None:
         now = utc_now()
         with self._transaction() as conn:
             stored = _require(conn, run_id)["status"]
@@ -349,6 +525,11 @@ class RunStore:
         return record
 
     # -- reads ------------------------------------------------------------------
+
+    def run_count(self) -> int:
+        """How many runs the store holds."""
+        with self._transaction(write=False) as conn:
+            return int(conn.execute("SELECT count(*) FROM runs").fetchone()[0])
 
     def get(self, run_id: int) -> RunRecord:
         """Run ``run_id``; ``UsageError`` if there is none."""

@@ -25,7 +25,9 @@ from zoo.data.locate import (
     ensure_local,
     file_digests,
     find_local,
+    refused_data_dir_copies,
     search_places,
+    warn_refused,
 )
 from zoo.errors import PluginError, ZooError
 from zoo.specs import DatasetSpec
@@ -155,6 +157,8 @@ def load_dataset(
     key = cache.published_key(spec)
     found = _cached(spec, key)
     if found is not None:
+        if data_dir is not None and spec.files:  # asked for a copy: say so when it is not the one used
+            warn_refused(refused_data_dir_copies(spec, data_dir), f"the cached arrays in {cache.arrays_dir(spec, key)}")
         return found
     return _load(spec, key, ensure_local(spec, data_dir, download=download, progress=progress))
 

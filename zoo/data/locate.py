@@ -14,6 +14,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+import sys
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -195,6 +196,30 @@ def find_local(
     return None
 
 
+def refused_data_dir_copies(spec: DatasetSpec, data_dir: str | Path) -> list[str]:
+    """What is wrong with ``data_dir``'s copy of ``spec``'s files (bad checksums, or none there at all)."""
+    places = [p for p in search_places(spec, data_dir) if p.kind == "data-dir"]
+    notes, found_any = [], False
+    for place in places:
+        if not place.path.is_dir():
+            continue
+        statuses = check_place(spec, place)
+        if all(s.state == "ok" for s in statuses):
+            return []
+        found_any = found_any or any(s.state != "missing" for s in statuses)
+        notes.extend(f"{s.path} fails its checksum ({s.detail})" for s in statuses if s.state == "bad")
+    if not found_any:
+        names = ", ".join(f.name for f in spec.files)
+        notes.append(f"--data-dir {data_dir} holds none of {spec.name}'s files ({names})")
+    return notes
+
+
+def warn_refused(notes: Iterable[str], using: str) -> None:
+    """One stderr line per copy passed over, saying what is used instead."""
+    for note in notes:
+        print(f"zoo: warning: {note}; using {using}", file=sys.stderr, flush=True)
+
+
 def _debian_package(spec: DatasetSpec) -> str | None:
     for directory in spec.system_dirs:
         parent, _, name = directory.rstrip("/").rpartition("/")
@@ -250,6 +275,9 @@ def ensure_local(
     notes: list[str] = []
     found = find_local(spec, data_dir, notes=notes)
     if found is not None:
+        if not notes and data_dir is not None and found.place.kind != "data-dir":
+            notes = refused_data_dir_copies(spec, data_dir)
+        warn_refused(notes, f"the copy in {found.place.path} ({found.place.kind})")
         return found
     places = search_places(spec, data_dir)
     if not download or offline():
