@@ -8,18 +8,22 @@ from pathlib import Path
 HOME_ENV = "ZOO_HOME"
 
 
-def zoo_home() -> Path:
-    """zoo's data directory (run store, run outputs), created on first use.
+def zoo_home_path() -> Path:
+    """Where zoo's data directory is, without creating it (for readers that must not write).
 
     ``$ZOO_HOME`` when set and non-empty, else ``platformdirs.user_data_dir("zoo")``.
     """
     override = os.environ.get(HOME_ENV, "").strip()
     if override:
-        home = Path(override).expanduser()
-    else:
-        import platformdirs
+        return Path(override).expanduser()
+    import platformdirs
 
-        home = Path(platformdirs.user_data_dir("zoo", appauthor=False))
+    return Path(platformdirs.user_data_dir("zoo", appauthor=False))
+
+
+def zoo_home() -> Path:
+    """zoo's data directory (run store, run outputs, local datasets), created on first use."""
+    home = zoo_home_path()
     home.mkdir(parents=True, exist_ok=True)
     return home
 
