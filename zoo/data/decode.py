@@ -1,12 +1,13 @@
 """Decoding many image files at once: a process pool, chunks of files, a rich progress bar on stderr.
 
-Workers are started with ``spawn`` (a fork of a process that has loaded
-PyTorch or TensorFlow can deadlock) and ignore Ctrl-C: the parent stops
-handing out chunks, lets the running ones finish (a fraction of a second)
-and re-raises, so the caller's temporary files are removed.
+Workers are forked when that is safe (this process has one thread and no
+framework loaded), else started with ``spawn`` (a fork of a process that has
+loaded PyTorch or TensorFlow can deadlock). They ignore Ctrl-C: the parent
+stops handing out chunks, lets the running ones finish (a fraction of a
+second) and re-raises, so the caller's temporary files are removed.
 
-A pool costs a second or so to start, so the first chunk is decoded here and
-timed: only when the rest would take longer than that here is a pool started
+A spawned pool costs a second or so to start, so the first chunk is decoded
+here and timed: only when the rest would take longer than that here is a pool started
 (one process per usable CPU, at most 8). ``ZOO_DECODE_WORKERS=N`` fixes the
 number instead (1: always in this process; N > 1: always a pool of N).
 """
@@ -15,10 +16,13 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -26,7 +30,8 @@ from zoo.data.pixels import Native, Target, UnreadableImage, read_header, read_i
 from zoo.errors import UsageError
 
 WORKERS_ENV = "ZOO_DECODE_WORKERS"
-POOL_WORTH_SECONDS = 1.5  # start a pool only when decoding the rest here would take longer
+# Start a pool only when decoding the rest here would take longer than starting one.
+POOL_WORTH_SECONDS = {"fork": 0.2, "spawn": 1.5}
 _CHUNK_BYTES = 8 << 20
 
 
@@ -66,15 +71,17 @@ def _decode_chunk(paths: Sequence[str], target: Target | None) -> tuple[np.ndarr
     """Decode ``paths`` (or only read their headers when ``target`` is None)."""
     images = None if target is None else np.zeros((len(paths), *target.shape), dtype=np.uint8)
     natives: list[Native | str] = []
-    for i, path in enumerate(paths):
-        try:
-            if target is None or images is None:
-                natives.append(read_header(path))
-            else:
-                images[i], native = read_image(path, target)
-                natives.append(native)
-        except UnreadableImage as exc:
-            natives.append(exc.reason)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Pillow's warnings about odd but readable files
+        for i, path in enumerate(paths):
+            try:
+                if target is None or images is None:
+                    natives.append(read_header(path))
+                else:
+                    images[i], native = read_image(path, target)
+                    natives.append(native)
+            except UnreadableImage as exc:
+                natives.append(exc.reason)
     return images, natives
 
 
@@ -99,21 +106,25 @@ class _Bar:
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+        # Refreshed from advance(), not by rich's thread: a process with one thread may fork its workers.
         self.progress = Progress(
             TextColumn(label), BarColumn(), MofNCompleteColumn(),
             TextColumn("{task.fields[rate]}"), TimeRemainingColumn(),
-            console=Console(stderr=True), transient=True,
+            console=Console(stderr=True), transient=True, auto_refresh=False,
         )
-        self.started = time.perf_counter()
+        self.started = self.shown = time.perf_counter()
         self.task = self.progress.add_task(label, total=total, rate="")
         self.progress.start()
 
     def advance(self, count: int) -> None:
         if self.progress is not None:
             self.progress.advance(self.task, count)
-            done = self.progress.tasks[0].completed
-            rate = done / max(time.perf_counter() - self.started, 1e-9)
-            self.progress.update(self.task, rate=f"{rate:,.0f} img/s")
+            now = time.perf_counter()
+            if now - self.shown >= 0.1 or self.progress.finished:
+                done = self.progress.tasks[0].completed
+                self.progress.update(self.task, rate=f"{done / max(now - self.started, 1e-9):,.0f} img/s")
+                self.progress.refresh()
+                self.shown = now
 
     def close(self) -> None:
         if self.progress is not None:
@@ -161,7 +172,7 @@ def decode_files(
             timer = time.perf_counter()
             take(0, *_decode_chunk(paths[:first], target))
             rest_here = (time.perf_counter() - timer) / first * (count - first)
-            if rest_here < POOL_WORTH_SECONDS:
+            if rest_here < POOL_WORTH_SECONDS[_start_method().get_start_method()]:
                 pool_size = 1
         starts = range(first, count, size)
         if pool_size <= 1:
@@ -175,11 +186,23 @@ def decode_files(
     return result
 
 
+_THREADED_FRAMEWORKS = ("torch", "tensorflow", "jax", "keras")
+
+
+def _start_method() -> Any:
+    """``fork`` when this process has one thread and no framework loaded, else ``spawn``."""
+    import multiprocessing
+    import threading
+
+    forkable = "fork" in multiprocessing.get_all_start_methods() and sys.platform.startswith("linux")
+    if forkable and threading.active_count() == 1 and not any(m in sys.modules for m in _THREADED_FRAMEWORKS):
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
+
+
 def _run_pool(paths: Sequence[str], target: Target | None, starts: range, size: int, workers: int,
               take: Callable[[int, np.ndarray | None, list[Native | str]], None]) -> None:
-    import multiprocessing
-
-    context = multiprocessing.get_context("spawn")
+    context = _start_method()
     pending: dict[Future[tuple[np.ndarray | None, list[Native | str]]], int] = {}
     queue = iter(starts)
     with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_ignore_interrupts) as pool:

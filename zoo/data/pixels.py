@@ -9,12 +9,13 @@ Pillow's ``convert("L")`` would. Animated images give their first frame.
 
 from __future__ import annotations
 
+import io
 import os
-import warnings
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
+from PIL import Image, UnidentifiedImageError
 
 GREY_MODES = frozenset({"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
 PIL_MODE = {"grey": "L", "rgb": "RGB"}
@@ -43,8 +44,7 @@ class Target:
         return f"{self.height}x{self.width} {self.mode}"
 
 
-@dataclass(frozen=True)
-class Native:
+class Native(NamedTuple):
     """An image's own size and mode, as read from its header."""
 
     height: int
@@ -66,8 +66,6 @@ class UnreadableImage(Exception):
 
 
 def _convert(image: Any, mode: str) -> Any:
-    from PIL import Image
-
     if mode == "grey" and (image.mode.startswith("I;16") or image.mode == "I"):
         wide = np.asarray(image, dtype=np.int64)
         return Image.fromarray(np.clip(wide // 256, 0, 255).astype(np.uint8), mode="L")
@@ -76,17 +74,14 @@ def _convert(image: Any, mode: str) -> Any:
 
 def to_array(image: Any, target: Target) -> np.ndarray:
     """An open Pillow image as uint8 ``target.shape`` (converted, then resized if needed)."""
-    from PIL import Image
-
-    converted = _convert(image, target.mode)
+    converted = image if image.mode == PIL_MODE[target.mode] else _convert(image, target.mode)
     if converted.size != (target.width, target.height):
         converted = converted.resize((target.width, target.height), Image.Resampling.BILINEAR)
-    return np.asarray(converted, dtype=np.uint8).reshape(target.shape)
+    # tobytes + frombuffer: np.asarray goes through the same bytes with more overhead per image
+    return np.frombuffer(converted.tobytes(), dtype=np.uint8).reshape(target.shape)
 
 
 def _reason(path: str, exc: BaseException) -> str:
-    from PIL import Image, UnidentifiedImageError
-
     if isinstance(exc, Image.DecompressionBombError):
         return f"is too large to decode safely ({exc})"
     if isinstance(exc, UnidentifiedImageError):
@@ -103,15 +98,29 @@ def _reason(path: str, exc: BaseException) -> str:
     return f"cannot be decoded ({type(exc).__name__}: {text})"
 
 
+_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".bmp": "BMP", ".gif": "GIF", ".tif": "TIFF",
+            ".tiff": "TIFF", ".webp": "WEBP"}
+
+
+def _open(path: str, data: bytes | None = None) -> Any:
+    """Pillow's image for ``path`` (from ``data`` when read already), trying the format its suffix
+    names first: identifying it among every format Pillow knows costs more than decoding a small PNG."""
+    source = io.BytesIO(data) if data is not None else path
+    hint = _FORMATS.get(os.path.splitext(path)[1].lower())
+    if hint is not None:
+        try:
+            return Image.open(source, formats=(hint,))
+        except UnidentifiedImageError:  # another format behind the suffix (a JPEG named .png)
+            if data is not None:
+                source = io.BytesIO(data)
+    return Image.open(source)
+
+
 def read_header(path: str) -> Native:
     """The image's size and mode without decoding its pixels."""
-    from PIL import Image
-
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            with Image.open(path) as image:
-                return Native(image.height, image.width, image.mode)
+        with _open(path) as image:
+            return Native(image.height, image.width, image.mode)
     except MemoryError:
         raise
     except Exception as exc:  # Pillow raises many types for broken files; each is one bad file
@@ -119,17 +128,21 @@ def read_header(path: str) -> Native:
 
 
 def read_image(path: str, target: Target) -> tuple[np.ndarray, Native]:
-    """Decode ``path`` to ``target``; also returns its native size and mode."""
-    from PIL import Image
+    """Decode ``path`` to ``target``; also returns its native size and mode.
 
+    The file is read in one call and decoded from memory. Pillow's warnings
+    (a large image, a palette with transparency) are the caller's to filter.
+    """
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            with Image.open(path) as image:
-                native = Native(image.height, image.width, image.mode)
-                image.load()
-                return to_array(image, target), native
-    except MemoryError:
+        with open(path, "rb") as handle:
+            data = handle.read()
+        if not data:
+            raise UnreadableImage("is empty (0 bytes)")
+        with _open(path, data) as image:
+            native = Native(image.height, image.width, image.mode)
+            image.load()
+            return to_array(image, target), native
+    except (MemoryError, UnreadableImage):
         raise
     except Exception as exc:  # Pillow raises many types for broken files; each is one bad file
         raise UnreadableImage(_reason(path, exc)) from None
