@@ -160,12 +160,13 @@ class Registry:
             raise _suggest("model", name, self.models)
         return found
 
-    def dataset(self, name: str) -> Registered[DatasetSpec]:
+    def dataset(self, name: str, *, refresh: bool = True) -> Registered[DatasetSpec]:
         """The dataset called ``name``, or at the path ``name``; else a usage error suggesting close names.
 
         A local dataset (``zoo data add``, or a path) is scanned on the way and
         decoded again if its files changed, so its spec describes the files as
-        they are now (:func:`zoo.data.local_registry.refresh`).
+        they are now (:func:`zoo.data.local_registry.refresh`); with ``refresh``
+        False it is returned as registered, not yet read.
         """
         from zoo.data import local_registry
 
@@ -174,8 +175,8 @@ class Registry:
             self._check_conflict(DatasetSpec, name)
             if not local_registry.is_path_reference(name):
                 raise _suggest("dataset", name, self.datasets)
-            return local_registry.refresh(Registered(local_registry.path_spec(name), local_registry.PATH_PLUGIN))
-        return local_registry.refresh(found)
+            found = Registered(local_registry.path_spec(name), local_registry.PATH_PLUGIN)
+        return local_registry.refresh(found) if refresh else found
 
     def backend(self, name: str) -> Registered[BackendSpec]:
         """The backend called ``name``, or a usage error naming the known ones."""

@@ -276,7 +276,7 @@ def _execute(
     control = RunControl(state_dir=directory / STATE_DIR, save_every=config.save_every, resume=resume)
     started = time.perf_counter()
     try:
-        arrays = load_dataset(dataset_spec.name, data_dir=data_dir)
+        arrays = load_dataset(dataset_spec, data_dir=data_dir)
         data, test = prepare_data(spec, arrays, config)
         check_free_space(directory, backend, spec, data)
         alive = store.keep_alive(run_id) if store is not None and run_id is not None else contextlib.nullcontext()

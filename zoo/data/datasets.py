@@ -36,12 +36,15 @@ DatasetRef = str | DatasetSpec
 
 
 def get_dataset_spec(name: DatasetRef) -> DatasetSpec:
-    """The registered :class:`DatasetSpec` called ``name`` (a spec is returned as is)."""
+    """The registered :class:`DatasetSpec` called ``name`` (a spec is returned as is).
+
+    A local dataset comes as registered (its files not read yet): :func:`load_dataset` reads them.
+    """
     if isinstance(name, DatasetSpec):
         return name
     from zoo.registry import get_registry
 
-    return get_registry().dataset(name).spec
+    return get_registry().dataset(name, refresh=False).spec
 
 
 def dataset_identity(spec: DatasetSpec) -> str:
@@ -279,7 +282,7 @@ def dataset_info(name: DatasetRef, *, data_dir: str | Path | None = None) -> Dat
 def _local_info(spec: LocalDatasetSpec) -> DatasetInfo:
     from zoo.data.local import resolve
 
-    fresh, data, entry = resolve(spec, progress=False)
+    fresh, data, entry = resolve(spec)  # decoding a new folder is long work: show it on stderr
     decoded = cache.read_meta(entry).get("local", {})
     info = DatasetInfo(fresh, [fresh.source], location=f"{fresh.source} (local)", arrays=str(entry))
     splits = {"train": data.train, "test": data.test, **({"val": data.val} if data.val is not None else {})}

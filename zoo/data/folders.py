@@ -24,9 +24,11 @@ import hashlib
 import json
 import os
 import re
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from zoo.data.local_spec import LocalOptions
 from zoo.errors import ZooError
@@ -36,8 +38,7 @@ SPLIT_FOLDERS = ("train", "val", "test")
 SCAN_FORMAT = 1
 
 
-@dataclass(frozen=True)
-class Sample:
+class Sample(NamedTuple):
     """One image file: ``key`` names it in the index (relative to the source), ``label`` its class."""
 
     key: str
@@ -61,12 +62,16 @@ class BadFile:
 
 @dataclass
 class SourceIndex:
-    """What a scan found: classes, the files of each split in order, and bad entries."""
+    """What a scan found: classes, the files as found (``all``, or ``train``/``val``/``test``), bad entries.
+
+    :meth:`arrange` splits and orders them; the fingerprint does not need to,
+    so a cached load costs the walk and one hash.
+    """
 
     kind: str
-    layout: str
+    where: str
     classes: tuple[str, ...]
-    splits: dict[str, list[Sample]]
+    found: dict[str, list[Sample]]
     bad: list[BadFile] = field(default_factory=list)
     ignored: int = 0
 
@@ -75,7 +80,7 @@ class SourceIndex:
         digest = hashlib.sha256()
         header = {"format": SCAN_FORMAT, "options": options.data_key(), "classes": list(self.classes)}
         digest.update(json.dumps(header, sort_keys=True).encode())
-        for split, samples in self.splits.items():
+        for split, samples in self.found.items():
             digest.update(f"\n[{split}]\n".encode())
             digest.update("\n".join(f"{s.key}\0{s.size}\0{s.mtime_ns}\0{s.label}" for s in samples).encode())
         digest.update(b"\n[bad]\n" + "\n".join(b.line() for b in self.bad).encode())
@@ -83,8 +88,26 @@ class SourceIndex:
 
     @property
     def count(self) -> int:
-        """Image files across splits."""
-        return sum(len(s) for s in self.splits.values())
+        """Image files found."""
+        return sum(len(s) for s in self.found.values())
+
+    def arrange(self, options: LocalOptions) -> tuple[dict[str, list[Sample]], str]:
+        """The splits in order (split by ``test_split`` when there is no test split), and the layout in words."""
+        folders = self.kind == "folders"
+        samples = dict(self.found)
+        if "all" in samples:
+            train, test = stratified_split(samples.pop("all"), self.classes, options.test_split, options.seed,
+                                           self.where)
+            samples = {"train": train, "test": test}
+            layout = (f"one set, {options.test_split:g} of each class held out as test "
+                      f"(seeded by file, seed {options.seed})")
+        elif "test" not in samples:
+            samples["test"] = samples.pop("val")
+            layout = "train/ and val/ (val/ is the test split)" if folders else "train and val rows (val is test)"
+        else:
+            layout = "split as given: " + ", ".join(f"{s}/" if folders else s for s in SPLIT_FOLDERS if s in samples)
+        check_coverage(samples, self.classes, self.where)
+        return {split: order_samples(samples[split], options) for split in SPLIT_FOLDERS if split in samples}, layout
 
 
 def class_order(names: Iterable[str], given: tuple[str, ...], where: str) -> tuple[str, ...]:
@@ -179,30 +202,33 @@ class _Walker:
         return found
 
     def files(self, folder: str, label: int, prefix: str, seen: set[str]) -> list[Sample]:
-        """Image files under ``folder`` (recursively), as samples of ``label``."""
+        """Image files under ``folder`` (recursively), as samples of ``label``.
+
+        One ``lstat`` per entry and no ``DirEntry`` objects: this loop is most of
+        what a cached load costs (60,000 files).
+        """
         real = os.path.realpath(folder)
         if real in seen:  # a link loop, or a folder linked twice
             return []
         seen.add(real)
         samples: list[Sample] = []
-        with os.scandir(folder) as entries:
-            for entry in sorted(entries, key=lambda e: e.name):
-                if entry.name.startswith("."):
+        for name in sorted(os.listdir(folder)):
+            if name.startswith("."):
+                continue
+            path = f"{folder}/{name}"
+            info = os.lstat(path)
+            if stat.S_ISLNK(info.st_mode):
+                problem = self._link_problem(path)
+                if problem:
+                    self.bad.append(BadFile(f"{prefix}/{name}", problem))
                     continue
-                key = f"{prefix}/{entry.name}"
-                if entry.is_symlink():
-                    problem = self._link_problem(entry.path)
-                    if problem:
-                        self.bad.append(BadFile(key, problem))
-                        continue
-                if entry.is_dir(follow_symlinks=True):
-                    samples += self.files(entry.path, label, key, seen)
-                    continue
-                if not entry.name.lower().endswith(IMAGE_SUFFIXES):
-                    self.ignored += 1
-                    continue
-                stat = entry.stat(follow_symlinks=True)
-                samples.append(Sample(key, entry.path, stat.st_size, stat.st_mtime_ns, label))
+                info = os.stat(path)
+            if stat.S_ISDIR(info.st_mode):
+                samples += self.files(path, label, f"{prefix}/{name}", seen)
+            elif not name.lower().endswith(IMAGE_SUFFIXES):
+                self.ignored += 1
+            else:
+                samples.append(Sample(f"{prefix}/{name}", path, info.st_size, info.st_mtime_ns, label))
         return samples
 
 
@@ -284,27 +310,7 @@ def scan_folder(root: Path, options: LocalOptions) -> SourceIndex:
                      for name, entry in folders.items()}
         _check_classes(per_class, str(folder))
         samples[split] = [s for name in classes for s in per_class[name]]
-    index = SourceIndex("folders", "", classes, {}, walker.bad, walker.ignored)
-    return _finish(index, samples, options, str(root))
-
-
-def _finish(index: SourceIndex, samples: dict[str, list[Sample]], options: LocalOptions, where: str) -> SourceIndex:
-    """Split (when the source has no test split), order each split and describe the layout."""
-    folders = index.kind == "folders"
-    if "all" in samples:
-        train, test = stratified_split(samples.pop("all"), index.classes, options.test_split, options.seed, where)
-        samples = {"train": train, "test": test}
-        index.layout = (f"one set, {options.test_split:g} of each class held out as test "
-                        f"(seeded by file, seed {options.seed})")
-    elif "test" not in samples:
-        samples["test"] = samples.pop("val")
-        index.layout = "train/ and val/ (val/ is the test split)" if folders else "train and val rows (val is test)"
-    else:
-        named = [f"{s}/" if folders else s for s in SPLIT_FOLDERS if s in samples]
-        index.layout = "split as given: " + ", ".join(named)
-    check_coverage(samples, index.classes, where)
-    index.splits = {split: order_samples(samples[split], options) for split in SPLIT_FOLDERS if split in samples}
-    return index
+    return SourceIndex("folders", str(root), classes, samples, walker.bad, walker.ignored)
 
 
 # -- CSV ------------------------------------------------------------------------------
@@ -363,12 +369,12 @@ def scan_csv(path: Path, options: LocalOptions) -> SourceIndex:
     samples: dict[str, list[Sample]] = {split: [] for split in splits_present}
     for key, file_path, label, split in entries:
         try:
-            stat = os.stat(file_path)
+            info = os.stat(file_path)
         except OSError:
             bad.append(BadFile(key, f"is listed in {path.name} but does not exist"))
             continue
-        samples[split].append(Sample(key, file_path, stat.st_size, stat.st_mtime_ns, label_of[label]))
-    return _finish(SourceIndex("csv", "", classes, {}, bad, 0), samples, options, str(path))
+        samples[split].append(Sample(key, file_path, info.st_size, info.st_mtime_ns, label_of[label]))
+    return SourceIndex("csv", str(path), classes, samples, bad)
 
 
 def scan_source(source: Path, options: LocalOptions) -> SourceIndex:

@@ -250,14 +250,16 @@ def _bad_line(name: str, bad: Sequence[BadFile], hint: str) -> ZooError:
 
 def _skip_hint(spec: LocalDatasetSpec) -> str:
     if spec.registered:
-        return f"re-add the dataset with --skip-bad ('zoo data remove {spec.name}', then 'zoo data add ... --skip-bad')"
-    return "register the folder with 'zoo data add NAME PATH --skip-bad' to leave bad files out (they are listed)"
+        return (f"leave bad files out with 'zoo data add {spec.name} PATH --skip-bad' (they are listed; "
+                f"'zoo data remove {spec.name}' first if it is registered)")
+    return "leave bad files out with 'zoo data add NAME PATH --skip-bad' (they are listed)"
 
 
 def _build_images(spec: LocalDatasetSpec, index: SourceIndex, entry: Path, progress: bool) -> Decoded:
     options = spec.options
     previous = _Previous.find(entry.parent, entry)
-    everything = [s for samples in index.splits.values() for s in samples]
+    splits, layout = index.arrange(options)
+    everything = [s for samples in splits.values() for s in samples]
     if options.image_size is not None and options.mode is not None:
         target = choose_target(options, [])[0]
     elif previous is not None:
@@ -266,14 +268,14 @@ def _build_images(spec: LocalDatasetSpec, index: SourceIndex, entry: Path, progr
         target = choose_target(options, _probe(everything))[0]
     for _attempt in range(2):
         try:
-            return _build_images_at(spec, index, entry, target, previous, progress)
+            return _build_images_at(spec, index, splits, layout, entry, target, previous, progress)
         except _Retarget as again:
             target = again.target
     raise AssertionError("the target settles on the second pass")  # pragma: no cover
 
 
-def _build_images_at(spec: LocalDatasetSpec, index: SourceIndex, entry: Path, target: Target,
-                     previous: _Previous | None, progress: bool) -> Decoded:
+def _build_images_at(spec: LocalDatasetSpec, index: SourceIndex, splits: dict[str, list[Sample]], layout: str,
+                     entry: Path, target: Target, previous: _Previous | None, progress: bool) -> Decoded:
     options = spec.options
     started = time.perf_counter()
     if index.bad and not options.skip_bad:
@@ -282,11 +284,11 @@ def _build_images_at(spec: LocalDatasetSpec, index: SourceIndex, entry: Path, ta
         images = {
             split: np.lib.format.open_memmap(partial / f"{split}_images.npy", mode="w+", dtype=np.uint8,
                                              shape=(len(samples), *target.shape))
-            for split, samples in index.splits.items()
+            for split, samples in splits.items()
         }
-        natives: dict[str, list[Native | None]] = {split: [None] * len(s) for split, s in index.splits.items()}
+        natives: dict[str, list[Native | None]] = {split: [None] * len(s) for split, s in splits.items()}
         todo: list[tuple[str, int]] = []
-        for split, samples in index.splits.items():
+        for split, samples in splits.items():
             for row, sample in enumerate(samples):
                 known = previous.match(sample, target) if previous is not None else None
                 if known is None:
@@ -294,14 +296,14 @@ def _build_images_at(spec: LocalDatasetSpec, index: SourceIndex, entry: Path, ta
                 else:
                     images[split][row] = previous.images(known.split)[known.row]  # type: ignore[union-attr]
                     natives[split][row] = known.native
-        reused = sum(len(s) for s in index.splits.values()) - len(todo)
+        reused = sum(len(s) for s in splits.values()) - len(todo)
 
         def write(start: int, chunk: np.ndarray) -> None:
             for offset, block in enumerate(chunk):
                 split, row = todo[start + offset]
                 images[split][row] = block
 
-        paths = [index.splits[split][row].path for split, row in todo]
+        paths = [splits[split][row].path for split, row in todo]
         label = f"decoding {Path(spec.source).name}" if progress else None
         result = decode_files(paths, target, write, label=label)
         for position, native in enumerate(result.natives):
@@ -310,18 +312,18 @@ def _build_images_at(spec: LocalDatasetSpec, index: SourceIndex, entry: Path, ta
         chosen, size_rule, mode_rule = choose_target(options, [n for ns in natives.values() for n in ns])
         if chosen != target:
             raise _Retarget(chosen)
-        bad = [BadFile(index.splits[split][row].key, result.bad[p]) for p, (split, row) in enumerate(todo)
+        bad = [BadFile(splits[split][row].key, result.bad[p]) for p, (split, row) in enumerate(todo)
                if p in result.bad]
         bad_rows = {todo[p] for p in result.bad}
         if bad and not options.skip_bad:
             raise _bad_line(spec.name, bad, _skip_hint(spec))
-        kept = {split: [r for r in range(len(s)) if (split, r) not in bad_rows] for split, s in index.splits.items()}
+        kept = {split: [r for r in range(len(s)) if (split, r) not in bad_rows] for split, s in splits.items()}
         if bad_rows:
-            check_coverage({split: [index.splits[split][r] for r in rows] for split, rows in kept.items()},
+            check_coverage({split: [splits[split][r] for r in rows] for split, rows in kept.items()},
                            index.classes, spec.source)
         shapes = {}
         files: dict[str, list[list[Any]]] = {}
-        for split, samples in index.splits.items():
+        for split, samples in splits.items():
             rows = kept[split]
             if len(rows) != len(samples):
                 images[split] = _compact(partial / f"{split}_images.npy", images[split], rows)
@@ -337,10 +339,10 @@ def _build_images_at(spec: LocalDatasetSpec, index: SourceIndex, entry: Path, ta
         mean, std = channel_stats(images["train"])
         if max(std) == 0:
             raise ZooError(f"{spec.name}: every training pixel has the same value; the images carry nothing to learn")
-        every = [n for split in index.splits for r in kept[split] for n in [natives[split][r]] if n is not None]
+        every = [n for split in splits for r in kept[split] for n in [natives[split][r]] if n is not None]
         decoded = Decoded(
             kind="image folders" if index.kind == "folders" else "images listed in a CSV",
-            layout=index.layout, classes=index.classes, mean=mean, std=std,
+            layout=layout, classes=index.classes, mean=mean, std=std,
             target=(target.height, target.width, target.mode), size_rule=size_rule, mode_rule=mode_rule,
             sizes=dict(Counter(_size_name(n.height, n.width) for n in every).most_common(5)),
             modes=dict(Counter(n.mode for n in every).most_common()),
@@ -516,8 +518,16 @@ def resolve(spec: LocalDatasetSpec, *, progress: bool = True) -> tuple[LocalData
     parallel, with a progress bar when ``progress``) into a new cache entry.
 
     Returns the spec as the files are now (classes, shape, mean/std), the
-    dataset, and the cache entry.
+    dataset, and the cache entry. A spec returned by this function (its
+    ``content_key`` set) maps the same arrays again without a scan, as long
+    as they are cached: it describes them; look the name up again for the
+    files as they are now.
     """
+    if spec.content_key:  # a spec this process resolved pins the arrays it describes
+        pinned = cache_dir_for(spec) / f"arrays-{spec.content_key}"
+        opened = _open(pinned)
+        if opened is not None:
+            return spec, Dataset(spec, opened[0]["train"], opened[0]["test"], opened[0].get("val")), pinned
     key, index = _fingerprint(spec)
     entry = cache_dir_for(spec) / f"arrays-{key}"
     opened = _open(entry)
@@ -582,7 +592,7 @@ def verify_local(spec: LocalDatasetSpec, *, progress: bool = True) -> LocalCheck
     if index is None:
         present, _ = _read_npz(spec)
         return LocalCheck(sum(len(labels) for _, labels in present.values()), (), state)
-    samples = [s for split in index.splits.values() for s in split]
+    samples = [s for split in index.arrange(spec.options)[0].values() for s in split]
     label = f"verifying {Path(spec.source).name}" if progress else None
     result = decode_files([s.path for s in samples], Target(1, 1, "grey"), label=label)
     bad = [*index.bad, *(BadFile(samples[p].key, reason) for p, reason in sorted(result.bad.items()))]
