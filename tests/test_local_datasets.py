@@ -81,6 +81,30 @@ def test_split_folders_decode_to_the_source_pixels_in_name_order(tmp_path: Path,
     assert len(by_path.train) == 120 and len(cache_entries(cache)) == 2
 
 
+def test_every_format_pillow_reads(tmp_path: Path, cache: Path) -> None:
+    from PIL import Image
+
+    images, labels = fashion("train", 60)
+    suffixes = (".png", ".bmp", ".gif", ".tif", ".webp", ".jpg")
+    root = tmp_path / "formats"
+    for i, (image, label) in enumerate(zip(images, labels, strict=True)):
+        suffix = suffixes[i % len(suffixes)]
+        target = root / CLASS_FOLDERS[int(label)] / f"{i:05d}{suffix}"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image).save(target, **({"lossless": True} if suffix == ".webp" else {}))
+    spec, data, entry = _resolve(root, order="name", test_split=0.2)
+    assert spec.shape == (28, 28, 1) and len(data.train) + len(data.test) == 60
+    # Pillow opens the GIFs as palette images and the WebPs as RGB: converted to the majority's grey.
+    decoded_modes = _decoded(entry)["modes"]
+    assert decoded_modes == {"L": 40, "P": 10, "RGB": 10} and _decoded(entry)["converted"] == 20
+    assert _decoded(entry)["skipped"] == []
+    # Every lossless format gives the source pixels back.
+    decoded = {bytes(row): row for row in np.concatenate([data.train.images, data.test.images])[..., 0]}
+    for i, image in enumerate(images):
+        if suffixes[i % len(suffixes)] != ".jpg":
+            assert image.tobytes() in decoded, suffixes[i % len(suffixes)]
+
+
 def test_shuffled_order_mixes_classes_and_is_seeded(tmp_path: Path, cache: Path) -> None:
     root = write_split_folder(tmp_path / "fm", train=100, test=30)
     _, first, _ = _resolve(root)
