@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -79,6 +80,18 @@ def test_split_folders_decode_to_the_source_pixels_in_name_order(tmp_path: Path,
     # The same folder read with other options is another entry; load_dataset takes a path as a name.
     by_path = load_dataset(str(root), progress=False)
     assert len(by_path.train) == 120 and len(cache_entries(cache)) == 2
+
+
+def test_a_pool_of_workers_decodes_the_same_arrays(tmp_path: Path, cache: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    root = write_split_folder(tmp_path / "fm", train=120, test=40)
+    monkeypatch.setenv("ZOO_DECODE_WORKERS", "1")
+    _, alone, entry = _resolve(root, order="name")
+    serial = {split: np.array(getattr(alone, split).images) for split in ("train", "test")}
+    shutil.rmtree(entry)
+    monkeypatch.setenv("ZOO_DECODE_WORKERS", "2")
+    _, pooled, _ = _resolve(root, order="name")
+    assert all(np.array_equal(getattr(pooled, split).images, serial[split]) for split in serial)
 
 
 def test_every_format_pillow_reads(tmp_path: Path, cache: Path) -> None:

@@ -21,13 +21,14 @@ import time
 import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from zoo.data.pixels import Native, Target, UnreadableImage, read_header, read_image
-from zoo.errors import UsageError
+from zoo.errors import UsageError, ZooError
 
 WORKERS_ENV = "ZOO_DECODE_WORKERS"
 # Start a pool only when decoding the rest here would take longer than starting one.
@@ -220,6 +221,9 @@ def _run_pool(paths: Sequence[str], target: Target | None, starts: range, size: 
                     following = next(queue, None)
                     if following is not None:
                         pending[pool.submit(_decode_chunk, paths[following:following + size], target)] = following
+        except BrokenProcessPool as exc:  # a worker was killed (out of memory, a signal)
+            raise ZooError(f"a decoding process died ({exc}); retry, or set {WORKERS_ENV}=1 to decode in "
+                           "one process") from None
         except BaseException:
             pool.shutdown(wait=True, cancel_futures=True)
             raise
