@@ -36,6 +36,7 @@ from zoo.errors import ZooError
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 SPLIT_FOLDERS = ("train", "val", "test")
 SCAN_FORMAT = 1
+NOT_REGULAR = "is not a regular file (a FIFO, socket or device)"
 
 
 class Sample(NamedTuple):
@@ -227,6 +228,8 @@ class _Walker:
                 samples += self.files(path, label, f"{prefix}/{name}", seen)
             elif not name.lower().endswith(IMAGE_SUFFIXES):
                 self.ignored += 1
+            elif not stat.S_ISREG(info.st_mode):  # reading a FIFO would wait for a writer forever
+                self.bad.append(BadFile(f"{prefix}/{name}", NOT_REGULAR))
             else:
                 samples.append(Sample(f"{prefix}/{name}", path, info.st_size, info.st_mtime_ns, label))
         return samples
@@ -372,6 +375,9 @@ def scan_csv(path: Path, options: LocalOptions) -> SourceIndex:
             info = os.stat(file_path)
         except OSError:
             bad.append(BadFile(key, f"is listed in {path.name} but does not exist"))
+            continue
+        if not stat.S_ISREG(info.st_mode):
+            bad.append(BadFile(key, NOT_REGULAR))
             continue
         samples[split].append(Sample(key, file_path, info.st_size, info.st_mtime_ns, label_of[label]))
     return SourceIndex("csv", str(path), classes, samples, bad)
