@@ -15,20 +15,25 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from zoo import cli_data_local
 from zoo.errors import UsageError, ZooError
 from zoo.report import stdout_console
 
 app = typer.Typer(
     name="data",
-    help="Datasets: list, info, download, verify, show.",
+    help="Datasets: list, info, download, verify, show; add and remove your own.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+app.command("add")(cli_data_local.add)
+app.command("remove")(cli_data_local.remove)
 
 stdout = stdout_console()
 stderr = Console(stderr=True, highlight=False)
 
-NameArg = Annotated[str, typer.Argument(help="Dataset name, e.g. cifar10 (see 'zoo data list').")]
+NameArg = Annotated[
+    str, typer.Argument(help="Dataset name, e.g. cifar10 (see 'zoo data list'), or a folder, .csv or .npz.")
+]
 DataDirOption = Annotated[
     Optional[Path],  # noqa: UP045 - typer needs Optional on Python 3.10
     typer.Option("--data-dir", help="Directory holding the dataset's files (searched first).", show_default=False),
@@ -53,7 +58,7 @@ def _shape(values: Any) -> str:
 @app.command("list")
 def list_command(fmt: FormatOption = "table") -> None:
     """List registered datasets and whether each is ready locally."""
-    from zoo.data.cache import arrays_dir, published_key
+    from zoo.data.datasets import arrays_cached
     from zoo.registry import get_registry, natural_key
 
     _check_format(fmt)
@@ -62,8 +67,7 @@ def list_command(fmt: FormatOption = "table") -> None:
     for name in sorted(registry.datasets, key=natural_key):
         entry = registry.datasets[name]
         spec = entry.spec
-        key = published_key(spec)
-        cached = key is not None and (arrays_dir(spec, key) / "meta.json").is_file()
+        cached = arrays_cached(spec)
         rows.append({
             "name": spec.name,
             "classes": spec.num_classes,
@@ -113,19 +117,23 @@ def info_command(name: NameArg, data_dir: DataDirOption = None, fmt: FormatOptio
     table.add_row("augment", details["augment"])
     table.add_row("homepage", details["homepage"] or "-")
     table.add_row("license", details["license"] or "-")
-    table.add_row("searched", "\n".join(details["searched"]))
-    table.add_row("files", "\n".join(details["files"].values()) or "not found locally")
+    if "local" in details:
+        cli_data_local.info_rows(table, details["local"])
+    else:
+        table.add_row("searched", "\n".join(details["searched"]))
+        table.add_row("files", "\n".join(details["files"].values()) or "not found locally")
     table.add_row("arrays cache", details["arrays"] or "-")
     for split, stats in details["splits"].items():
         table.add_row(split, f"{stats['count']:,} images, {_shape(stats['shape'][1:])}")
     stdout.print(table)
     if details["splits"]:
+        splits = list(details["splits"])
         counts = Table(title="images per class", header_style="bold")
-        for column in ("label", "class", "train", "test"):
-            counts.add_column(column, justify="right" if column in ("label", "train", "test") else "left")
-        train, test = details["splits"]["train"]["per_class"], details["splits"]["test"]["per_class"]
+        for column in ("label", "class", *splits):
+            counts.add_column(column, justify="left" if column == "class" else "right")
+        per_class = [details["splits"][split]["per_class"] for split in splits]
         for label, class_name in enumerate(details["classes"]):
-            counts.add_row(str(label), class_name, f"{train[label]:,}", f"{test[label]:,}")
+            counts.add_row(str(label), class_name, *(f"{column[label]:,}" for column in per_class))
         stdout.print(counts)
     else:
         stderr.print(f"{name}: not available locally; 'zoo data download {name}' fetches it")
@@ -137,7 +145,11 @@ def download_command(name: NameArg, data_dir: DataDirOption = None, quiet: Quiet
     from zoo.data.datasets import download_dataset
 
     located = download_dataset(name, data_dir=data_dir, progress=not quiet)
-    if not quiet:
+    if quiet:
+        return
+    if located.place.kind == "local":
+        stderr.print(f"{name}: ready, decoded from {located.directory} into the arrays cache")
+    else:
         stderr.print(f"{name}: ready, files verified in {located.directory} ({located.place.kind})")
 
 
@@ -145,10 +157,14 @@ def download_command(name: NameArg, data_dir: DataDirOption = None, quiet: Quiet
 def verify_command(name: NameArg, data_dir: DataDirOption = None, fmt: FormatOption = "table") -> None:
     """Recompute the checksums of every copy of a dataset's files; exit 1 on a bad or missing copy."""
     from zoo.data.datasets import get_dataset_spec, verify_dataset
+    from zoo.data.local_spec import LocalDatasetSpec
     from zoo.data.locate import how_to_provide, search_places
 
     _check_format(fmt)
     spec = get_dataset_spec(name)
+    if isinstance(spec, LocalDatasetSpec):
+        cli_data_local.verify(spec, fmt, stdout)
+        return
     statuses = verify_dataset(spec, data_dir=data_dir)
     # A place holding none of the files (a cache with only parsed arrays) is not worth a row each.
     holding = {s.place for s in statuses if s.state != "missing"}

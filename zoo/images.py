@@ -16,13 +16,17 @@ from zoo.errors import UsageError
 
 
 def read_images(paths: list[Path], shape: tuple[int, int, int]) -> np.ndarray:
-    """Read ``paths`` as uint8 (N, H, W, C), converted and resized to ``shape`` (H, W, C)."""
+    """Read ``paths`` as uint8 (N, H, W, C), converted and resized to ``shape`` (H, W, C) exactly
+    as a local dataset's files are (:mod:`zoo.data.pixels`)."""
     from PIL import Image, UnidentifiedImageError
 
+    from zoo.data.pixels import Target, to_array
+
     height, width, channels = shape
-    mode = {1: "L", 3: "RGB"}.get(channels)
+    mode = {1: "grey", 3: "rgb"}.get(channels)
     if mode is None:
         raise UsageError(f"cannot feed images to a model trained on {channels}-channel data")
+    target = Target(height, width, mode)
     arrays = []
     for path in paths:
         if not path.exists():
@@ -34,12 +38,10 @@ def read_images(paths: list[Path], shape: tuple[int, int, int]) -> np.ndarray:
                 # Pillow only warns between 1x and 2x its limit: refuse that too, before decoding.
                 warnings.simplefilter("error", Image.DecompressionBombWarning)
                 with Image.open(path) as image:
-                    converted = image.convert(mode).resize((width, height), Image.Resampling.BILINEAR)
-                    array = np.asarray(converted, dtype=np.uint8)
+                    arrays.append(to_array(image, target))
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             raise UsageError(f"{path} has more pixels than zoo reads ({str(exc).rstrip('.')}); shrink it below "
                              f"{Image.MAX_IMAGE_PIXELS:,} pixels first") from None
         except (UnidentifiedImageError, OSError) as exc:
             raise UsageError(f"{path} is not an image Pillow can read ({type(exc).__name__})") from None
-        arrays.append(array.reshape(height, width, channels))
     return np.stack(arrays)

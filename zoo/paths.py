@@ -10,18 +10,23 @@ from zoo.errors import ZooError
 HOME_ENV = "ZOO_HOME"
 
 
-def zoo_home(*, create: bool = True) -> Path:
-    """zoo's data directory (run store, run outputs), created on first use (unless ``create`` is False).
+def zoo_home_path() -> Path:
+    """Where zoo's data directory is, without creating it (for readers that must not write).
 
     ``$ZOO_HOME`` when set and non-empty, else ``platformdirs.user_data_dir("zoo")``.
     """
     override = os.environ.get(HOME_ENV, "").strip()
     if override:
-        home = Path(override).expanduser()
-    else:
-        import platformdirs
+        return Path(override).expanduser()
+    import platformdirs
 
-        home = Path(platformdirs.user_data_dir("zoo", appauthor=False))
+    return Path(platformdirs.user_data_dir("zoo", appauthor=False))
+
+
+def zoo_home(*, create: bool = True) -> Path:
+    """zoo's data directory (run store, run outputs, local datasets), created on first use
+    (unless ``create`` is False)."""
+    home = zoo_home_path()
     if create:
         _make(home)
     return home

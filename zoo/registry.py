@@ -162,13 +162,23 @@ class Registry:
             raise _suggest("model", name, self.models)
         return found
 
-    def dataset(self, name: str) -> Registered[DatasetSpec]:
-        """The dataset called ``name``, or a usage error suggesting close names."""
+    def dataset(self, name: str, *, refresh: bool = True) -> Registered[DatasetSpec]:
+        """The dataset called ``name``, or at the path ``name``; else a usage error suggesting close names.
+
+        A local dataset (``zoo data add``, or a path) is scanned on the way and
+        decoded again if its files changed, so its spec describes the files as
+        they are now (:func:`zoo.data.local_registry.refresh`); with ``refresh``
+        False it is returned as registered, not yet read.
+        """
+        from zoo.data import local_registry
+
         found = self.datasets.get(name.lower())
         if found is None:
             self._check_conflict(DatasetSpec, name)
-            raise _suggest("dataset", name, self.datasets)
-        return found
+            if not local_registry.is_path_reference(name):
+                raise _suggest("dataset", name, self.datasets)
+            found = Registered(local_registry.path_spec(name), local_registry.PATH_PLUGIN)
+        return local_registry.refresh(found) if refresh else found
 
     def backend(self, name: str) -> Registered[BackendSpec]:
         """The backend called ``name``, or a usage error naming the known ones."""

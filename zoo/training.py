@@ -34,6 +34,7 @@ from zoo.backend import (
 from zoo.checkpoint import SIDECAR_NAME, Checkpoint, save_checkpoint
 from zoo.config import RUNTIME_SETTINGS, TrainConfig
 from zoo.data.arrays import Dataset, Split, split_validation
+from zoo.data.datasets import dataset_identity
 from zoo.environment import core_environment
 from zoo.errors import DiskFull, NonFiniteLoss, TrainingInterrupted, UsageError, ZooError
 from zoo.locks import FolderLock, lock_folder, probe_folder
@@ -81,7 +82,10 @@ def prepare_data(spec: ModelSpec, dataset: Dataset, config: TrainConfig) -> tupl
     if channels != len(dataset.spec.mean):
         raise ZooError(f"dataset {dataset.spec.name} has {channels} channels but declares {len(dataset.spec.mean)}")
     input_size = training_input_size(spec, (image_h, image_w), config.image_size, config.min_image_size)
-    train, val = split_validation(dataset.train.head(config.limit), config.val_split, config.seed)
+    if dataset.val is not None and config.val_split > 0:  # the dataset's own val/ split
+        train, val = dataset.train.head(config.limit), dataset.val
+    else:
+        train, val = split_validation(dataset.train.head(config.limit), config.val_split, config.seed)
     data = TrainingData(
         dataset=dataset.spec.name,
         classes=dataset.spec.classes,
@@ -112,7 +116,7 @@ def _prepare(
     from zoo.data import load_dataset
 
     loading = time.perf_counter()
-    arrays = load_dataset(dataset_spec.name, data_dir=data_dir)
+    arrays = load_dataset(dataset_spec, data_dir=data_dir)
     data, test = prepare_data(spec, arrays, config)
     data_seconds = time.perf_counter() - loading
     if len(data.train) == 0:
@@ -311,7 +315,8 @@ def train(
         if store is not None:
             run_id = store.start_run(
                 model=spec.name, backend=spec.backend, dataset=dataset_spec.name, recipe=recipe,
-                environment=environment, reuse_key=reuse_key(spec.name, dataset_spec.name, recipe, environment),
+                environment=environment,
+                reuse_key=reuse_key(spec.name, dataset_identity(dataset_spec), recipe, environment),
                 output_dir=None if target is None else str(target), after_id=highest_folder_id(root),
             )
         if target is None:
@@ -429,7 +434,7 @@ def _execute(
                     metrics["val_accuracy"] = fit.history[-1].val_accuracy
                 checkpoint = save_checkpoint(
                     directory, backend=backend, model=fit.model, spec=spec, dataset=dataset_spec.name,
-                    classes=dataset_spec.classes, image_shape=tuple(arrays.train.images.shape[1:]),
+                    classes=arrays.spec.classes, image_shape=tuple(arrays.train.images.shape[1:]),
                     preprocessing=data.preprocessing, recipe=config.recipe(),
                     environment={**environment, "device": fit.device}, metrics=metrics, run_id=run_id,
                 )

@@ -114,6 +114,7 @@ def run_train_job(job: dict[str, Any]) -> dict[str, Any]:
     from rich.console import Console
 
     from zoo.config import TrainConfig
+    from zoo.data.datasets import dataset_identity
     from zoo.environment import core_environment
     from zoo.models import get_backend
     from zoo.progress import RichTrainingProgress
@@ -126,7 +127,7 @@ def run_train_job(job: dict[str, Any]) -> dict[str, Any]:
     config = TrainConfig.build(spec.recipe, job.get("overrides"))
     backend = get_backend(spec.backend)
     environment = {**core_environment(), **backend.environment(config.device)}
-    key = reuse_key(spec.name, dataset.name, config.recipe(), environment)
+    key = reuse_key(spec.name, dataset_identity(dataset), config.recipe(), environment)
     store = RunStore()
     record = None if job.get("rerun") else store.find_finished(key)
     started = time.perf_counter()

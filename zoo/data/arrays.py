@@ -32,11 +32,13 @@ class Split:
 
 @dataclass(frozen=True)
 class Dataset:
-    """A loaded dataset: its spec and its official train and test splits."""
+    """A loaded dataset: its spec, its train and test splits, and its own validation split if it has one
+    (a local folder's ``val/``; otherwise training holds out a seeded part of train)."""
 
     spec: DatasetSpec
     train: Split
     test: Split
+    val: Split | None = None
 
 
 def split_validation(train: Split, fraction: float, seed: int) -> tuple[Split, Split | None]:

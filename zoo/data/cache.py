@@ -10,12 +10,14 @@ read-only with ``np.load(mmap_mode="r")``.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +28,9 @@ from zoo.specs import DataFile, DatasetSpec
 
 FORMAT_VERSION = 1
 SPLITS = ("train", "test")
-_META = "meta.json"
+OPTIONAL_SPLITS = ("val",)
+META = "meta.json"
+_STALE_PARTIAL_SECONDS = 3600
 
 
 def file_identity(file: DataFile) -> str | None:
@@ -70,13 +74,13 @@ def load_arrays(directory: Path) -> dict[str, Split] | None:
     A damaged entry (missing or short file, wrong shape) is removed so that
     the next load parses the sources again.
     """
-    meta_path = directory / _META
+    meta_path = directory / META
     if not meta_path.is_file():
         return None
     try:
         meta = json.loads(meta_path.read_text())
         splits = {}
-        for split in SPLITS:
+        for split in (*SPLITS, *(s for s in OPTIONAL_SPLITS if s in meta["splits"])):
             shapes = meta["splits"][split]
             images = np.load(directory / f"{split}_images.npy", mmap_mode="r")
             labels = np.load(directory / f"{split}_labels.npy", mmap_mode="r")
@@ -94,36 +98,81 @@ def load_arrays(directory: Path) -> dict[str, Split] | None:
         return None
 
 
-def save_arrays(
-    directory: Path, splits: Mapping[str, Split], *, sources: Mapping[str, str] | None = None
-) -> Path:
-    """Write ``splits`` under ``directory`` atomically (temp directory, then rename)."""
+@contextlib.contextmanager
+def building(directory: Path) -> Iterator[Path]:
+    """A hidden temporary directory beside ``directory``; when the block succeeds its files are
+    fsynced and it is renamed onto ``directory``, otherwise it is removed. Readers never see a part.
+
+    Partial directories left by a killed process are swept an hour later.
+    """
     directory.parent.mkdir(parents=True, exist_ok=True)
+    sweep_partials(directory.parent)
     partial = Path(tempfile.mkdtemp(prefix=f".{directory.name}.partial-", dir=directory.parent))
     try:
-        meta: dict[str, object] = {"format": FORMAT_VERSION, "sources": dict(sources or {}), "splits": {}}
-        for split in SPLITS:
-            data = splits[split]
-            np.save(partial / f"{split}_images.npy", np.ascontiguousarray(data.images, dtype=np.uint8))
-            np.save(partial / f"{split}_labels.npy", np.ascontiguousarray(data.labels, dtype=np.int64))
-            meta["splits"][split] = {"images": list(data.images.shape)}  # type: ignore[index]
-        (partial / _META).write_text(json.dumps(meta, indent=2))
+        yield partial
         for entry in partial.iterdir():
             with open(entry, "rb") as handle:
                 os.fsync(handle.fileno())
         try:
             os.rename(partial, directory)
         except OSError:
-            if not (directory / _META).is_file():
+            if not (directory / META).is_file():  # another process finished the same entry first
                 raise
     finally:
         if partial.exists():
             shutil.rmtree(partial, ignore_errors=True)
+
+
+def sweep_partials(parent: Path) -> None:
+    """Remove partial entries older than an hour (a process killed while writing)."""
+    cutoff = time.time() - _STALE_PARTIAL_SECONDS
+    for entry in parent.glob(".arrays-*.partial-*"):
+        with contextlib.suppress(OSError):
+            if entry.stat().st_mtime < cutoff:
+                shutil.rmtree(entry, ignore_errors=True)
+
+
+def write_meta(directory: Path, shapes: Mapping[str, Sequence[int]], *, sources: Mapping[str, str] | None = None,
+               extra: Mapping[str, object] | None = None) -> None:
+    """``meta.json``: the format, the sources, each split's image shape and anything in ``extra``."""
+    meta: dict[str, object] = {
+        "format": FORMAT_VERSION,
+        "sources": dict(sources or {}),
+        "splits": {split: {"images": list(shape)} for split, shape in shapes.items()},
+        **dict(extra or {}),
+    }
+    (directory / META).write_text(json.dumps(meta, indent=2))
+
+
+def read_meta(directory: Path) -> dict[str, object]:
+    """The entry's ``meta.json`` (empty when unreadable)."""
+    try:
+        meta = json.loads((directory / META).read_text())
+    except (OSError, ValueError):
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def save_arrays(
+    directory: Path, splits: Mapping[str, Split], *, sources: Mapping[str, str] | None = None
+) -> Path:
+    """Write ``splits`` under ``directory`` atomically (temp directory, then rename)."""
+    with building(directory) as partial:
+        for split in SPLITS:
+            data = splits[split]
+            np.save(partial / f"{split}_images.npy", np.ascontiguousarray(data.images, dtype=np.uint8))
+            np.save(partial / f"{split}_labels.npy", np.ascontiguousarray(data.labels, dtype=np.int64))
+        write_meta(partial, {split: splits[split].images.shape for split in SPLITS}, sources=sources)
     return directory
 
 
 def prune_stale(spec: DatasetSpec, keep: Path) -> None:
     """Remove this dataset's other array caches (left by older sources or formats)."""
-    for entry in cache_dir(spec).glob("arrays-*"):
+    prune_stale_entries(cache_dir(spec), keep)
+
+
+def prune_stale_entries(parent: Path, keep: Path) -> None:
+    """Remove every ``arrays-*`` entry under ``parent`` but ``keep``."""
+    for entry in parent.glob("arrays-*"):
         if entry != keep and entry.is_dir():
             shutil.rmtree(entry, ignore_errors=True)

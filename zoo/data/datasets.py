@@ -18,9 +18,11 @@ import numpy as np
 
 from zoo.data import cache
 from zoo.data.arrays import Dataset, Split
+from zoo.data.local_spec import LocalDatasetSpec
 from zoo.data.locate import (
     FileStatus,
     Located,
+    Place,
     check_place,
     ensure_local,
     file_digests,
@@ -36,12 +38,30 @@ DatasetRef = str | DatasetSpec
 
 
 def get_dataset_spec(name: DatasetRef) -> DatasetSpec:
-    """The registered :class:`DatasetSpec` called ``name`` (a spec is returned as is)."""
+    """The registered :class:`DatasetSpec` called ``name`` (a spec is returned as is).
+
+    A local dataset comes as registered (its files not read yet): :func:`load_dataset` reads them.
+    """
     if isinstance(name, DatasetSpec):
         return name
     from zoo.registry import get_registry
 
-    return get_registry().dataset(name).spec
+    return get_registry().dataset(name, refresh=False).spec
+
+
+def dataset_identity(spec: DatasetSpec) -> str:
+    """What a stored result on ``spec`` depends on: its name, plus the files' fingerprint for a local dataset."""
+    return spec.identity if isinstance(spec, LocalDatasetSpec) else spec.name
+
+
+def arrays_cached(spec: DatasetSpec) -> bool:
+    """Whether parsed arrays of ``spec`` are in the cache (without reading any source file)."""
+    if isinstance(spec, LocalDatasetSpec):
+        from zoo.data.local import is_cached
+
+        return is_cached(spec)
+    key = cache.published_key(spec)
+    return key is not None and (cache.arrays_dir(spec, key) / cache.META).is_file()
 
 
 def list_datasets() -> list[str]:
@@ -154,6 +174,10 @@ def load_dataset(
     copy them (``np.array(split.images)``) before writing into them.
     """
     spec = get_dataset_spec(name)
+    if isinstance(spec, LocalDatasetSpec):
+        from zoo.data.local import load_local
+
+        return load_local(spec, progress=progress)
     key = cache.published_key(spec)
     found = _cached(spec, key)
     if found is not None:
@@ -166,8 +190,16 @@ def load_dataset(
 def download_dataset(
     name: DatasetRef, *, data_dir: str | Path | None = None, progress: bool = True
 ) -> Located:
-    """Make sure verified files are local (downloading if needed) and their arrays cached."""
+    """Make sure verified files are local (downloading if needed) and their arrays cached.
+
+    A local dataset has nothing to download: its files are decoded into the cache if needed.
+    """
     spec = get_dataset_spec(name)
+    if isinstance(spec, LocalDatasetSpec):
+        from zoo.data.local import load_local
+
+        load_local(spec, progress=progress)
+        return Located(spec, Place("local", Path(spec.source)))
     located = ensure_local(spec, data_dir, download=True, progress=progress)
     key = cache.published_key(spec)
     if _cached(spec, key) is None:
@@ -195,6 +227,7 @@ class DatasetInfo:
     files: dict[str, str] = field(default_factory=dict)
     arrays: str | None = None
     splits: dict[str, dict[str, Any]] = field(default_factory=dict)
+    local: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for JSON."""
@@ -215,6 +248,7 @@ class DatasetInfo:
             "files": self.files,
             "arrays": self.arrays,
             "splits": self.splits,
+            **({"local": self.local} if self.local is not None else {}),
         }
 
 
@@ -226,6 +260,8 @@ def _split_stats(split: Split, num_classes: int) -> dict[str, Any]:
 def dataset_info(name: DatasetRef, *, data_dir: str | Path | None = None) -> DatasetInfo:
     """Describe a dataset without downloading: files found (verified), array cache, per-class counts."""
     spec = get_dataset_spec(name)
+    if isinstance(spec, LocalDatasetSpec):
+        return _local_info(spec)
     info = DatasetInfo(spec, [str(p.path) for p in search_places(spec, data_dir)])
     located = find_local(spec, data_dir)
     if located is not None:
@@ -244,4 +280,22 @@ def dataset_info(name: DatasetRef, *, data_dir: str | Path | None = None) -> Dat
             "train": _split_stats(data.train, spec.num_classes),
             "test": _split_stats(data.test, spec.num_classes),
         }
+    return info
+
+
+def _local_info(spec: LocalDatasetSpec) -> DatasetInfo:
+    from zoo.data.local import resolve
+
+    fresh, data, entry = resolve(spec)  # decoding a new folder is long work: show it on stderr
+    decoded = cache.read_meta(entry).get("local", {})
+    info = DatasetInfo(fresh, [fresh.source], location=f"{fresh.source} (local)", arrays=str(entry))
+    splits = {"train": data.train, "test": data.test, **({"val": data.val} if data.val is not None else {})}
+    info.splits = {split: _split_stats(s, fresh.num_classes) for split, s in splits.items()}
+    info.local = {
+        "source": fresh.source,
+        "registered": fresh.registered,
+        "options": fresh.options.to_dict(),
+        "stats": "given (--mean/--std)" if fresh.options.mean is not None else "computed from the training split",
+        **(decoded if isinstance(decoded, dict) else {}),
+    }
     return info

@@ -1,0 +1,390 @@
+"""Scanning a local source into an index: which file is which class in which split.
+
+Two sources of image files (``.npz`` arrays are read in :mod:`zoo.data.local`):
+
+- a folder: ``train/<class>/*`` and ``test/<class>/*`` (``val/`` too, or
+  ``val/`` alone standing in for ``test/``), or ``<class>/*`` folders that a
+  seeded, stratified ``test_split`` divides;
+- a CSV of ``path,label`` rows (optional ``split`` column), paths relative to
+  the CSV's folder.
+
+Nothing is decoded here: each file is only ``stat``-ed, so a scan of 60,000
+files takes a fraction of a second and its fingerprint (paths, sizes, mtimes,
+labels, splits, options) says whether cached arrays still match the files.
+Problems users can fix are one :class:`~zoo.errors.ZooError` naming the file
+or folder; unreadable entries (broken links, links pointing out of the folder,
+listed files that are missing) are returned as :class:`BadFile` for
+``skip_bad`` to decide.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import re
+import stat
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NamedTuple
+
+from zoo.data.local_spec import LocalOptions
+from zoo.errors import ZooError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+SPLIT_FOLDERS = ("train", "val", "test")
+SCAN_FORMAT = 1
+NOT_REGULAR = "is not a regular file (a FIFO, socket or device)"
+
+
+class Sample(NamedTuple):
+    """One image file: ``key`` names it in the index (relative to the source), ``label`` its class."""
+
+    key: str
+    path: str
+    size: int
+    mtime_ns: int
+    label: int
+
+
+@dataclass(frozen=True)
+class BadFile:
+    """A file left out, and why (one clause: ``is a broken symbolic link``)."""
+
+    path: str
+    reason: str
+
+    def line(self) -> str:
+        """``path reason``."""
+        return f"{self.path} {self.reason}"
+
+
+@dataclass
+class SourceIndex:
+    """What a scan found: classes, the files as found (``all``, or ``train``/``val``/``test``), bad entries.
+
+    :meth:`arrange` splits and orders them; the fingerprint does not need to,
+    so a cached load costs the walk and one hash.
+    """
+
+    kind: str
+    where: str
+    classes: tuple[str, ...]
+    found: dict[str, list[Sample]]
+    bad: list[BadFile] = field(default_factory=list)
+    ignored: int = 0
+
+    def fingerprint(self, options: LocalOptions) -> str:
+        """Identity of the files and the options: any change gives another key."""
+        digest = hashlib.sha256()
+        header = {"format": SCAN_FORMAT, "options": options.data_key(), "classes": list(self.classes)}
+        digest.update(json.dumps(header, sort_keys=True).encode())
+        for split, samples in self.found.items():
+            digest.update(f"\n[{split}]\n".encode())
+            digest.update("\n".join(f"{s.key}\0{s.size}\0{s.mtime_ns}\0{s.label}" for s in samples).encode())
+        digest.update(b"\n[bad]\n" + "\n".join(b.line() for b in self.bad).encode())
+        return digest.hexdigest()[:20]
+
+    @property
+    def count(self) -> int:
+        """Image files found."""
+        return sum(len(s) for s in self.found.values())
+
+    def arrange(self, options: LocalOptions) -> tuple[dict[str, list[Sample]], str]:
+        """The splits in order (split by ``test_split`` when there is no test split), and the layout in words."""
+        folders = self.kind == "folders"
+        samples = dict(self.found)
+        if "all" in samples:
+            train, test = stratified_split(samples.pop("all"), self.classes, options.test_split, options.seed,
+                                           self.where)
+            samples = {"train": train, "test": test}
+            layout = (f"one set, {options.test_split:g} of each class held out as test "
+                      f"(seeded by file, seed {options.seed})")
+        elif "test" not in samples:
+            samples["test"] = samples.pop("val")
+            layout = "train/ and val/ (val/ is the test split)" if folders else "train and val rows (val is test)"
+        else:
+            layout = "split as given: " + ", ".join(f"{s}/" if folders else s for s in SPLIT_FOLDERS if s in samples)
+        check_coverage(samples, self.classes, self.where)
+        return {split: order_samples(samples[split], options) for split in SPLIT_FOLDERS if split in samples}, layout
+
+
+def class_order(names: Iterable[str], given: tuple[str, ...], where: str) -> tuple[str, ...]:
+    """Label order: ``given`` when set (it must name exactly these classes), else sorted.
+
+    Sorted as torchvision's ``ImageFolder`` and Keras sort folder names (by code
+    point), except that names that are all integers sort as numbers (2 before 10).
+    """
+    found = set(names)
+    if given:
+        missing, extra = sorted(found - set(given)), sorted(set(given) - found)
+        if missing or extra:
+            parts = [f"{where} has no class {', '.join(extra)}" if extra else "",
+                     f"--classes leaves out {', '.join(missing)}" if missing else ""]
+            raise ZooError("; ".join(p for p in parts if p) + "; --classes must name every class once")
+        return given
+    if found and all(re.fullmatch(r"-?\d+", name) for name in found):
+        return tuple(sorted(found, key=int))
+    return tuple(sorted(found))
+
+
+def _hash_rank(seed: int, purpose: str, key: str) -> bytes:
+    return hashlib.blake2b(f"{purpose}:{seed}:{key}".encode(), digest_size=8).digest()
+
+
+def _natural(text: str) -> tuple[object, ...]:
+    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text))
+
+
+def order_samples(samples: list[Sample], options: LocalOptions) -> list[Sample]:
+    """``shuffle``: a seeded order that adding a file does not reshuffle; ``name``: by file name, then class."""
+    if options.order == "name":
+        return sorted(samples, key=lambda s: (_natural(os.path.basename(s.key)), s.label, s.key))
+    return sorted(samples, key=lambda s: _hash_rank(options.seed, "order", s.key))
+
+
+def stratified_split(samples: list[Sample], classes: tuple[str, ...], fraction: float, seed: int,
+                     where: str) -> tuple[list[Sample], list[Sample]]:
+    """Hold out ``fraction`` of each class (at least one image) as test, chosen by a seeded hash of
+    the file's key: adding or removing a file moves no other file between splits."""
+    train: list[Sample] = []
+    test: list[Sample] = []
+    for label, name in enumerate(classes):
+        members = sorted((s for s in samples if s.label == label), key=lambda s: _hash_rank(seed, "split", s.key))
+        held = max(1, round(len(members) * fraction))
+        if len(members) - held < 1:
+            raise ZooError(
+                f"class {name!r} in {where} has {len(members)} image(s): too few for a test split "
+                "(it needs one in train and one in test); add images, or give train/ and test/ folders"
+            )
+        test += members[:held]
+        train += members[held:]
+    return train, test
+
+
+# -- folders --------------------------------------------------------------------------
+
+
+class _Walker:
+    """Collects the image files under class folders, following links only inside the root."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.real_root = os.path.realpath(root)
+        self.bad: list[BadFile] = []
+        self.ignored = 0
+
+    def _inside(self, real: str) -> bool:
+        return real == self.real_root or real.startswith(self.real_root.rstrip(os.sep) + os.sep)
+
+    def _link_problem(self, path: str) -> str | None:
+        real = os.path.realpath(path)
+        if not os.path.exists(real):
+            return f"is a broken symbolic link (to {os.readlink(path)})"
+        if not self._inside(real):
+            return f"is a symbolic link to {real}, outside {self.root}"
+        return None
+
+    def subfolders(self, folder: Path) -> list[os.DirEntry[str]]:
+        """Visible sub-folders of ``folder``, sorted; a broken link or a link out of the root is an error."""
+        found = []
+        with os.scandir(folder) as entries:
+            for entry in sorted(entries, key=lambda e: e.name):
+                if entry.name.startswith("."):
+                    continue
+                if entry.is_symlink() and not entry.is_file(follow_symlinks=True):
+                    problem = self._link_problem(entry.path)
+                    if problem:
+                        raise ZooError(f"{entry.path} {problem}; copy the folder in, or remove the link")
+                if entry.is_dir(follow_symlinks=True):
+                    found.append(entry)
+        return found
+
+    def files(self, folder: str, label: int, prefix: str, seen: set[str]) -> list[Sample]:
+        """Image files under ``folder`` (recursively), as samples of ``label``.
+
+        One ``lstat`` per entry and no ``DirEntry`` objects: this loop is most of
+        what a cached load costs (60,000 files).
+        """
+        real = os.path.realpath(folder)
+        if real in seen:  # a link loop, or a folder linked twice
+            return []
+        seen.add(real)
+        samples: list[Sample] = []
+        for name in sorted(os.listdir(folder)):
+            if name.startswith("."):
+                continue
+            path = f"{folder}/{name}"
+            info = os.lstat(path)
+            if stat.S_ISLNK(info.st_mode):
+                problem = self._link_problem(path)
+                if problem:
+                    self.bad.append(BadFile(f"{prefix}/{name}", problem))
+                    continue
+                info = os.stat(path)
+            if stat.S_ISDIR(info.st_mode):
+                samples += self.files(path, label, f"{prefix}/{name}", seen)
+            elif not name.lower().endswith(IMAGE_SUFFIXES):
+                self.ignored += 1
+            elif not stat.S_ISREG(info.st_mode):  # reading a FIFO would wait for a writer forever
+                self.bad.append(BadFile(f"{prefix}/{name}", NOT_REGULAR))
+            else:
+                samples.append(Sample(f"{prefix}/{name}", path, info.st_size, info.st_mtime_ns, label))
+        return samples
+
+
+def _class_folders(walker: _Walker, folder: Path, where: str) -> dict[str, os.DirEntry[str]]:
+    classes = {entry.name: entry for entry in walker.subfolders(folder)}
+    if not classes:
+        has_images = any(p.suffix.lower() in IMAGE_SUFFIXES for p in folder.iterdir() if p.is_file())
+        what = "holds images but no class folders" if has_images else "holds no class folders"
+        raise ZooError(f"{where} {what}; put each class's images in a folder named after the class "
+                       "(photos/cat/1.jpg, photos/dog/2.jpg)")
+    return classes
+
+
+def _split_folders(walker: _Walker, root: Path) -> dict[str, Path]:
+    folders = {entry.name.lower(): entry for entry in walker.subfolders(root)}
+    splits = {name: Path(folders[name].path) for name in SPLIT_FOLDERS if name in folders}
+    if not splits:
+        return {}
+    others = sorted(entry.name for key, entry in folders.items() if key not in SPLIT_FOLDERS)
+    if others:
+        raise ZooError(
+            f"{root} holds {'/, '.join(sorted(splits))}/ and also {', '.join(others)}; "
+            "move the other folders out, or point zoo at a folder holding only class folders"
+        )
+    if "train" not in splits:
+        raise ZooError(f"{root} has {'/ and '.join(sorted(splits))}/ but no train/; add train/<class>/ folders")
+    return splits
+
+
+def _check_classes(samples_by_class: dict[str, list[Sample]], where: str) -> None:
+    for name, samples in samples_by_class.items():
+        if not samples:
+            raise ZooError(f"class folder {where}/{name} holds no images ({', '.join(IMAGE_SUFFIXES)}); "
+                           "add images or remove the folder")
+
+
+def check_coverage(splits: dict[str, list[Sample]], classes: tuple[str, ...], where: str) -> None:
+    """Every class needs an image in every split (after bad files are left out)."""
+    for split, samples in splits.items():
+        present = {s.label for s in samples}
+        for label, name in enumerate(classes):
+            if label not in present:
+                raise ZooError(f"class {name!r} of {where} has no usable {split} image; add one, or remove "
+                               "the class")
+
+
+def scan_folder(root: Path, options: LocalOptions) -> SourceIndex:
+    """Index a folder of class folders (see the module docstring for the layouts)."""
+    walker = _Walker(root)
+    split_dirs = _split_folders(walker, root)
+    if set(split_dirs) == {"train"}:  # train/ alone: one set of class folders to split
+        root_of_classes = {"all": split_dirs["train"]}
+    else:
+        root_of_classes = dict(split_dirs) or {"all": root}
+    by_split = {split: _class_folders(walker, folder, str(folder)) for split, folder in root_of_classes.items()}
+    train_names = set(by_split.get("train", by_split.get("all", {})))
+    for split, folders in by_split.items():
+        if split in ("train", "all"):
+            continue
+        if train_names - set(folders):
+            missing = sorted(train_names - set(folders))[0]
+            raise ZooError(f"class {missing!r} is in {root}/train/ but not in {root}/{split}/; "
+                           f"add {split} images for it, or remove it from train/")
+        if set(folders) - train_names:
+            extra = sorted(set(folders) - train_names)[0]
+            raise ZooError(f"class {extra!r} is in {root}/{split}/ but not in {root}/train/; "
+                           f"add training images for it, or remove it from {split}/")
+    classes = class_order(train_names, options.classes, str(root))
+    if len(classes) < 2:
+        raise ZooError(f"{root} has one class ({classes[0]}); a classifier needs at least two class folders")
+    label_of = {name: i for i, name in enumerate(classes)}
+    samples: dict[str, list[Sample]] = {}
+    for split, folders in by_split.items():
+        folder = root_of_classes[split]
+        prefix = os.path.relpath(folder, root).replace(os.sep, "/")
+        prefix = "" if prefix == "." else prefix + "/"
+        seen: set[str] = set()
+        per_class = {name: walker.files(entry.path, label_of[name], prefix + entry.name, seen)
+                     for name, entry in folders.items()}
+        _check_classes(per_class, str(folder))
+        samples[split] = [s for name in classes for s in per_class[name]]
+    return SourceIndex("folders", str(root), classes, samples, walker.bad, walker.ignored)
+
+
+# -- CSV ------------------------------------------------------------------------------
+
+
+def _csv_rows(path: Path) -> list[tuple[int, list[str]]]:
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            numbered = enumerate(csv.reader(handle), start=1)
+            rows = [(number, row) for number, row in numbered if any(c.strip() for c in row)]
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise ZooError(f"cannot read {path} as a CSV of path,label rows ({exc})") from None
+    if not rows:
+        raise ZooError(f"{path} is empty; write one path,label row per image")
+    return rows
+
+
+def scan_csv(path: Path, options: LocalOptions) -> SourceIndex:
+    """Index a CSV of ``path,label[,split]`` rows; a first row ``path,label[,split]`` is a header."""
+    rows = _csv_rows(path)
+    header = [c.strip().lower() for c in rows[0][1]]
+    columns = 2
+    if header in (["path", "label"], ["path", "label", "split"]):
+        columns = len(header)
+        rows = rows[1:]
+    elif len(rows[0][1]) == 3:
+        columns = 3
+    base = path.parent
+    entries: list[tuple[str, str, str, str]] = []
+    seen: dict[str, int] = {}
+    bad: list[BadFile] = []
+    for number, row in rows:
+        cells = [c.strip() for c in row]
+        if len(cells) != columns or not cells[0] or not cells[1]:
+            raise ZooError(f"{path} line {number}: expected {'path,label,split' if columns == 3 else 'path,label'}, "
+                           f"got {','.join(row)!r}")
+        split = cells[2].lower() if columns == 3 else "all"
+        if split not in (*SPLIT_FOLDERS, "all"):
+            raise ZooError(f"{path} line {number}: split {cells[2]!r} is not train, val or test")
+        file_path = os.path.normpath(os.path.join(base, os.path.expanduser(cells[0])))
+        key = os.path.relpath(file_path, base) if not os.path.isabs(cells[0]) else file_path
+        if key in seen:
+            raise ZooError(f"{path} line {number}: {cells[0]} is already listed on line {seen[key]}")
+        seen[key] = number
+        entries.append((key, file_path, cells[1], split))
+    splits_present = {e[3] for e in entries}
+    if "all" not in splits_present and "train" not in splits_present:
+        raise ZooError(f"{path} has no train rows; mark some rows' split as train")
+    if splits_present == {"train"}:
+        entries = [(k, p, label, "all") for k, p, label, _ in entries]
+        splits_present = {"all"}
+    classes = class_order((e[2] for e in entries), options.classes, str(path))
+    if len(classes) < 2:
+        raise ZooError(f"{path} has one label ({classes[0]}); a classifier needs at least two")
+    label_of = {name: i for i, name in enumerate(classes)}
+    samples: dict[str, list[Sample]] = {split: [] for split in splits_present}
+    for key, file_path, label, split in entries:
+        try:
+            info = os.stat(file_path)
+        except OSError:
+            bad.append(BadFile(key, f"is listed in {path.name} but does not exist"))
+            continue
+        if not stat.S_ISREG(info.st_mode):
+            bad.append(BadFile(key, NOT_REGULAR))
+            continue
+        samples[split].append(Sample(key, file_path, info.st_size, info.st_mtime_ns, label_of[label]))
+    return SourceIndex("csv", str(path), classes, samples, bad)
+
+
+def scan_source(source: Path, options: LocalOptions) -> SourceIndex:
+    """Index a folder or a CSV."""
+    if source.is_dir():
+        return scan_folder(source, options)
+    return scan_csv(source, options)
