@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -12,11 +13,19 @@ import pytest
 
 # Spinning OpenMP threads fight each other on a shared 2-core machine: let idle threads sleep.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # pytest-xdist runs two workers on the 2 cores (pyproject.toml): one thread per framework in each,
+    # inherited by the zoo processes the tests start, so that they share the cores instead of
+    # oversubscribing them (torch reads OMP_NUM_THREADS, TensorFlow its own two, XLA a flag).
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
+        os.environ.setdefault(name, "1")
+    os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
 
 REPO = Path(__file__).resolve().parent.parent
 ZOO_EXE = Path(sys.executable).with_name("zoo")
 
 RunZoo = Callable[..., subprocess.CompletedProcess]
+MakeDir = Callable[[str], Path]
 
 
 @pytest.fixture(scope="session")
@@ -49,6 +58,22 @@ def one_torch_thread() -> Iterator[None]:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def module_tmp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MakeDir]:
+    """``module_tmp(name)``: a fresh folder for a module's shared fixtures, removed when the module ends.
+    A module's runs write hundreds of MB of checkpoints and states; kept to the end of the session they
+    added up to 9 GB and filled a CI machine's disk."""
+    made: list[Path] = []
+
+    def make(name: str) -> Path:
+        made.append(tmp_path_factory.mktemp(name))
+        return made[-1]
+
+    yield make
+    for path in made:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

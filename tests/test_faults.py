@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import REPO, pip_install_target
+from tests.conftest import REPO, MakeDir, pip_install_target
 from tests.processes import Training, ZooProcess, remount, tmpfs
 
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -91,8 +91,8 @@ def write_checkpoint(directory: Path, *, model: str = "lenet5-torch", input_size
 
 
 @pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_checkpoint(tmp_path_factory.mktemp("faults-ckpt") / "ckpt")
+def checkpoint(module_tmp: MakeDir) -> Path:
+    return write_checkpoint(module_tmp("faults-ckpt") / "ckpt")
 
 
 def fill(disk: Path) -> Path:
@@ -388,8 +388,8 @@ def test_evaluate_refuses_a_dataset_whose_classes_differ_unless_asked(zoo_exe, e
 
 
 @pytest.fixture(scope="module")
-def hanging_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    site = tmp_path_factory.mktemp("hanging-site")
+def hanging_site(module_tmp: MakeDir) -> Path:
+    site = module_tmp("hanging-site")
     pip_install_target(REPO / "tests" / "plugin_packages" / "zoo-hanging-import", site)
     return site
 

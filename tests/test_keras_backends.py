@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.conftest import MakeDir
 from tests.test_reliability import Training
 
 FASHION = Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
@@ -40,9 +41,9 @@ RESUME_TOLERANCE = 0.005  # as tests/test_reliability.py: resumed against uninte
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory, dataset_cache: Path) -> dict[str, str]:
+def env(module_tmp: MakeDir, dataset_cache: Path) -> dict[str, str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith(("ZOO_", "KERAS_BACKEND", "JAX_"))}
-    base.update(ZOO_HOME=str(tmp_path_factory.mktemp("keras-backends-home")), ZOO_CACHE_DIR=str(dataset_cache),
+    base.update(ZOO_HOME=str(module_tmp("keras-backends-home")), ZOO_CACHE_DIR=str(dataset_cache),
                 COLUMNS="200", TF_CPP_MIN_LOG_LEVEL="2")
     return base
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -179,13 +180,11 @@ def test_disk_filling_up_during_training_fails_at_the_save_without_partial_files
                         "--limit", "3000", "--limit-test", "100", "--batch-size", "20", "--output",
                         str(tiny_disk / "run"))
     training.wait_for("epoch 1/3")
-    filler = tiny_disk / "filler"
-    with open(filler, "wb") as handle:
-        try:
-            while True:
-                handle.write(b"\0" * 65536)
-        except OSError:
-            pass
+    # Unbuffered, so that closing the file cannot raise again; the run's own states may have filled
+    # the disk already, in which case even creating the file fails: the disk is full either way.
+    with contextlib.suppress(OSError), open(tiny_disk / "filler", "wb", buffering=0) as handle:
+        while True:
+            handle.write(b"\0" * 65536)
     code, _, stderr = training.finish()
     assert code == 1, stderr
     assert "No space left on device" in stderr.strip().splitlines()[-1] and "Traceback" not in stderr

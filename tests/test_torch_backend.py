@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.conftest import MakeDir
+
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
@@ -288,9 +290,9 @@ def test_checkpoint_round_trip(backend: Backend, tmp_path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def saved_bn(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def saved_bn(backend: Backend, module_tmp: MakeDir) -> Path:
     model = backend.build(get_spec("alexnet-torch-bn"), num_classes=10, in_chans=1, input_size=(28, 28))
-    return backend.save(model, tmp_path_factory.mktemp("bn"))
+    return backend.save(model, module_tmp("bn"))
 
 
 def load_error(backend: Backend, name: str, weights: Path, **shape: object) -> str:

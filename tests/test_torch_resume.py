@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import MakeDir
+
 torch = pytest.importorskip("torch")
 nn = torch.nn
 
@@ -72,12 +74,12 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
-def fashion(tmp_path_factory: pytest.TempPathFactory) -> tuple[Split, Split, Any]:
+def fashion(module_tmp: MakeDir) -> tuple[Split, Split, Any]:
     """160 training and 40 validation images of real Fashion-MNIST, parsed into a private cache."""
     from zoo.data import load_dataset
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("ZOO_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+        patch.setenv("ZOO_CACHE_DIR", str(module_tmp("cache")))
         dataset = load_dataset("fashion-mnist", progress=False)
     images, labels = dataset.train.images[:200].copy(), dataset.train.labels[:200].copy()
     return Split(images[:160], labels[:160]), Split(images[160:], labels[160:]), dataset.spec

@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.conftest import MakeDir
+
 FASHION = Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
 pytestmark = pytest.mark.skipif(not FASHION.exists(), reason="needs Debian's dataset-fashion-mnist (make setup)")
 
@@ -23,11 +25,11 @@ def env(dataset_cache: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory, dataset_cache: Path, zoo_exe: Path) -> dict:
+def trained(module_tmp: MakeDir, dataset_cache: Path, zoo_exe: Path) -> dict:
     """One short real training run of alexnet-torch-bn at 44x44 pixels, shared by the checks below."""
     import os
 
-    home = tmp_path_factory.mktemp("train-home")
+    home = module_tmp("train-home")
     env = {k: v for k, v in os.environ.items() if not k.startswith("ZOO_")}
     env.update(ZOO_HOME=str(home), ZOO_CACHE_DIR=str(dataset_cache), COLUMNS="200")
     output = home / "ckpt"

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from tests import data_fixtures
-from tests.conftest import REPO, pip_install_target
+from tests.conftest import REPO, MakeDir, pip_install_target
 
 CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
 
@@ -58,8 +58,8 @@ def _one_line_failure(result: subprocess.CompletedProcess, code: int, text: str)
 
 
 @pytest.fixture(scope="module")
-def torch_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _checkpoint(tmp_path_factory.mktemp("torch-ckpt") / "ckpt", "alexnet-torch-bn")
+def torch_checkpoint(module_tmp: MakeDir) -> Path:
+    return _checkpoint(module_tmp("torch-ckpt") / "ckpt", "alexnet-torch-bn")
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 from zoo.errors import ZooError
@@ -56,6 +56,17 @@ def highest_folder_id(root: Path) -> int:
         return 0
     ids = [int(match.group(1)) for name in names if (match := _ID_PREFIX.match(name))]
     return max(ids, default=0)
+
+
+def run_folder_name(run_id: int, model: str, dataset: str) -> str:
+    """``12-alexnet-torch-bn-fashion-mnist``: one path component whatever the names hold (a dataset
+    given as a path contributes its last part; ``timm/resnet18`` becomes ``timm-resnet18``)."""
+    parts = [_slug(model.replace("/", "-")), _slug(PurePath(dataset).name or dataset)]
+    return "-".join([str(run_id), *parts])
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._+-]+", "-", text).strip("-.") or "data"
 
 
 def create_run_folder(root: Path, name: str) -> Path:

@@ -43,7 +43,7 @@ from zoo.metrics import Evaluation, evaluate_probabilities
 from zoo.models import get_backend, training_input_size
 from zoo.registry import get_registry
 from zoo.resume import ResumePoint, RunControl, load_resume_point
-from zoo.run_folders import create_run_folder, default_root, highest_folder_id, orphaned_folders_note
+from zoo.run_folders import create_run_folder, default_root, highest_folder_id, orphaned_folders_note, run_folder_name
 from zoo.specs import DatasetSpec, ModelSpec
 from zoo.timing import PhaseClock, run_figures
 
@@ -320,7 +320,8 @@ def train(
                 output_dir=None if target is None else str(target), after_id=highest_folder_id(root),
             )
         if target is None:
-            directory = create_run_folder(root, f"{run_id or int(time.time())}-{spec.name}-{dataset_spec.name}")
+            name = run_folder_name(run_id or int(time.time()), spec.name, dataset_spec.name)
+            directory = create_run_folder(root, name)
             lock = lock_folder(directory)
             if store is not None and run_id is not None:
                 store.set_output_dir(run_id, str(directory))
