@@ -42,6 +42,7 @@ test: setup lint
 
 lint: $(STAMP)
 	$(BIN)/ruff check zoo plugins tests benchmarks examples docs cli.py
+	$(BIN)/lint-imports --no-cache
 
 clean:
 	rm -rf $(VENV) build *.egg-info

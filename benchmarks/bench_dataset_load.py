@@ -50,7 +50,7 @@ def main() -> int:
 
         from zoo.data import load_dataset
         from zoo.data.loaders import load_idx_dataset
-        from zoo.registry import get_registry
+        from zoo.plugins.registry import get_registry
 
         get_registry()  # plugin discovery happens once per process; not part of either figure
         start = time.perf_counter()

@@ -34,9 +34,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from zoo.plots import plot_training_curves
-from zoo.report import render_rows
-from zoo.runs import RunStore
+from zoo.cli.plots import plot_training_curves
+from zoo.cli.report import render_rows
+from zoo.run.store import RunStore
 
 MODELS = ("alexnet-torch-bn", "alexnet-keras-bn")
 DATASETS = ("mnist", "fashion-mnist")

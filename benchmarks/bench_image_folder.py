@@ -118,7 +118,7 @@ def main() -> int:
         started = time.perf_counter()
         write_folder(args.data_dir, root, args.count)
         print(f"wrote {args.count:,} PNG files in {time.perf_counter() - started:.1f} s under {root}", flush=True)
-        from zoo.registry import get_registry
+        from zoo.plugins.registry import get_registry
 
         get_registry()  # plugin discovery happens once per process; not part of any figure
         zoo_times, tv_times = [], []

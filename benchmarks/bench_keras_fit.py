@@ -29,10 +29,11 @@ import time
 import numpy as np
 
 from zoo import get_spec
-from zoo.backend import Augmentation, Preprocessing, SilentProgress, TrainingData
-from zoo.config import TrainConfig
-from zoo.data.arrays import Split
-from zoo.models import get_backend, parse_input_shape
+from zoo.api.backend import Augmentation, Preprocessing, SilentProgress, TrainingData
+from zoo.api.config import TrainConfig
+from zoo.api.data import Split
+from zoo.cli.options import parse_input_size
+from zoo.plugins.backends import get_backend
 
 
 def load_images(shape: tuple[int, int, int], count: int) -> tuple[np.ndarray, np.ndarray, str]:
@@ -109,7 +110,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
-    shape = parse_input_shape(args.input)
+    shape = parse_input_size(args.input)
     images, labels, source = load_images(shape, args.samples)
     env = get_backend("keras").environment("cpu")
     print(f"{args.model} at {args.input}, {len(images)} {source} images, batch {args.batch_size}, "

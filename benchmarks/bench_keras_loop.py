@@ -40,7 +40,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from zoo.backend import SilentProgress  # noqa: E402 - the core imports no framework
+from zoo.api.backend import SilentProgress  # noqa: E402
 
 
 class BareSteps:
@@ -91,11 +91,11 @@ class EpochClock(SilentProgress):
 def child(args: argparse.Namespace) -> None:
     """Measure every model on the Keras backend this process runs (``KERAS_BACKEND``)."""
     from zoo import get_spec
-    from zoo.backend import BenchConfig
-    from zoo.config import TrainConfig
+    from zoo.api.backend import BenchConfig
+    from zoo.api.config import TrainConfig
     from zoo.data import load_dataset
-    from zoo.models import get_backend
-    from zoo.training import prepare_data
+    from zoo.plugins.backends import get_backend
+    from zoo.run.plan import prepare_data
     from zoo_keras import training
     from zoo_keras.runtime import backend_name
 
@@ -109,7 +109,7 @@ def child(args: argparse.Namespace) -> None:
                                                  "limit": args.limit, "val_split": 0.0, "device": "cpu"})
         data, _ = prepare_data(spec, arrays, config)
         shape = (data.preprocessing.in_chans, *data.preprocessing.input_size)
-        bench = BenchConfig(input_shape=shape, num_classes=data.num_classes, batch_size=config.batch_size,
+        bench = BenchConfig(input_size=shape, num_classes=data.num_classes, batch_size=config.batch_size,
                             device="cpu", precision=config.precision, warmup_steps=5, timed_steps=args.bench_steps,
                             infer=False)
         bare = BareSteps(backend, spec, bench)

@@ -24,10 +24,10 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from zoo import get_spec
-from zoo.backend import EpochMetrics, SilentProgress
-from zoo.config import TrainConfig
+from zoo.api.backend import EpochMetrics, SilentProgress
+from zoo.api.config import TrainConfig
 from zoo.data import load_dataset
-from zoo.training import prepare_data
+from zoo.run.plan import prepare_data
 from zoo_keras import training
 from zoo_keras.bench import time_steps
 from zoo_keras.runtime import backend_name, keras

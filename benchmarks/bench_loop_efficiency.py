@@ -70,11 +70,12 @@ def child(model: str, args: argparse.Namespace) -> dict[str, Any]:
     from dataclasses import replace
 
     import zoo
-    from zoo.backend import BenchConfig
-    from zoo.config import TrainConfig
-    from zoo.models import get_backend, training_input_size
-    from zoo.registry import get_registry
-    from zoo.runs import RunStore
+    from zoo.api.backend import BenchConfig
+    from zoo.api.config import TrainConfig
+    from zoo.api.sizes import training_img_size
+    from zoo.plugins.backends import get_backend
+    from zoo.plugins.registry import get_registry
+    from zoo.run.store import RunStore
 
     spec = get_registry().model(model).spec
     backend = get_backend(spec.backend)
@@ -85,7 +86,7 @@ def child(model: str, args: argparse.Namespace) -> dict[str, Any]:
     overrides = {"limit": args.limit, "limit_test": 1000, "batch_size": args.batch_size, "epochs": args.epochs,
                  "device": args.device, "save_every": 0}
     recipe = TrainConfig.build(spec.recipe, overrides)
-    shape = (1, *training_input_size(spec, (28, 28), recipe.image_size, recipe.min_image_size))  # as zoo trains
+    shape = (1, *training_img_size(spec, (28, 28), recipe.image_size, recipe.min_image_size))  # as zoo trains
     config = BenchConfig(shape, 10, args.batch_size, device=args.device, warmup_steps=3,
                          timed_steps=args.bench_steps, infer=False)
     before = backend.benchmark(spec, config)[0]

@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from zoo import get_backend, get_spec
-from zoo.backend import BenchConfig
+from zoo.api.backend import BenchConfig
 
 SHAPES = ((96, 55, 55), (256, 27, 27))  # (channels, height, width) entering lrn1 and lrn2 at 227 px
 LRN_ARGS = (5, 1e-4, 0.75, 2.0)  # size, alpha, beta, k

@@ -46,9 +46,9 @@ import torch.nn.functional as F  # noqa: E402
 from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
 
 from zoo import get_spec  # noqa: E402
-from zoo.backend import Preprocessing, SilentProgress, TrainingData  # noqa: E402
-from zoo.config import TrainConfig  # noqa: E402
-from zoo.data.arrays import Split  # noqa: E402
+from zoo.api.backend import Preprocessing, SilentProgress, TrainingData  # noqa: E402
+from zoo.api.config import TrainConfig  # noqa: E402
+from zoo.api.data import Split  # noqa: E402
 from zoo_torch.backend import TorchBackend  # noqa: E402
 from zoo_torch.models import alexnet_bn, alexnet_small  # noqa: E402
 from zoo_torch.runtime import device_name  # noqa: E402

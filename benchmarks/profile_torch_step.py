@@ -23,9 +23,9 @@ import torch
 import torch.nn.functional as F
 
 from zoo import get_spec
-from zoo.config import TrainConfig
+from zoo.api.config import TrainConfig
 from zoo.data import load_dataset
-from zoo.training import prepare_data
+from zoo.run.plan import prepare_data
 from zoo_torch import runtime
 from zoo_torch.data import DeviceImages
 from zoo_torch.train import build

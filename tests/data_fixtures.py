@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from zoo.specs import DataFile, DatasetSpec
+from zoo.api.specs import DataFile, DatasetSpec
 
 IDX_LOADER = "zoo.data.loaders:load_idx_dataset"
 IDX_NAMES = {

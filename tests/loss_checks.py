@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 
-from zoo.backend import EpochMetrics
+from zoo.api.backend import EpochMetrics
 
 SMOOTHING = 0.5
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from zoo.backend import EpochMetrics
-from zoo.runs import RunStore
+from zoo.api.backend import EpochMetrics
+from zoo.run.store import RunStore
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

@@ -66,7 +66,7 @@ def test_every_matching_model_gets_a_row_with_every_column(first) -> None:
         assert "train_samples_per_sec" not in row  # the bare step's figure is no longer offered as training speed
     for name in ("alexnet-keras-bn", "alexnet-torch-bn"):  # millions; the same network in both backends
         assert rows[name]["param_count"] == pytest.approx(24.747402, abs=0.001)  # 256x2x2 features into fc1
-        assert rows[name]["img_size"] == "1x56x56"  # their recipe resizes 28 px images to 56
+        assert rows[name]["input_size"] == "1x56x56"  # their recipe resizes 28 px images to 56
     assert rows["lenet5-torch"]["param_count"] == rows["lenet5-keras"]["param_count"]
     # One worker process per backend, reused from model to model (zoo.pool); never two frameworks in one.
     torch_pids = {rows[name]["worker_pid"] for name in ("alexnet-torch-bn", "lenet5-torch")}
@@ -153,7 +153,7 @@ def test_table_csv_and_json_show_the_same_speed_figures_within_100_columns(
 
 
 def _cell(value: object) -> str:
-    from zoo.report import _cell as cell
+    from zoo.cli.report import _cell as cell
 
     return cell(value)
 
@@ -197,10 +197,12 @@ def test_conditions_header_names_device_versions_and_recipe(first) -> None:
 
 
 def test_conditions_name_cpu_threads_but_not_next_to_a_gpu() -> None:
-    from zoo.comparison import conditions_from
+    from zoo.grid.jobs import JobResult
+    from zoo.grid.rows import conditions_from
 
-    cpu = {"environment": {"device": "cpu", "device_name": "Intel Xeon", "threads": "2", "torch": "2.14.1"}}
-    gpu = {"environment": {"device": "cuda:0 (NVIDIA H200)", "device_name": "NVIDIA H200", "threads": "16"}}
+    cpu = JobResult("ok", environment={"device": "cpu", "device_name": "Intel Xeon", "threads": "2", "torch": "2.14.1"})
+    gpu = JobResult("ok", environment={"device": "cuda:0 (NVIDIA H200)", "device_name": "NVIDIA H200",
+                                       "threads": "16"})
     assert conditions_from([cpu])["device"] == "Intel Xeon (2 threads)"
     assert conditions_from([gpu])["device"] == "NVIDIA H200"
     assert conditions_from([cpu, gpu])["device"] == "Intel Xeon (2 threads), NVIDIA H200"
@@ -209,7 +211,7 @@ def test_conditions_name_cpu_threads_but_not_next_to_a_gpu() -> None:
 def test_bench_times_real_models_and_names_its_conditions(zoo_exe: Path, compare_env: dict[str, str]) -> None:
     """One torch model (Keras' benchmark is tested in test_keras_backend.py; a TensorFlow worker costs seconds)."""
     result = _zoo(zoo_exe, compare_env, "bench", "alexnet-torch-res", "--input", "1x28x28", "--batch-size", "4",
-                  "--steps", "2", "--warmup", "1", "--num-classes", "10", "--format", "json")
+                  "--steps", "2", "--warmup", "1", "--format", "json")  # 10 classes by default
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["conditions"]["compile"] == "off" and report["conditions"]["precision"] == "fp32"
@@ -222,12 +224,15 @@ def test_bench_times_real_models_and_names_its_conditions(zoo_exe: Path, compare
 
 def test_a_bench_row_names_each_note_once() -> None:
     """Both modes carry the same compile-mode note; the row says it once, after any other."""
-    from zoo.comparison import bench_row
+    from zoo.grid.jobs import JobResult
+    from zoo.grid.rows import bench_row
 
-    result = {"status": "ok", "img_size": [1, 28, 28], "macs": 2e7, "param_count": 1.5e6, "precision": "bf16",
-              "environment": {"device_name": "NVIDIA H200"}, "infer_samples_per_sec": 10.0, "infer_step_time": 1.0,
-              "infer_batch_size": 8, "infer_note": "torch.compile mode reduce-overhead",
-              "train_note": "batch halved from 16 to 8 after CUDA out-of-memory; torch.compile mode reduce-overhead"}
+    result = JobResult("ok", input_size=(1, 28, 28), precision="bf16", environment={"device_name": "NVIDIA H200"},
+                       metrics={"macs": 2e7, "param_count": 1.5e6, "infer_samples_per_sec": 10.0,
+                                "infer_step_time": 1.0, "infer_batch_size": 8,
+                                "infer_note": "torch.compile mode reduce-overhead",
+                                "train_note": "batch halved from 16 to 8 after CUDA out-of-memory; "
+                                              "torch.compile mode reduce-overhead"})
     assert bench_row("m", result)["note"] == ("torch.compile mode reduce-overhead; batch halved from 16 to 8 "
                                               "after CUDA out-of-memory")
 
@@ -292,7 +297,7 @@ def test_image_size_reaches_training_and_the_size_columns(zoo_exe: Path, compare
     report = json.loads(result.stdout)
     rows = {row["model"]: row for row in report["rows"]}
     bn = rows["alexnet-torch-bn"]
-    assert bn["status"] == "ok" and bn["img_size"] == "1x44x44" and bn["source"].startswith("measured run ")
+    assert bn["status"] == "ok" and bn["input_size"] == "1x44x44" and bn["source"].startswith("measured run ")
     assert bn["param_count"] == pytest.approx(24.747402, abs=0.001)  # 256x2x2 features into fc1, not 256x1x1
     assert rows["alexnet-torch"]["status"] == "failed"  # its minimum is 67 px
     assert "--image-size 44 is below alexnet-torch's minimum input of 67x67" in rows["alexnet-torch"]["reason"]
@@ -301,7 +306,7 @@ def test_image_size_reaches_training_and_the_size_columns(zoo_exe: Path, compare
 
 def test_unknown_pattern_and_bad_seeds_are_usage_errors(zoo_exe: Path, compare_env: dict[str, str]) -> None:
     nothing = _zoo(zoo_exe, compare_env, "compare", "vgg-*", "--dataset", "fashion-mnist")
-    assert nothing.returncode == 1 and "no model matches vgg-*" in nothing.stderr
+    assert nothing.returncode == 2 and "no model matches vgg-*" in nothing.stderr
     seeds = _zoo(zoo_exe, compare_env, "compare", "alexnet-torch-bn", "--dataset", "fashion-mnist", "--seeds", "a")
     assert seeds.returncode == 2 and "--seeds must be" in seeds.stderr
 

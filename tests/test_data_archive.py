@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from zoo.api.errors import ZooError
 from zoo.data.archive import extract_archive
-from zoo.errors import ZooError
 
 
 def _tar(path: Path, members: list[tarfile.TarInfo | tuple[str, bytes]]) -> Path:

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from tests.data_fixtures import FileServer, dead_url, isolate, serve
+from zoo.api.errors import ZooError
+from zoo.api.specs import DataFile, DatasetSpec
 from zoo.data.fetch import DownloadError, _NoDowngradeRedirects, candidate_urls, download
-from zoo.errors import ZooError
-from zoo.specs import DataFile, DatasetSpec
 
 BODY = os.urandom(200_000)
 MD5 = hashlib.md5(BODY, usedforsecurity=False).hexdigest()

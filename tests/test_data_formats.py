@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.data_fixtures import cifar_batch, idx_bytes, py2_pickle
+from zoo.api.errors import ZooError
 from zoo.data.formats import (
     cifar_arrays,
     maybe_gunzip,
@@ -24,7 +25,6 @@ from zoo.data.formats import (
     read_idx,
     unpickle_plain,
 )
-from zoo.errors import ZooError
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

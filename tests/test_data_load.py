@@ -24,11 +24,11 @@ from tests.data_fixtures import (
     write_cifar100,
     write_idx_dataset,
 )
+from zoo.api.errors import PluginError, ZooError
+from zoo.api.specs import DatasetSpec
 from zoo.data import load_dataset
 from zoo.data.arrays import split_validation
 from zoo.data.locate import ensure_local
-from zoo.errors import PluginError, ZooError
-from zoo.specs import DatasetSpec
 
 
 @pytest.fixture(autouse=True)
@@ -177,7 +177,7 @@ def test_nowhere_offline_is_one_clear_error(tmp_path: Path, cache: Path, monkeyp
     assert message.startswith("dataset 'tiny' is not available")
     for searched in (tmp_path / "mine" / "tiny", tmp_path / "mine", cache / "tiny", "/usr/share/datasets/tiny"):
         assert str(searched) in message
-    for fix in ("--data-dir", "ZOO_DATA_DIR", "ZOO_DATASET_MIRROR", "Debian package dataset-tiny", "ZOO_OFFLINE"):
+    for fix in ("`data_dir`", "ZOO_DATA_DIR", "ZOO_DATASET_MIRROR", "Debian package dataset-tiny", "ZOO_OFFLINE"):
         assert fix in message
     assert "\n" not in message
 

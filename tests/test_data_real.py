@@ -13,7 +13,7 @@ import pytest
 from tests.data_fixtures import isolate
 from zoo.data import load_dataset, split_validation, verify_dataset
 from zoo.data.arrays import Dataset
-from zoo.registry import get_registry
+from zoo.plugins.registry import get_registry
 
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 needs_fashion = pytest.mark.skipif(
@@ -47,7 +47,7 @@ def test_missing_fashion_mnist_points_at_the_debian_package() -> None:
     from zoo.data.locate import how_to_provide
 
     hint = how_to_provide(get_registry().dataset("fashion-mnist").spec)
-    assert "install the Debian package dataset-fashion-mnist" in hint and "--data-dir" in hint
+    assert "install the Debian package dataset-fashion-mnist" in hint and "`data_dir`" in hint
     assert "Debian" not in how_to_provide(get_registry().dataset("cifar10").spec)
 
 

@@ -49,7 +49,7 @@ def test_lenet_is_listed_and_reported(run_zoo, with_lenet) -> None:
     (lenet,) = [p for p in report["loaded"] if p["name"] == "lenet"]
     assert lenet["distribution"] == "zoo-lenet" and lenet["version"] == "0.1.0"
     assert lenet["models"] == LENETS and lenet["datasets"] == ["digits"]
-    assert "min_input_size" in run_zoo("info", "lenet5-torch", "-f", "json", env=with_lenet).stdout
+    assert "min_img_size" in run_zoo("info", "lenet5-torch", "-f", "json", env=with_lenet).stdout
 
 
 def test_the_examples_own_tests_pass_against_the_installed_copy(lenet_site: Path, zoo_env) -> None:

@@ -74,18 +74,18 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def write_checkpoint(directory: Path, *, model: str = "lenet5-torch", input_size: tuple[int, int] = (28, 28)) -> Path:
+def write_checkpoint(directory: Path, *, model: str = "lenet5-torch", img_size: tuple[int, int] = (28, 28)) -> Path:
     """A real (untrained) checkpoint of ``model`` for 1x28x28 Fashion-MNIST images, written by zoo itself."""
-    from zoo.backend import Preprocessing
-    from zoo.checkpoint import save_checkpoint
-    from zoo.models import get_backend
-    from zoo.registry import get_registry
+    from zoo.api.backend import Preprocessing
+    from zoo.plugins.backends import get_backend
+    from zoo.plugins.registry import get_registry
+    from zoo.run.checkpoint import save_checkpoint
 
     spec = get_registry().model(model).spec
     backend = get_backend(spec.backend)
-    built = backend.build(spec, num_classes=10, in_chans=1, input_size=input_size)
+    built = backend.build(spec, num_classes=10, in_chans=1, img_size=img_size)
     save_checkpoint(directory, backend=backend, model=built, spec=spec, dataset="fashion-mnist", classes=CLASSES,
-                    image_shape=(28, 28, 1), preprocessing=Preprocessing((0.286,), (0.353,), input_size),
+                    image_shape=(28, 28, 1), preprocessing=Preprocessing((0.286,), (0.353,), img_size),
                     recipe={}, environment={}, metrics={})
     return directory
 
@@ -197,7 +197,7 @@ def test_a_folder_in_use_is_refused_and_a_killed_runs_lock_is_taken_over(zoo_exe
 def test_a_full_zoo_home_names_the_disk_keeps_the_last_good_state_and_still_lists_runs(
     zoo_exe, env, tmp_path
 ) -> None:
-    from zoo.resume import load_resume_point
+    from zoo.run.states import load_resume_point
 
     with tmpfs(tmp_path / "home", "16m") as home:
         env = {**env, "ZOO_HOME": str(home)}
@@ -231,8 +231,8 @@ def test_a_full_zoo_home_names_the_disk_keeps_the_last_good_state_and_still_list
 
 
 def test_runs_list_show_and_export_read_a_read_only_zoo_home(zoo_exe, env, tmp_path) -> None:
-    from zoo.backend import EpochMetrics
-    from zoo.runs import RunStore
+    from zoo.api.backend import EpochMetrics
+    from zoo.run.store import RunStore
 
     with tmpfs(tmp_path / "home", "4m") as home:
         store = RunStore(home / "runs.sqlite")
@@ -272,8 +272,8 @@ def test_a_batch_size_beyond_memory_is_refused_in_one_line_before_any_work(zoo_e
 
 @pytest.mark.parametrize("library", ["numpy", "torch"])
 def test_out_of_memory_becomes_one_line_with_the_batch_size_and_a_smaller_one(library) -> None:
-    from zoo.errors import ZooError
-    from zoo.memory import out_of_memory
+    from zoo.api.errors import ZooError
+    from zoo.run.memory import out_of_memory
 
     with pytest.raises(ZooError) as caught, out_of_memory(batch_size=512):
         if library == "numpy":
@@ -283,27 +283,27 @@ def test_out_of_memory_becomes_one_line_with_the_batch_size_and_a_smaller_one(li
 
             torch.empty(1 << 44)  # torch's real allocator failure (16 TiB)
     message = str(caught.value)
-    assert "\n" not in message and "out of memory at --batch-size 512" in message and "try --batch-size 256" in message
+    assert "\n" not in message and "out of memory at `batch_size` 512" in message and "try `batch_size` 256" in message
 
 
 @needs_fashion
 def test_out_of_memory_in_zoo_evaluate_is_one_line_with_a_smaller_batch(zoo_exe, env, tmp_path) -> None:
     # A real allocator failure: 10,000 images at 56x56 through alexnet-torch-bn need ~8 GB of address space
     # (one conv output alone is 2 GB); the process may have 5.5 GB, where --batch-size 64 needs ~4 GB.
-    big = write_checkpoint(tmp_path / "ckpt", model="alexnet-torch-bn", input_size=(56, 56))
+    big = write_checkpoint(tmp_path / "ckpt", model="alexnet-torch-bn", img_size=(56, 56))
     lean = {**env, "OMP_NUM_THREADS": "1", "MALLOC_ARENA_MAX": "2"}
     result = zoo(zoo_exe, lean, "evaluate", str(big), "--batch-size", "10000", preexec_fn=_address_space(11 << 29))
     one_line(result, 1, "out of memory at --batch-size 10000", "try --batch-size 5000")
 
 
 def test_tensorflow_resource_exhausted_becomes_one_line() -> None:
-    script = ("import tensorflow as tf\nfrom zoo.errors import ZooError\nfrom zoo.memory import out_of_memory\n"
+    script = ("import tensorflow as tf\nfrom zoo.api.errors import ZooError\nfrom zoo.run.memory import out_of_memory\n"
               "try:\n    with out_of_memory(batch_size=64):\n        tf.zeros((1 << 42,))\n"
               "except ZooError as exc:\n    print('ZOOERROR', exc)\n")
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, timeout=600,
                             env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
     (line,) = [line for line in result.stdout.splitlines() if line.startswith("ZOOERROR")]
-    assert "out of memory at --batch-size 64 (ResourceExhaustedError" in line and "try --batch-size 32" in line
+    assert "out of memory at `batch_size` 64 (ResourceExhaustedError" in line and "try `batch_size` 32" in line
 
 
 def _bomb_png(path: Path, side: int) -> Path:
@@ -326,7 +326,7 @@ def test_a_decompression_bomb_is_one_line(zoo_exe, env, checkpoint, tmp_path) ->
 
 
 SIDECAR_EDITS = {
-    "huge input_size": (("preprocessing", "input_size"), [30000, 30000], "input_size"),
+    "huge img_size": (("preprocessing", "img_size"), [30000, 30000], "img_size"),
     "zero std": (("preprocessing", "std"), [0.0], "std"),
     "format_version 0": (("format_version",), 0, "format_version"),
     "text format_version": (("format_version",), "1", "format_version"),

@@ -18,7 +18,7 @@ import pytest
 from tests.augment_checks import check_cutout
 from tests.loss_checks import check_label_smoothing_floor
 from zoo import get_spec
-from zoo.backend import (
+from zoo.api.backend import (
     Augmentation,
     BenchConfig,
     EpochMetrics,
@@ -27,11 +27,14 @@ from zoo.backend import (
     SilentProgress,
     TrainingData,
 )
-from zoo.config import TrainConfig
-from zoo.data.arrays import Split, split_validation
-from zoo.errors import NonFiniteLoss, TrainingInterrupted, UsageError, ZooError
-from zoo.models import get_backend, model_input_size
-from zoo.resume import RunControl, load_resume_point
+from zoo.api.config import TrainConfig
+from zoo.api.control import RunControl
+from zoo.api.data import Split
+from zoo.api.errors import NonFiniteLoss, TrainingInterrupted, UsageError, ZooError
+from zoo.api.sizes import model_img_size
+from zoo.data.arrays import split_validation
+from zoo.plugins.backends import get_backend
+from zoo.run.states import load_resume_point, run_control
 from zoo_keras import data as tfdata
 from zoo_keras import device_data
 from zoo_keras.optim import learning_rate, make_optimizer
@@ -93,7 +96,7 @@ def random_data(count: int = 48, size: int = 28, channels: int = 1, **prep) -> T
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (count, size, size, channels), dtype=np.uint8)
     labels = rng.integers(0, 10, count)
-    preprocessing = Preprocessing((0.5,) * channels, (0.25,) * channels, prep.get("input_size", (size, size)))
+    preprocessing = Preprocessing((0.5,) * channels, (0.25,) * channels, prep.get("img_size", (size, size)))
     split = count * 3 // 4
     return TrainingData("random", tuple("abcdefghij"), Split(images[:split], labels[:split]),
                         Split(images[split:], labels[split:]), preprocessing, prep.get("augmentation", Augmentation()))
@@ -266,7 +269,7 @@ def test_checkpoint_round_trip_predicts_identically(backend, trained, tmp_path: 
     path = backend.save(fit.model, tmp_path)
     assert path == tmp_path / "model.keras"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.keras"]  # no temporary left behind
-    model = backend.load(get_spec("alexnet-keras-res"), path, num_classes=10, in_chans=1, input_size=(28, 28))
+    model = backend.load(get_spec("alexnet-keras-res"), path, num_classes=10, in_chans=1, img_size=(28, 28))
     images = data.val.images[:64]
     before = backend.predict_proba(fit.model, images, data.preprocessing, batch_size=32, device="cpu")
     after = backend.predict_proba(model, images, data.preprocessing, batch_size=32, device="cpu")
@@ -277,13 +280,13 @@ def test_a_checkpoint_of_another_model_or_shape_is_refused(backend, trained, tmp
     fit, _, _ = trained
     path = backend.save(fit.model, tmp_path)
     with pytest.raises(ZooError, match="different network") as other:
-        backend.load(get_spec("alexnet-keras-small"), path, num_classes=10, in_chans=1, input_size=(28, 28))
+        backend.load(get_spec("alexnet-keras-small"), path, num_classes=10, in_chans=1, img_size=(28, 28))
     one_line(other.value)
     with pytest.raises(ZooError, match="5 classes") as classes:
-        backend.load(get_spec("alexnet-keras-res"), path, num_classes=5, in_chans=1, input_size=(28, 28))
+        backend.load(get_spec("alexnet-keras-res"), path, num_classes=5, in_chans=1, img_size=(28, 28))
     one_line(classes.value)
     with pytest.raises(ZooError, match="3x32x32") as shape:
-        backend.load(get_spec("alexnet-keras-res"), path, num_classes=10, in_chans=3, input_size=(32, 32))
+        backend.load(get_spec("alexnet-keras-res"), path, num_classes=10, in_chans=3, img_size=(32, 32))
     one_line(shape.value)
 
 
@@ -300,10 +303,10 @@ def test_corrupt_truncated_or_missing_checkpoints_are_one_line_errors(backend, t
         path = tmp_path / name
         path.write_bytes(content)
         with pytest.raises(ZooError, match="cannot read checkpoint") as info:
-            backend.load(spec, path, num_classes=10, in_chans=1, input_size=(28, 28))
+            backend.load(spec, path, num_classes=10, in_chans=1, img_size=(28, 28))
         assert name in one_line(info.value)
     with pytest.raises(ZooError, match="does not exist"):
-        backend.load(spec, tmp_path / "missing.keras", num_classes=10, in_chans=1, input_size=(28, 28))
+        backend.load(spec, tmp_path / "missing.keras", num_classes=10, in_chans=1, img_size=(28, 28))
 
 
 def lambda_model(function) -> keras.Model:
@@ -323,7 +326,7 @@ def test_a_checkpoint_with_a_lambda_layer_is_refused_without_running_it(backend,
             model.save(path)
         marker.unlink(missing_ok=True)  # building and saving called it
         with pytest.raises(ZooError, match="Lambda layer") as info:
-            backend.load(get_spec("alexnet-keras-bn"), path, num_classes=10, in_chans=1, input_size=(28, 28))
+            backend.load(get_spec("alexnet-keras-bn"), path, num_classes=10, in_chans=1, img_size=(28, 28))
         assert one_line(info.value).startswith(f"refusing checkpoint {path}: it contains a Lambda layer")
         assert not marker.exists()
 
@@ -340,9 +343,9 @@ def test_predict_proba_refuses_images_the_model_cannot_take(backend, trained) ->
 
 def test_small_data_is_resized_on_the_fly_for_classic_alexnet(backend) -> None:
     spec = get_spec("alexnet-keras")
-    size = model_input_size(spec, (28, 28))
+    size = model_img_size(spec, (28, 28))
     assert size == (227, 227)
-    data = random_data(count=8, size=28, channels=3, input_size=size)
+    data = random_data(count=8, size=28, channels=3, img_size=size)
     fit = backend.fit(spec, data, TrainConfig(epochs=1, batch_size=3), SilentProgress())
     assert fit.model.input_shape == (None, 227, 227, 3)
     proba = backend.predict_proba(fit.model, data.val.images, data.preprocessing, batch_size=4, device="cpu")
@@ -382,16 +385,16 @@ def test_stop_and_resume_mid_epoch_ends_where_an_uninterrupted_run_ends(backend,
     spec = get_spec("alexnet-keras-small")  # at 8x8 px, its minimum: the cheapest network with dropout and BN
     data = random_data(count=86, size=8, augmentation=Augmentation(4, True))  # 64 train: 4 steps of 16 per epoch
     config = TrainConfig(epochs=2, batch_size=16, optimizer="sgd", weight_decay=1e-3, scheduler="cosine")
-    straight = backend.fit(spec, data, config, SilentProgress(), RunControl(state_dir=tmp_path / "a"))
+    straight = backend.fit(spec, data, config, SilentProgress(), run_control(tmp_path / "a"))
     assert sorted(p.name for p in (tmp_path / "a").iterdir())[:2] == ["best.json", "last.json"]
 
-    control = RunControl(state_dir=tmp_path / "b")
+    control = run_control(tmp_path / "b")
     with pytest.raises(TrainingInterrupted) as info:
         backend.fit(spec, data, config, StopAfter(control, 6), control)
     assert (info.value.epoch, info.value.step) == (1, 2)
     point = load_resume_point(tmp_path / "b")
     assert (point.epoch, point.step, len(point.history)) == (1, 2, 1)
-    resumed = backend.fit(spec, data, config, SilentProgress(), RunControl(state_dir=tmp_path / "b", resume=point))
+    resumed = backend.fit(spec, data, config, SilentProgress(), run_control(tmp_path / "b", resume=point))
     assert [m.epoch for m in resumed.history] == [1, 2]
     learnt = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr")
     assert [getattr(resumed.history[0], k) for k in learnt] == [getattr(straight.history[0], k) for k in learnt]
@@ -610,7 +613,7 @@ def test_listing_imports_no_framework_and_building_keeps_stderr_clean() -> None:
         import sys, json
         import zoo_keras.plugin
         listed = sorted(m for m in ("keras", "tensorflow", "torch") if m in sys.modules)
-        from zoo.models import summarize_model
+        from zoo.run.building import summarize_model
         summary = summarize_model("alexnet-keras-bn", (1, 28, 28))
         import triton  # TensorFlow loaded first must not crash it (tensorflow/tensorflow#124205)
         print(json.dumps({"listed": listed, "params": summary.param_count}))
@@ -624,10 +627,10 @@ OTHER_BACKEND = """
     import json, pathlib, tempfile
     import numpy as np
     from zoo import get_spec
-    from zoo.backend import Augmentation, Preprocessing, SilentProgress, TrainingData
-    from zoo.config import TrainConfig
-    from zoo.data.arrays import Split
-    from zoo.models import get_backend
+    from zoo.api.backend import Augmentation, Preprocessing, SilentProgress, TrainingData
+    from zoo.api.config import TrainConfig
+    from zoo.api.data import Split
+    from zoo.plugins.backends import get_backend
     backend = get_backend("keras")
     rng = np.random.default_rng(0)
     images, labels = rng.integers(0, 256, (40, 28, 28, 1), dtype=np.uint8), rng.integers(0, 10, 40)
@@ -638,7 +641,7 @@ OTHER_BACKEND = """
     fit = backend.fit(spec, data, TrainConfig(epochs=1, batch_size=16), SilentProgress())
     proba = backend.predict_proba(fit.model, images[:8], data.preprocessing, batch_size=4, device="auto")
     path = backend.save(fit.model, pathlib.Path(tempfile.mkdtemp()))
-    again = backend.load(spec, path, num_classes=10, in_chans=1, input_size=(28, 28))
+    again = backend.load(spec, path, num_classes=10, in_chans=1, img_size=(28, 28))
     same = np.array_equal(proba, backend.predict_proba(again, images[:8], data.preprocessing, batch_size=4,
                                                        device="auto"))
     print(json.dumps({"backend": backend.environment("auto")["keras_backend"], "shape": list(proba.shape),

@@ -186,7 +186,7 @@ def test_compare_and_bench_workers_run_on_the_chosen_keras_backend(zoo_exe, env)
 
 
 def test_the_reuse_key_tells_keras_backends_apart() -> None:
-    from zoo.training import reuse_key
+    from zoo.run.plan import reuse_key
 
     environment = {"zoo": "0.1.0", "framework": "keras", "keras": "3.15.1", "device_name": "AMD EPYC"}
     keys = {reuse_key("lenet5-keras", "fashion-mnist", {"seed": 0}, {**environment, "keras_backend": name})

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from zoo.errors import UsageError
-from zoo.models import get_backend, summarize_model
+from zoo.api.errors import UsageError
+from zoo.plugins.backends import get_backend
+from zoo.run.building import summarize_model
 from zoo_keras import models
 from zoo_keras.layers import LocalResponseNormalization, lrn_ops, lrn_tensorflow
 from zoo_keras.runtime import keras, quiet_numpy_copy_warning
@@ -79,7 +80,7 @@ def train_step(model: keras.Model, shape: tuple[int, int, int], num_classes: int
 @pytest.mark.parametrize("shape", SMALL_INPUTS, ids=lambda s: "x".join(map(str, s)))
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_variant_trains_one_step(variant: str, shape: tuple[int, int, int]) -> None:
-    model = VARIANTS[variant](num_classes=10, in_chans=shape[0], input_size=shape[1:])
+    model = VARIANTS[variant](num_classes=10, in_chans=shape[0], img_size=shape[1:])
     assert trainable(model) == PARAMS[(variant, shape)]
     loss, moved = train_step(model, shape)
     assert np.isfinite(loss)
@@ -89,7 +90,7 @@ def test_variant_trains_one_step(variant: str, shape: tuple[int, int, int]) -> N
 @pytest.mark.parametrize("shape", SMALL_INPUTS, ids=lambda s: "x".join(map(str, s)))
 def test_classic_alexnet_refuses_small_inputs_clearly(shape: tuple[int, int, int]) -> None:
     with pytest.raises(UsageError) as info:
-        models.alexnet(num_classes=10, in_chans=shape[0], input_size=shape[1:])
+        models.alexnet(num_classes=10, in_chans=shape[0], img_size=shape[1:])
     message = str(info.value)
     assert "alexnet-keras" in message and "67x67" in message and f"{shape[1]}x{shape[2]}" in message
     assert "\n" not in message
@@ -98,11 +99,11 @@ def test_classic_alexnet_refuses_small_inputs_clearly(shape: tuple[int, int, int
 @pytest.mark.parametrize("builder", [models.alexnet_bn, models.alexnet_res, models.alexnet_small])
 def test_other_variants_refuse_inputs_below_their_minimum(builder) -> None:
     with pytest.raises(UsageError, match="at least"):
-        builder(num_classes=10, in_chans=1, input_size=(7, 7))
+        builder(num_classes=10, in_chans=1, img_size=(7, 7))
 
 
 def test_classic_alexnet_trains_at_its_minimum() -> None:
-    model = models.alexnet(num_classes=10, in_chans=3, input_size=(67, 67))
+    model = models.alexnet(num_classes=10, in_chans=3, img_size=(67, 67))
     assert trainable(model) == PARAMS[("alexnet", (3, 67, 67))]
     loss, moved = train_step(model, (3, 67, 67))
     assert np.isfinite(loss) and moved
@@ -139,7 +140,7 @@ def test_alexnet_bn_summary_pins_stages_params_and_macs() -> None:
 
 
 def test_alexnet_bn_is_the_tutorials_sequential_model() -> None:
-    model = models.alexnet_bn(num_classes=10, in_chans=1, input_size=(28, 28))
+    model = models.alexnet_bn(num_classes=10, in_chans=1, img_size=(28, 28))
     assert isinstance(model, keras.Sequential)
     bn = model.get_layer("bn1")
     assert bn.momentum == pytest.approx(0.9) and bn.epsilon == pytest.approx(1e-5)
@@ -149,7 +150,7 @@ def test_alexnet_bn_is_the_tutorials_sequential_model() -> None:
 
 
 def test_alexnet_res_blocks_have_projection_only_when_channels_change() -> None:
-    model = models.alexnet_res(num_classes=10, in_chans=3, input_size=(32, 32))
+    model = models.alexnet_res(num_classes=10, in_chans=3, img_size=(32, 32))
     names = {f"block{i}": {layer.name for layer in model.get_layer(f"block{i}").layers} for i in range(1, 5)}
     assert "proj_conv" in names["block1"] and "proj_conv" in names["block2"]
     assert "proj_conv" not in names["block3"]  # 384 -> 384: identity shortcut
@@ -162,7 +163,7 @@ def test_alexnet_res_blocks_have_projection_only_when_channels_change() -> None:
 
 def test_flatten_size_follows_the_input_size() -> None:
     for size, features in (((28, 28), 4096), ((32, 32), 4096), ((8, 8), 256), ((40, 40), 256 * 5 * 5)):
-        model = models.alexnet_small(num_classes=3, in_chans=1, input_size=size)
+        model = models.alexnet_small(num_classes=3, in_chans=1, img_size=size)
         assert model.get_layer("flatten").output.shape[-1] == features
 
 
@@ -215,8 +216,8 @@ def test_lrn_round_trips_through_its_config() -> None:
 
 
 def test_create_model_goes_through_the_registry() -> None:
-    from zoo.models import create_model
+    from zoo.run.building import create_model
 
-    model = create_model("alexnet-keras-small", num_classes=7, in_chans=1, input_size=(28, 28))
+    model = create_model("alexnet-keras-small", num_classes=7, in_chans=1, img_size=(28, 28))
     assert model.output_shape == (None, 7)
     assert get_backend("keras").name == "keras"

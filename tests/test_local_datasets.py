@@ -30,8 +30,8 @@ from tests.local_data import (
     write_split_folder,
     zero_byte_jpeg,
 )
+from zoo.api.errors import UsageError, ZooError
 from zoo.data import load_dataset
-from zoo.errors import UsageError, ZooError
 
 pytestmark = needs_fashion
 
@@ -150,9 +150,9 @@ def test_one_set_of_class_folders_is_split_stratified_and_stably(tmp_path: Path,
 
 
 def test_val_folder_is_the_datasets_own_validation_split(tmp_path: Path, cache: Path) -> None:
-    from zoo.config import TrainConfig
-    from zoo.registry import get_registry
-    from zoo.training import prepare_data
+    from zoo.api.config import TrainConfig
+    from zoo.plugins.registry import get_registry
+    from zoo.run.plan import prepare_data
 
     root = write_split_folder(tmp_path / "fm", train=80, test=40, val=30)
     _, data, _ = _resolve(root, order="name")

@@ -15,12 +15,13 @@ import numpy as np
 import pytest
 
 from zoo import get_spec
-from zoo.backend import SilentProgress
-from zoo.checkpoint import save_checkpoint
-from zoo.config import TrainConfig
-from zoo.data.arrays import Dataset, Split
-from zoo.models import get_backend
-from zoo.training import prepare_data
+from zoo.api.backend import SilentProgress
+from zoo.api.config import TrainConfig
+from zoo.api.data import Split
+from zoo.data.arrays import Dataset
+from zoo.plugins.backends import get_backend
+from zoo.run.checkpoint import save_checkpoint
+from zoo.run.plan import prepare_data
 
 FASHION = Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
 pytestmark = pytest.mark.skipif(not FASHION.exists(), reason="needs Debian's dataset-fashion-mnist (make setup)")
@@ -53,7 +54,7 @@ def test_non_square_data_trains_checkpoints_and_predicts_at_its_aspect(
     spec = get_spec(model)
     config = TrainConfig.build(spec.recipe, {"epochs": 1, "batch_size": 32, "device": "cpu"})
     data, test = prepare_data(spec, wide_fashion, config)
-    assert data.preprocessing.input_size == (56, 84)  # shorter side to 56, aspect kept
+    assert data.preprocessing.img_size == (56, 84)  # shorter side to 56, aspect kept
     backend = get_backend(spec.backend)
     fit = backend.fit(spec, data, config, SilentProgress())
     assert np.isfinite(fit.history[-1].train_loss)

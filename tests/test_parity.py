@@ -18,10 +18,10 @@ import numpy as np
 import pytest
 
 from zoo import get_spec
-from zoo.backend import Preprocessing
-from zoo.config import TrainConfig
-from zoo.errors import UsageError
-from zoo.models import summarize_model
+from zoo.api.backend import Preprocessing
+from zoo.api.config import TrainConfig
+from zoo.api.errors import UsageError
+from zoo.run.building import summarize_model
 
 zoo_torch_models = pytest.importorskip("zoo_torch.models", reason="zoo-torch is not installed")
 
@@ -35,7 +35,7 @@ SHARED_STAGES = {"conv1", "flatten", "fc1", "fc2", "fc3"}
 
 
 def accepts(variant: str, shape: tuple[int, int, int]) -> bool:
-    min_h, min_w = get_spec(f"alexnet-keras{variant}").min_input_size
+    min_h, min_w = get_spec(f"alexnet-keras{variant}").min_img_size
     return shape[1] >= min_h and shape[2] >= min_w
 
 

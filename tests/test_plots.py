@@ -9,7 +9,7 @@ from itertools import pairwise
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from zoo.plots import _draw_curves, _label_counts, _separate_labels
+from zoo.cli.plots import _draw_curves, _label_counts, _separate_labels
 
 
 def epoch(number: int, loss: float, accuracy: float, validation: bool = True) -> dict[str, float | int | None]:

@@ -16,8 +16,8 @@ from packaging.specifiers import SpecifierSet
 
 import zoo
 from tests.conftest import REPO
-from zoo.api_version import api_mismatch
-from zoo.plugins import load_plugins
+from zoo.api.version import api_mismatch
+from zoo.plugins.discovery import load_plugins
 
 PLUGIN_BODY = '''
 from zoo import ModelSpec, hookimpl
@@ -57,10 +57,11 @@ def write_package(root: Path, name: str, api: str) -> Path:
 
 @pytest.fixture(scope="module")
 def api_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Three plugins pip-installed into one directory: needs API 2, a malformed range, a compatible one."""
+    """Three plugins pip-installed into one directory: needs API 3, a malformed range, a compatible one
+    written for API 1 (which API 2 still runs, through its deprecated names)."""
     sources = tmp_path_factory.mktemp("api-packages")
     packages = [
-        write_package(sources, "future", ">=2"),
+        write_package(sources, "future", ">=3"),
         write_package(sources, "malformed", "version two"),
         write_package(sources, "compatible", ">=1.0,<2"),
     ]
@@ -87,7 +88,7 @@ def test_incompatible_plugins_are_failures_at_stage_api(run_zoo, with_api_plugin
     assert set(failed) == {"future", "malformed"}
     assert {f["stage"] for f in failed.values()} == {"api"}
     assert failed["future"]["error"] == (
-        "plugin zoo-future supports zoo plugin API >=2 but this zoo provides 1.0; "
+        "plugin zoo-future supports zoo plugin API >=3 but this zoo provides 2.0; "
         "upgrade zoo or install an older zoo-future"
     )
     assert "'version two', which is not a PEP 440 version specifier" in failed["malformed"]["error"]
@@ -118,10 +119,11 @@ def test_strict_mode_makes_an_api_mismatch_fatal(run_zoo, with_api_plugins) -> N
     ("declared", "expected"),
     [
         (None, None),
-        (">=1.0,<2", None),
+        (">=1.0,<2", None),  # API 2 still runs 1.x plugins, through the deprecated names
+        (">=2.0,<3", None),
         ("~=1.0", None),
         ("", None),
-        (">=2", "upgrade zoo or install an older zoo-x"),
+        (">=3", "upgrade zoo or install an older zoo-x"),
         ("<1", "upgrade zoo-x or install an older zoo"),
         ("1.0", "not a PEP 440 version specifier"),
         (2, "not a version specifier string"),
@@ -151,7 +153,7 @@ def test_first_party_plugins_declare_a_compatible_range() -> None:
 
 def test_public_api_imports_no_framework_and_compare_stays_callable() -> None:
     code = (
-        "import sys, zoo; names = [getattr(zoo, n) for n in zoo.__all__]; import zoo.comparison; "
+        "import sys, zoo; names = [getattr(zoo, n) for n in zoo.__all__]; import zoo.grid.comparison; "
         "from zoo import compare; assert callable(compare) and compare is zoo.compare, compare; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'tensorflow', 'keras', 'timm')))"
     )
@@ -162,8 +164,8 @@ def test_public_api_imports_no_framework_and_compare_stays_callable() -> None:
 
 @pytest.mark.parametrize(
     ("wrapper", "target"),
-    [("create_model", "zoo.models:create_model"), ("get_backend", "zoo.models:get_backend"),
-     ("load_dataset", "zoo.data.datasets:load_dataset"), ("train", "zoo.training:train")],
+    [("create_model", "zoo.run.building:create_model"), ("get_backend", "zoo.plugins.backends:get_backend"),
+     ("load_dataset", "zoo.data.datasets:load_dataset"), ("train", "zoo.run.training:train")],
 )
 def test_public_wrappers_keep_the_real_signatures(wrapper: str, target: str) -> None:
     import importlib

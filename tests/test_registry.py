@@ -7,8 +7,8 @@ import types
 import pytest
 
 from zoo import ModelSpec, PluginError, UsageError, hookimpl
-from zoo.plugins import load_plugins
-from zoo.registry import Registry, matches, natural_key
+from zoo.plugins.discovery import load_plugins
+from zoo.plugins.registry import Registry, matches, natural_key
 
 
 def _plugin(name: str, *specs: ModelSpec, fail: bool = False) -> types.SimpleNamespace:
@@ -114,8 +114,8 @@ def test_misspelt_hook_is_reported_not_silently_ignored() -> None:
 
 
 def test_a_variants_recipe_overrides_the_defaults_and_user_options_override_both() -> None:
-    from zoo.config import TrainConfig
-    from zoo.families import alexnet_specs
+    from zoo.api.config import TrainConfig
+    from zoo.api.families import alexnet_specs
 
     bn = {spec.variant: spec for spec in alexnet_specs("torch", "zoo_torch.models")}["bn"]
     recipe = TrainConfig.build(bn.recipe)
@@ -126,10 +126,10 @@ def test_a_variants_recipe_overrides_the_defaults_and_user_options_override_both
 
 
 def test_compile_mode_is_checked_and_changes_how_fast_not_what_is_learnt() -> None:
-    from zoo.config import RUNTIME_SETTINGS, TrainConfig
-    from zoo.errors import UsageError
+    from zoo.api.config import RUNTIME_SETTINGS, TrainConfig
+    from zoo.api.errors import UsageError
 
-    with pytest.raises(UsageError, match="--compile-mode must be one of default, reduce-overhead"):
+    with pytest.raises(UsageError, match="`compile_mode` must be one of default, reduce-overhead"):
         TrainConfig(compile=True, compile_mode="fast").validated()
     graphs = TrainConfig(compile=True, compile_mode="reduce-overhead").validated()
     assert graphs.recipe() == TrainConfig().recipe()  # the same recipe: a stored run is reused, a resume may switch
@@ -137,8 +137,9 @@ def test_compile_mode_is_checked_and_changes_how_fast_not_what_is_learnt() -> No
 
 
 def test_naming_a_compile_mode_turns_compiling_on_and_leaving_both_out_keeps_the_recipe() -> None:
-    from zoo.config import TrainConfig, compile_settings
-    from zoo.errors import UsageError
+    from zoo.api.config import TrainConfig
+    from zoo.api.errors import UsageError
+    from zoo.cli.options import compile_settings
 
     graphs = TrainConfig.build(compile_settings(None, "reduce-overhead"))
     assert (graphs.compile, graphs.compile_mode) == (True, "reduce-overhead")
@@ -151,9 +152,9 @@ def test_naming_a_compile_mode_turns_compiling_on_and_leaving_both_out_keeps_the
 
 
 def test_augmentations_come_from_one_table_and_an_unknown_name_is_refused() -> None:
-    from zoo.augment import Augmentation
-    from zoo.config import AUGMENTATIONS, TrainConfig
-    from zoo.errors import UsageError
+    from zoo.api.augment import Augmentation
+    from zoo.api.config import AUGMENTATIONS, TrainConfig
+    from zoo.api.errors import UsageError
 
     assert AUGMENTATIONS == ("none", "crop-flip", "shift", "crop-flip-cutout")  # what --augment accepts
     assert Augmentation.named("shift") == Augmentation(crop_padding=2, horizontal_flip=False)
@@ -162,5 +163,5 @@ def test_augmentations_come_from_one_table_and_an_unknown_name_is_refused() -> N
     assert not Augmentation.named("none").active and Augmentation(cutout=1).active
     with pytest.raises(UsageError, match="unknown augmentation 'mirror'; choose one of none, crop-flip, shift, crop-"):
         Augmentation.named("mirror")
-    with pytest.raises(UsageError, match="--augment must be one of"):
+    with pytest.raises(UsageError, match="`augment` must be one of"):
         TrainConfig(augment="mirror").validated()

@@ -123,9 +123,9 @@ def test_deterministic_cpu_runs_give_identical_weights(zoo_exe, env, tmp_path: P
 KILL_WHILE_SAVING = """
 import sys, numpy as np
 from pathlib import Path
-from zoo.backend import EpochMetrics
-from zoo.resume import RunControl
-control = RunControl(state_dir=Path(sys.argv[1]))
+from zoo.api.backend import EpochMetrics
+from zoo.run.states import run_control
+control = run_control(Path(sys.argv[1]))
 payload = np.random.default_rng(0).bytes(32 << 20)
 for epoch in range(1, 10_000):
     history = [EpochMetrics(e, 1.0, 0.5, 1.0, 0.5, 100.0, 1.0, 1e-3) for e in range(1, epoch + 1)]
@@ -137,7 +137,7 @@ for epoch in range(1, 10_000):
 
 @pytest.mark.parametrize("delay", [0.05, 0.4, 1.3])
 def test_sigkill_while_saving_keeps_the_previous_state(tmp_path: Path, delay: float) -> None:
-    from zoo.resume import load_resume_point
+    from zoo.run.states import load_resume_point
 
     state = tmp_path / "state"
     process = subprocess.Popen([sys.executable, "-c", KILL_WHILE_SAVING, str(state)], stdout=subprocess.PIPE,

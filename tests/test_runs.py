@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from zoo.backend import EpochMetrics
-from zoo.errors import UsageError, ZooError
-from zoo.runs import SCHEMA_VERSION, RunStore
-from zoo.runs_schema import MIGRATIONS, migrate
+from zoo.api.backend import EpochMetrics
+from zoo.api.errors import UsageError, ZooError
+from zoo.run.store import SCHEMA_VERSION, RunStore
+from zoo.run.store_schema import MIGRATIONS, migrate
 
 POSIX_ONLY = pytest.mark.skipif(sys.platform == "win32", reason="needs POSIX signals and pids")
 
@@ -120,7 +120,7 @@ def test_a_version_1_store_gains_the_steady_state_fields_and_keeps_its_epochs(tm
     assert record.epochs[0]["steady_images_per_sec"] is None and record.execution is None
     EpochMetrics(**record.epochs[0])  # old epochs still load as EpochMetrics (zoo.resume reads them so)
     store.log_epoch(1, replace(epoch(2), warmup_steps=3, warmup_seconds=0.25, steady_images_per_sec=1234.5))
-    store.set_execution(1, "cuda-graphs")
+    store.set_fit_details(1, {"execution": "cuda-graphs"})
     record = store.get(1)
     assert record.epochs[1]["warmup_steps"] == 3 and isinstance(record.epochs[1]["warmup_steps"], int)
     assert (record.epochs[1]["warmup_seconds"], record.epochs[1]["steady_images_per_sec"]) == (0.25, 1234.5)
@@ -218,7 +218,7 @@ def test_list_filters_by_model_glob_dataset_and_status(store: RunStore) -> None:
     assert ids(model="*-bn", dataset="CIFAR10") == [b, c]
     assert ids(status="finished") == [a] and ids(status="failed") == [b] and ids(status="running") == [c]
     assert ids(model="vgg*") == []
-    with pytest.raises(UsageError, match="--status must be one of"):
+    with pytest.raises(UsageError, match="`status` must be one of"):
         store.list_runs(status="done")
 
 
@@ -297,7 +297,7 @@ def test_a_process_killed_with_sigkill_leaves_a_crashed_run(store: RunStore) -> 
     child = _python(
         """
         import sys, time
-        from zoo.runs import RunStore
+        from zoo.run.store import RunStore
         store = RunStore(sys.argv[1])
         run_id = store.start_run(model="alexnet-torch", backend="torch", dataset="fashion-mnist",
                                  recipe={}, environment={}, reuse_key="k")
@@ -323,7 +323,7 @@ def test_killing_a_writer_mid_stream_leaves_the_database_intact(store: RunStore)
     child = _python(
         """
         import sys
-        from zoo.runs import RunStore
+        from zoo.run.store import RunStore
         store = RunStore(sys.argv[1])
         run_id = store.start_run(model="m-torch", backend="torch", dataset="d", recipe={}, environment={},
                                  reuse_key="k")
@@ -355,8 +355,8 @@ def test_two_processes_record_complete_runs_at_the_same_time(store: RunStore, tm
     script = """
         import sys, time
         from pathlib import Path
-        from zoo.backend import EpochMetrics
-        from zoo.runs import RunStore
+        from zoo.api.backend import EpochMetrics
+        from zoo.run.store import RunStore
         store, name, go = RunStore(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
         while not go.exists():
             time.sleep(0.01)

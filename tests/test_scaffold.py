@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from zoo.errors import UsageError
-from zoo.scaffold import render_package, scaffold
+from zoo.api.errors import UsageError
+from zoo.plugins.scaffold import render_package, scaffold
 
 
 def test_new_plugin_installs_tests_and_registers(run_zoo, zoo_env, tmp_path: Path) -> None:
@@ -70,5 +70,5 @@ def test_keras_template_and_empty_directory(tmp_path: Path) -> None:
     empty.mkdir()
     written = scaffold("tiny_cnn", backend="keras", output=empty)
     assert {p.relative_to(empty).as_posix() for p in written} == set(files)
-    with pytest.raises(UsageError, match="--backend must be one of torch, keras"):
+    with pytest.raises(UsageError, match="`backend` must be one of torch, keras"):
         render_package("tiny_cnn", "jax")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from zoo.backend import EpochMetrics
-from zoo.timing import PhaseClock, epoch_images, run_figures
+from zoo.api.backend import EpochMetrics
+from zoo.run.timing import PhaseClock, epoch_images, run_figures
 
 
 def epoch(n: int, images: int, train_s: float, *, warmup_s: float = 0.0, warmup_images: int = 0,

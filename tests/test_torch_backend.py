@@ -16,18 +16,11 @@ F = torch.nn.functional
 from tests.augment_checks import check_cutout  # noqa: E402
 from tests.loss_checks import check_label_smoothing_floor  # noqa: E402
 from zoo import get_spec  # noqa: E402
-from zoo.backend import (  # noqa: E402
-    Augmentation,
-    Backend,
-    BenchConfig,
-    EpochMetrics,
-    Preprocessing,
-    TrainingData,
-)
-from zoo.config import TrainConfig  # noqa: E402
-from zoo.data.arrays import Split  # noqa: E402
-from zoo.errors import UsageError, ZooError  # noqa: E402
-from zoo.models import get_backend  # noqa: E402
+from zoo.api.backend import Augmentation, Backend, BenchConfig, EpochMetrics, Preprocessing, TrainingData  # noqa: E402
+from zoo.api.config import TrainConfig  # noqa: E402
+from zoo.api.data import Split  # noqa: E402
+from zoo.api.errors import UsageError, ZooError  # noqa: E402
+from zoo.plugins.backends import get_backend  # noqa: E402
 from zoo_torch import runtime  # noqa: E402
 from zoo_torch.data import DeviceImages, augment  # noqa: E402
 
@@ -175,7 +168,7 @@ def test_classic_alexnet_trains_through_the_resize_path(backend: Backend) -> Non
     prep = Preprocessing((0.5,), (0.5,), (67, 67))
     data = TrainingData("random", tuple("abcdefghij"), Split(images, labels), Split(images[:4], labels[:4]), prep)
     result = backend.fit(get_spec("alexnet-torch"), data, TrainConfig(epochs=1, batch_size=4), RecordingProgress())
-    assert result.model.input_size == (67, 67)
+    assert result.model.img_size == (67, 67)
     probabilities = backend.predict_proba(result.model, images, prep, batch_size=4, device="cpu")
     assert probabilities.shape == (8, 10)
 
@@ -264,7 +257,7 @@ def test_flip_only_keeps_or_mirrors_each_sample() -> None:
 
 
 def test_predict_proba_does_not_depend_on_batch_size(backend: Backend) -> None:
-    model = backend.build(get_spec("alexnet-torch-res"), num_classes=10, in_chans=1, input_size=(28, 28))
+    model = backend.build(get_spec("alexnet-torch-res"), num_classes=10, in_chans=1, img_size=(28, 28))
     images, _ = random_images(10)
     one = backend.predict_proba(model, images, MNIST_PREP, batch_size=3, device="cpu")
     two = backend.predict_proba(model, images, MNIST_PREP, batch_size=10, device="cpu")
@@ -280,23 +273,23 @@ def test_checkpoint_round_trip(backend: Backend, tmp_path: Path) -> None:
     assert path == tmp_path / "ckpt" / "model.safetensors"
     assert sorted(p.name for p in path.parent.iterdir()) == ["model.safetensors"]  # no temporary left behind
     images, _ = random_images(12, seed=5)
-    loaded = backend.load(spec, path, num_classes=10, in_chans=1, input_size=(28, 28))
+    loaded = backend.load(spec, path, num_classes=10, in_chans=1, img_size=(28, 28))
     before = backend.predict_proba(model, images, MNIST_PREP, batch_size=5, device="cpu")
     after = backend.predict_proba(loaded, images, MNIST_PREP, batch_size=5, device="cpu")
     assert np.array_equal(before, after)
     assert not loaded.training
-    again = backend.load(spec, path.parent, num_classes=10, in_chans=1, input_size=(28, 28))  # a directory works
+    again = backend.load(spec, path.parent, num_classes=10, in_chans=1, img_size=(28, 28))  # a directory works
     assert torch.equal(again.bn1.running_mean, model.bn1.running_mean.cpu())
 
 
 @pytest.fixture(scope="module")
 def saved_bn(backend: Backend, module_tmp: MakeDir) -> Path:
-    model = backend.build(get_spec("alexnet-torch-bn"), num_classes=10, in_chans=1, input_size=(28, 28))
+    model = backend.build(get_spec("alexnet-torch-bn"), num_classes=10, in_chans=1, img_size=(28, 28))
     return backend.save(model, module_tmp("bn"))
 
 
 def load_error(backend: Backend, name: str, weights: Path, **shape: object) -> str:
-    kwargs = {"num_classes": 10, "in_chans": 1, "input_size": (28, 28), **shape}
+    kwargs = {"num_classes": 10, "in_chans": 1, "img_size": (28, 28), **shape}
     with pytest.raises(ZooError) as error:
         backend.load(get_spec(name), weights, **kwargs)
     message = str(error.value)
@@ -326,12 +319,12 @@ def test_weights_of_another_model_are_refused(backend: Backend, saved_bn: Path) 
 def test_weights_of_another_shape_are_refused(backend: Backend, saved_bn: Path) -> None:
     message = load_error(backend, "alexnet-torch-bn", saved_bn, num_classes=5)
     assert "fc3.weight is 10x4096, expected 5x4096" in message
-    message = load_error(backend, "alexnet-torch-bn", saved_bn, input_size=(64, 64))
+    message = load_error(backend, "alexnet-torch-bn", saved_bn, img_size=(64, 64))
     assert "fc1.weight is 4096x256, expected 4096x2304" in message  # 256 x 3 x 3 features at 64 px
 
 
 def test_summary_of_alexnet_bn(backend: Backend) -> None:
-    summary = backend.summarize(get_spec("alexnet-torch-bn"), num_classes=10, input_shape=(1, 28, 28))
+    summary = backend.summarize(get_spec("alexnet-torch-bn"), num_classes=10, input_size=(1, 28, 28))
     shapes = {row.name: row.output_shape for row in summary.layers}
     assert list(shapes) == [
         "conv1", "bn1", "conv2", "bn2", "pool2", "conv3", "bn3", "conv4", "bn4", "conv5", "bn5", "pool5",
@@ -340,7 +333,7 @@ def test_summary_of_alexnet_bn(backend: Backend) -> None:
     assert shapes["conv1"] == (96, 7, 7) and shapes["pool2"] == (256, 3, 3) and shapes["pool5"] == (256, 1, 1)
     assert shapes["flatten"] == (256,) and shapes["fc3"] == (10,)
     assert summary.param_count == 21_601_674 == sum(row.params for row in summary.layers)
-    assert summary.input_shape == (1, 28, 28)
+    assert summary.input_size == (1, 28, 28)
     conv = (
         7 * 7 * 96 * (1 * 11 * 11)  # conv1: output positions x channels x (input channels x kernel)
         + 7 * 7 * 256 * (96 * 5 * 5)
@@ -354,7 +347,7 @@ def test_summary_of_alexnet_bn(backend: Backend) -> None:
 
 @pytest.mark.parametrize(("name", "shape"), [("alexnet-torch-res", (3, 32, 32)), ("alexnet-torch-small", (1, 28, 28))])
 def test_summaries_at_small_sizes(backend: Backend, name: str, shape: tuple[int, int, int]) -> None:
-    summary = backend.summarize(get_spec(name), num_classes=10, input_shape=shape)
+    summary = backend.summarize(get_spec(name), num_classes=10, input_size=shape)
     rows = {row.name: row for row in summary.layers}
     assert rows["flatten"].output_shape == ((256,) if name.endswith("res") else (4096,))
     assert summary.param_count == sum(row.params for row in summary.layers)
@@ -365,11 +358,11 @@ def test_summaries_at_small_sizes(backend: Backend, name: str, shape: tuple[int,
 
 def test_summary_refuses_too_small_inputs(backend: Backend) -> None:
     with pytest.raises(UsageError, match="alexnet-torch needs inputs of at least 67x67"):
-        backend.summarize(get_spec("alexnet-torch"), num_classes=10, input_shape=(3, 32, 32))
+        backend.summarize(get_spec("alexnet-torch"), num_classes=10, input_size=(3, 32, 32))
 
 
 def test_benchmark_returns_plausible_rows(backend: Backend) -> None:
-    config = BenchConfig(input_shape=(1, 28, 28), num_classes=10, batch_size=8, device="cpu",
+    config = BenchConfig(input_size=(1, 28, 28), num_classes=10, batch_size=8, device="cpu",
                          warmup_steps=1, timed_steps=3)
     train, infer = backend.benchmark(get_spec("alexnet-torch-res"), config)
     assert (train.mode, infer.mode) == ("train", "infer")
@@ -404,7 +397,7 @@ def test_compiled_paths(backend: Backend) -> None:
 
 def test_compile_modes_are_torch_compiles() -> None:
     """zoo's --compile-mode list (kept in zoo.config, which must not import torch) is within torch's own."""
-    from zoo.config import COMPILE_MODES
+    from zoo.api.config import COMPILE_MODES
 
     assert set(COMPILE_MODES) <= {"default", *torch._inductor.list_mode_options()}
 

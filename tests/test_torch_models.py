@@ -8,8 +8,8 @@ torch = pytest.importorskip("torch")
 nn = torch.nn
 F = torch.nn.functional
 
-from zoo.errors import UsageError  # noqa: E402
-from zoo.families import alexnet_specs  # noqa: E402
+from zoo.api.errors import UsageError  # noqa: E402
+from zoo.api.families import alexnet_specs  # noqa: E402
 from zoo_torch import models  # noqa: E402
 from zoo_torch.layers import LocalResponseNorm  # noqa: E402
 from zoo_torch.runtime import create_optimizer  # noqa: E402
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def build(name: str, in_chans: int, size: int, num_classes: int = 10) -> nn.Module:
-    return getattr(models, name)(num_classes=num_classes, in_chans=in_chans, input_size=(size, size))
+    return getattr(models, name)(num_classes=num_classes, in_chans=in_chans, img_size=(size, size))
 
 
 def trainable(model: nn.Module) -> int:
@@ -67,16 +67,16 @@ def test_classic_alexnet_refuses_small_images_clearly(in_chans: int, size: int) 
 
 @pytest.mark.parametrize("name", [*SMALL_VARIANTS, "alexnet"])
 def test_builders_refuse_one_pixel_below_the_minimum(name: str) -> None:
-    low_h, low_w = SPECS[name].min_input_size
+    low_h, low_w = SPECS[name].min_img_size
     build(name, 3, low_h)
     with pytest.raises(UsageError, match=f"needs inputs of at least {low_h}x{low_w}"):
-        getattr(models, name)(num_classes=10, in_chans=3, input_size=(low_h - 1, low_w))
+        getattr(models, name)(num_classes=10, in_chans=3, img_size=(low_h - 1, low_w))
 
 
 @pytest.mark.parametrize("name", ["alexnet", "alexnet_bn", "alexnet_res"])
 def test_minimum_is_tight(name: str) -> None:
     """One pixel less and the last pool has nothing left: the minimum is not arbitrary."""
-    low = SPECS[name].min_input_size[0]
+    low = SPECS[name].min_img_size[0]
     model = build(name, 1, low).eval()
     features = model[: list(dict(model.named_children())).index("flatten")]
     with torch.inference_mode():
@@ -86,10 +86,10 @@ def test_minimum_is_tight(name: str) -> None:
 
 
 def test_minimum_sizes_in_metadata() -> None:
-    assert SPECS["alexnet"].min_input_size == (67, 67)
-    assert SPECS["alexnet_bn"].min_input_size == (25, 25)
-    assert SPECS["alexnet_res"].min_input_size == (25, 25)
-    assert SPECS["alexnet_small"].min_input_size == (8, 8)
+    assert SPECS["alexnet"].min_img_size == (67, 67)
+    assert SPECS["alexnet_bn"].min_img_size == (25, 25)
+    assert SPECS["alexnet_res"].min_img_size == (25, 25)
+    assert SPECS["alexnet_small"].min_img_size == (8, 8)
 
 
 def test_alexnet_bn_parameter_count_by_hand() -> None:

@@ -20,33 +20,34 @@ torch = pytest.importorskip("torch")
 nn = torch.nn
 
 from zoo import get_spec  # noqa: E402
-from zoo.backend import Augmentation, EpochMetrics, FitResult, Preprocessing, TrainingData  # noqa: E402
-from zoo.config import TrainConfig  # noqa: E402
-from zoo.data.arrays import Split  # noqa: E402
-from zoo.errors import NonFiniteLoss, TrainingInterrupted, ZooError  # noqa: E402
-from zoo.models import get_backend  # noqa: E402
-from zoo.resume import ResumePoint, RunControl, load_resume_point  # noqa: E402
-from zoo.specs import ModelSpec  # noqa: E402
+from zoo.api.backend import Augmentation, EpochMetrics, FitResult, Preprocessing, TrainingData  # noqa: E402
+from zoo.api.config import TrainConfig  # noqa: E402
+from zoo.api.control import ResumePoint, RunControl  # noqa: E402
+from zoo.api.data import Split  # noqa: E402
+from zoo.api.errors import NonFiniteLoss, TrainingInterrupted, ZooError  # noqa: E402
+from zoo.api.specs import ModelSpec  # noqa: E402
+from zoo.plugins.backends import get_backend  # noqa: E402
+from zoo.run.states import StateDirectory, load_resume_point, run_control  # noqa: E402
 
 TINY = ModelSpec(name="tiny-torch", backend="torch", family="tiny", builder="tests.test_torch_resume:tiny_net",
-                 input_size=(1, 28, 28), min_input_size=(4, 4))
+                 input_size=(1, 28, 28), min_img_size=(4, 4))
 PLAIN = replace(TINY, name="plain-torch", builder="tests.test_torch_resume:plain_net")
 POISONED = replace(TINY, name="poisoned-torch", builder="tests.test_torch_resume:poisoned_net")
 POISON_AT = 43  # the training forward pass whose output becomes NaN: epoch 2, step 3 at 40 steps an epoch
 
 
-def tiny_net(*, num_classes: int, in_chans: int, input_size: tuple[int, int]) -> nn.Module:
+def tiny_net(*, num_classes: int, in_chans: int, img_size: tuple[int, int]) -> nn.Module:
     """Conv, BatchNorm, pool, dropout, linear: every kind of state a resume must carry, at little cost."""
-    h, w = input_size[0] // 4, input_size[1] // 4
+    h, w = img_size[0] // 4, img_size[1] // 4
     return nn.Sequential(
         nn.Conv2d(in_chans, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(4),
         nn.Flatten(), nn.Dropout(0.3), nn.Linear(8 * h * w, num_classes),
     )
 
 
-def plain_net(*, num_classes: int, in_chans: int, input_size: tuple[int, int]) -> nn.Module:
+def plain_net(*, num_classes: int, in_chans: int, img_size: tuple[int, int]) -> nn.Module:
     """No normalisation: a huge learning rate makes its weights grow without bound."""
-    features = 8 * ((input_size[0] - 1) // 2) * ((input_size[1] - 1) // 2)
+    features = 8 * ((img_size[0] - 1) // 2) * ((img_size[1] - 1) // 2)
     return nn.Sequential(nn.Conv2d(in_chans, 8, 3, stride=2), nn.ReLU(), nn.Flatten(), nn.Linear(features, 32),
                          nn.ReLU(), nn.Linear(32, num_classes))
 
@@ -66,8 +67,8 @@ class Poison(nn.Module):
         return x
 
 
-def poisoned_net(*, num_classes: int, in_chans: int, input_size: tuple[int, int]) -> nn.Module:
-    return nn.Sequential(tiny_net(num_classes=num_classes, in_chans=in_chans, input_size=input_size), Poison())
+def poisoned_net(*, num_classes: int, in_chans: int, img_size: tuple[int, int]) -> nn.Module:
+    return nn.Sequential(tiny_net(num_classes=num_classes, in_chans=in_chans, img_size=img_size), Poison())
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -152,7 +153,7 @@ def test_states_are_saved_at_the_epoch_ends_asked_for(fashion, tmp_path: Path) -
             point = load_resume_point(tmp_path)
             seen.append(None if point is None else point.epoch)
 
-    control = RunControl(state_dir=tmp_path, save_every=2)
+    control = run_control(tmp_path, save_every=2)
     config = TrainConfig(epochs=3, batch_size=16, device="cpu", seed=1, scheduler="cosine")
     result = get_backend("torch").fit(TINY, training_data(fashion, (28, 28), Augmentation()), config,
                                       Progress(hook), control)
@@ -178,7 +179,7 @@ def test_stop_mid_epoch_saves_a_state_and_resuming_it_is_bitwise_identical(fashi
     straight = backend.fit(spec, data, config, Progress())
 
     control, hook = stop_when(epoch=2, event="advance", advanced=2)
-    control.state_dir = tmp_path
+    control.states = StateDirectory(tmp_path)
     with pytest.raises(TrainingInterrupted) as stopped:
         backend.fit(spec, data, config, Progress(hook), control)
     assert str(stopped.value) == f"training stopped at epoch 2, step 2 of 5; its state is in {tmp_path}"
@@ -188,7 +189,7 @@ def test_stop_mid_epoch_saves_a_state_and_resuming_it_is_bitwise_identical(fashi
     assert torch.load(point.path, weights_only=True)["partial"]["seen"] == 64
 
     progress = Progress()
-    resumed = backend.fit(spec, data, config, progress, RunControl(state_dir=tmp_path, resume=point))
+    resumed = backend.fit(spec, data, config, progress, run_control(tmp_path, resume=point))
     assert progress.calls[:2] == [("start", (2, 2, 5)), ("advance", 2)]
     assert progress.calls[2:] == [("advance", 1)] * 3 + [("end", 2)]
     assert_same_run(straight, resumed)
@@ -212,7 +213,7 @@ def test_stop_at_an_epoch_end_and_resume_twice_is_bitwise_identical(fashion, tmp
     straight = backend.fit(TINY, data, config, Progress())
 
     control, hook = stop_when(epoch=1, event="end")  # during epoch 1's last step, validation or progress
-    control.state_dir = tmp_path
+    control.states = StateDirectory(tmp_path)
     with pytest.raises(TrainingInterrupted, match=r"^training stopped after epoch 1 of 3; its state is in ") as stop:
         backend.fit(TINY, data, config, Progress(hook), control)
     assert (stop.value.epoch, stop.value.step) == (1, 0)
@@ -220,13 +221,13 @@ def test_stop_at_an_epoch_end_and_resume_twice_is_bitwise_identical(fashion, tmp
     assert point is not None and (point.epoch, point.step) == (1, 0)
 
     control, hook = stop_when(epoch=3, event="advance", advanced=7)
-    control.state_dir, control.resume = tmp_path, point
+    control.states, control.resume = StateDirectory(tmp_path), point
     with pytest.raises(TrainingInterrupted, match="at epoch 3, step 7 of 10"):
         backend.fit(TINY, data, config, Progress(hook), control)
     point = load_resume_point(tmp_path)
     assert (point.epoch, point.step) == (2, 7) and [m.epoch for m in point.history] == [1, 2]
 
-    resumed = backend.fit(TINY, data, config, Progress(), RunControl(state_dir=tmp_path, resume=point))
+    resumed = backend.fit(TINY, data, config, Progress(), run_control(tmp_path, resume=point))
     assert_same_run(straight, resumed)
 
 
@@ -235,7 +236,7 @@ def test_nan_loss_names_epoch_and_step_and_saves_no_nan_state(fashion, tmp_path:
     """The 43rd training pass turns NaN (epoch 2, step 3 of 40). Unasked, the watch finds it at its
     step-20 read; with a stop requested at step 5 it is found before the stop's save."""
     control, hook = stop_when(epoch=2, event="advance", advanced=stop_at or -1)
-    control.state_dir = tmp_path
+    control.states = StateDirectory(tmp_path)
     progress = Progress(hook)
     config = TrainConfig(epochs=3, batch_size=4, device="cpu", seed=3)
     with pytest.raises(NonFiniteLoss, match="the training loss became nan at epoch 2, step 3;") as failed:
@@ -278,7 +279,7 @@ def test_a_state_that_is_not_a_zoo_torch_state_is_refused(fashion, tmp_path: Pat
                                                                                                 (), {})))
 
     tiny_state = tmp_path / "tiny"
-    get_backend("torch").fit(TINY, data, config, Progress(), RunControl(state_dir=tiny_state))
+    get_backend("torch").fit(TINY, data, config, Progress(), run_control(tiny_state))
     point = load_resume_point(tiny_state)
     with pytest.raises(ZooError, match="the saved state does not fit this model"):
         get_backend("torch").fit(get_spec("alexnet-torch-bn"), data, replace(config, epochs=2), Progress(),

@@ -61,7 +61,7 @@ def test_train_writes_checkpoint_sidecar_and_curves(trained) -> None:
     assert sidecar["recipe"]["scheduler"] == "cosine"  # the variant's default recipe reached the run
     assert sidecar["recipe"]["label_smoothing"] == 0.1 == trained["summary"]["recipe"]["label_smoothing"]
     assert sidecar["recipe"]["image_size"] == IMAGE_SIZE
-    assert sidecar["preprocessing"]["input_size"] == [IMAGE_SIZE, IMAGE_SIZE]
+    assert sidecar["preprocessing"]["img_size"] == [IMAGE_SIZE, IMAGE_SIZE]
     assert (trained["output"] / sidecar["weights"]).stat().st_size > 1_000_000
     assert trained["plot"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

@@ -21,14 +21,14 @@ CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shi
 
 def _checkpoint(directory: Path, model: str) -> Path:
     """A real (untrained) checkpoint of ``model`` for 1x28x28 images, written by zoo itself."""
-    from zoo.backend import Preprocessing
-    from zoo.checkpoint import save_checkpoint
-    from zoo.models import get_backend
-    from zoo.registry import get_registry
+    from zoo.api.backend import Preprocessing
+    from zoo.plugins.backends import get_backend
+    from zoo.plugins.registry import get_registry
+    from zoo.run.checkpoint import save_checkpoint
 
     spec = get_registry().model(model).spec
     backend = get_backend(spec.backend)
-    built = backend.build(spec, num_classes=10, in_chans=1, input_size=(28, 28))
+    built = backend.build(spec, num_classes=10, in_chans=1, img_size=(28, 28))
     save_checkpoint(directory, backend=backend, model=built, spec=spec, dataset="fashion-mnist", classes=CLASSES,
                     image_shape=(28, 28, 1), preprocessing=Preprocessing((0.286,), (0.353,), (28, 28)),
                     recipe={}, environment={}, metrics={})

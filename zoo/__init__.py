@@ -10,19 +10,26 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from zoo.api_version import PLUGIN_API_VERSION
-from zoo.errors import PluginError, UsageError, ZooError
-from zoo.hookspecs import hookimpl
-from zoo.registry import Registered, Registry, get_registry
-from zoo.specs import BackendSpec, DataFile, DatasetSpec, ModelSpec
+from zoo.api import (
+    PLUGIN_API_VERSION,
+    BackendSpec,
+    DataFile,
+    DatasetSpec,
+    ModelSpec,
+    PluginError,
+    UsageError,
+    ZooError,
+    hookimpl,
+)
+from zoo.api.version import ZOO_VERSION
 
 if TYPE_CHECKING:
-    from zoo.backend import Backend, TrainingProgress
-    from zoo.config import TrainConfig
+    from zoo.api import Backend, TrainConfig, TrainingProgress
     from zoo.data.arrays import Dataset
-    from zoo.training import TrainResult
+    from zoo.plugins.registry import Registered, Registry
+    from zoo.run.training import TrainResult
 
-__version__ = "0.1.0"
+__version__ = ZOO_VERSION
 
 __all__ = [
     "PLUGIN_API_VERSION",
@@ -47,6 +54,19 @@ __all__ = [
     "train",
 ]
 
+# Importing zoo (or zoo.api, which imports this package first) loads no layer above the plugin API;
+# the registry and everything else arrive on first use.
+_LAZY = {"Registered": "zoo.plugins.registry", "Registry": "zoo.plugins.registry",
+         "get_registry": "zoo.plugins.registry"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'zoo' has no attribute {name!r}")
+
 
 def list_models(
     patterns: str | list[str] | tuple[str, ...] = (),
@@ -58,18 +78,22 @@ def list_models(
     """Names of the registered models matching fnmatch ``patterns`` (all if empty)."""
     if isinstance(patterns, str):
         patterns = (patterns,)
+    from zoo.plugins.registry import get_registry
+
     entries = get_registry().select_models(patterns, exclude=exclude, backend=backend, family=family)
     return [entry.name for entry in entries]
 
 
 def get_spec(name: str) -> ModelSpec:
     """The :class:`ModelSpec` registered as ``name``."""
+    from zoo.plugins.registry import get_registry
+
     return get_registry().model(name).spec
 
 
 # The wrappers below import their modules on first call, so ``import zoo`` stays
-# framework-free and cheap; zoo/models.py, zoo/data, zoo/training.py and
-# zoo/comparison.py hold the real functions and their full documentation.
+# framework-free and cheap; zoo/run, zoo/data and zoo/grid hold the real
+# functions and their full documentation.
 
 
 def create_model(
@@ -77,17 +101,18 @@ def create_model(
     *,
     num_classes: int = 10,
     in_chans: int | None = None,
-    input_size: tuple[int, int] | None = None,
+    img_size: tuple[int, int] | None = None,
 ) -> Any:
-    """Build the framework model registered as ``name`` (an ``nn.Module``, a ``keras.Model``, ...)."""
-    from zoo.models import create_model as _create_model
+    """Build the framework model registered as ``name`` (an ``nn.Module``, a ``keras.Model``, ...)
+    for images of ``img_size`` (H, W), its native size by default."""
+    from zoo.run.building import create_model as _create_model
 
-    return _create_model(name, num_classes=num_classes, in_chans=in_chans, input_size=input_size)
+    return _create_model(name, num_classes=num_classes, in_chans=in_chans, img_size=img_size)
 
 
 def get_backend(name: str) -> Backend:
-    """The :class:`zoo.backend.Backend` registered as ``name`` (``"torch"``, ``"keras"``)."""
-    from zoo.models import get_backend as _get_backend
+    """The :class:`zoo.api.Backend` registered as ``name`` (``"torch"``, ``"keras"``)."""
+    from zoo.plugins.backends import get_backend as _get_backend
 
     return _get_backend(name)
 
@@ -120,7 +145,7 @@ def train(
     """Train ``model`` on ``dataset``, score it on the test split, checkpoint and record the run.
 
     An ``output`` folder that already holds a checkpoint is refused unless ``overwrite``."""
-    from zoo.training import train as _train
+    from zoo.run.training import train as _train
 
     return _train(
         model, dataset, config, overrides=overrides, data_dir=data_dir, output=output,
@@ -129,7 +154,7 @@ def train(
 
 
 def compare(*args: Any, **kwargs: Any) -> Any:
-    """Train (or reuse), score and time every model matching the patterns; see :func:`zoo.comparison.compare`."""
-    from zoo.comparison import compare as _compare
+    """Train (or reuse), score and time every model matching the patterns (:func:`zoo.grid.comparison.compare`)."""
+    from zoo.grid.comparison import compare as _compare
 
     return _compare(*args, **kwargs)

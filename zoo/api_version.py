@@ -1,45 +1,8 @@
-"""The version of the plugin contract, and the check of the range a plugin declares.
+"""Deprecated: the plugin API moved to :mod:`zoo.api` in plugin API 2.0; this path goes in 3.0."""
 
-A plugin module may say which versions of the contract it was written for::
+import warnings
 
-    zoo_plugin_api = ">=1.0,<2"   # a PEP 440 version specifier
+from zoo.api.version import *  # noqa: F403
 
-A plugin that declares nothing is assumed compatible. The version's major
-number changes when a hook or a record changes incompatibly; the minor number
-when something is added.
-"""
-
-from __future__ import annotations
-
-PLUGIN_API_VERSION = "1.0"
-API_ATTRIBUTE = "zoo_plugin_api"
-
-_PROBES = tuple(f"{major}.{minor}" for major in range(1, 10) for minor in range(10))
-
-
-def api_mismatch(plugin: object, who: str) -> str | None:
-    """Why ``plugin`` (shipped by ``who``) cannot run against this zoo, or None when it can."""
-    declared = getattr(plugin, API_ATTRIBUTE, None)
-    if declared is None:
-        return None
-    from packaging.specifiers import InvalidSpecifier, SpecifierSet
-    from packaging.version import Version
-
-    example = "such as '>=1.0,<2'"
-    if not isinstance(declared, str):
-        return f"plugin {who} declares {API_ATTRIBUTE} = {declared!r}, not a version specifier string {example}"
-    try:
-        supported = SpecifierSet(declared)
-    except InvalidSpecifier:
-        return (
-            f"plugin {who} declares {API_ATTRIBUTE} = {declared!r}, which is not a PEP 440 version "
-            f"specifier {example}; fix the plugin or install another version of {who}"
-        )
-    if supported.contains(PLUGIN_API_VERSION, prereleases=True):
-        return None
-    current = Version(PLUGIN_API_VERSION)
-    newer = any(Version(probe) > current and supported.contains(probe) for probe in _PROBES)
-    advice = f"upgrade zoo or install an older {who}" if newer else f"upgrade {who} or install an older zoo"
-    return (
-        f"plugin {who} supports zoo plugin API {declared} but this zoo provides {PLUGIN_API_VERSION}; {advice}"
-    )
+warnings.warn("zoo.api_version is deprecated since zoo plugin API 2.0; import from zoo.api", DeprecationWarning,
+              stacklevel=2)

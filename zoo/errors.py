@@ -1,58 +1,8 @@
-"""The one exception type users can cause, and its exit codes."""
+"""Deprecated: the plugin API moved to :mod:`zoo.api` in plugin API 2.0; this path goes in 3.0."""
 
-from __future__ import annotations
+import warnings
 
-EXIT_FAILURE = 1
-EXIT_USAGE = 2
+from zoo.api.errors import *  # noqa: F403
 
-
-class ZooError(Exception):
-    """An error the user can act on: printed as one line, never a traceback.
-
-    ``exit_code`` follows the CLI's convention: 1 when the work failed,
-    2 when the request itself was wrong (unknown name, bad option value).
-    """
-
-    exit_code: int = EXIT_FAILURE
-
-    def __init__(self, message: str, *, exit_code: int | None = None) -> None:
-        super().__init__(message)
-        if exit_code is not None:
-            self.exit_code = exit_code
-
-
-class UsageError(ZooError):
-    """The request names something that does not exist or is malformed (exit 2)."""
-
-    exit_code = EXIT_USAGE
-
-
-class PluginError(ZooError):
-    """A plugin failed to load, failed inside a hook, or broke the contract."""
-
-
-class TrainingInterrupted(ZooError):
-    """Training stopped on request (Ctrl-C, SIGTERM) after saving a resumable state."""
-
-    exit_code = 130
-
-    def __init__(self, message: str, *, epoch: int = 0, step: int = 0) -> None:
-        super().__init__(message)
-        self.epoch = epoch
-        self.step = step
-
-
-class NonFiniteLoss(ZooError):
-    """The training loss became NaN or infinite; the run cannot go on."""
-
-    def __init__(self, epoch: int, step: int, value: float) -> None:
-        super().__init__(
-            f"the training loss became {value} at epoch {epoch}, step {step}; lower the learning rate (--lr) "
-            "or check the data's normalisation"
-        )
-        self.epoch = epoch
-        self.step = step
-
-
-class DiskFull(ZooError):
-    """A write failed because the file system is full (``ENOSPC``, ``EDQUOT``, SQLite's ``SQLITE_FULL``)."""
+warnings.warn("zoo.errors is deprecated since zoo plugin API 2.0; import from zoo.api", DeprecationWarning,
+              stacklevel=2)

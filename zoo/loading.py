@@ -1,23 +1,8 @@
-"""Resolve ``"package.module:attribute"`` references, the lazy half of every spec."""
+"""Deprecated: the plugin API moved to :mod:`zoo.api` in plugin API 2.0; this path goes in 3.0."""
 
-from __future__ import annotations
+import warnings
 
-import importlib
-from typing import Any
+from zoo.api.loading import *  # noqa: F403
 
-from zoo.errors import PluginError, ZooError
-from zoo.plugins import describe_error
-
-
-def load_object(reference: str) -> Any:
-    """Import ``package.module`` and return its (possibly dotted) ``attribute``."""
-    module_name, _, attribute = reference.partition(":")
-    try:
-        target: Any = importlib.import_module(module_name)
-        for part in attribute.split("."):
-            target = getattr(target, part)
-    except ZooError:
-        raise  # the plugin's own one-line error (a bad KERAS_BACKEND, say) says more than "cannot load"
-    except Exception as exc:
-        raise PluginError(f"cannot load {reference!r}: {describe_error(exc)}") from exc
-    return target
+warnings.warn("zoo.loading is deprecated since zoo plugin API 2.0; import from zoo.api", DeprecationWarning,
+              stacklevel=2)

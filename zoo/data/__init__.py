@@ -20,7 +20,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from zoo.data.arrays import Dataset, Split, split_validation
+    from zoo.api.data import Split
+    from zoo.data.arrays import Dataset, split_validation
     from zoo.data.datasets import (
         DatasetInfo,
         dataset_info,

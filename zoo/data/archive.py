@@ -17,7 +17,7 @@ import tempfile
 import zlib
 from pathlib import Path
 
-from zoo.errors import ZooError
+from zoo.api.errors import ZooError
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
 

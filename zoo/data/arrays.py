@@ -6,28 +6,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from zoo.specs import DatasetSpec
+from zoo.api.data import Split
+from zoo.api.specs import DatasetSpec
 
-
-@dataclass(frozen=True)
-class Split:
-    """One split of a dataset: ``images`` uint8 (N, H, W, C), ``labels`` int64 (N,)."""
-
-    images: np.ndarray
-    labels: np.ndarray
-
-    def __len__(self) -> int:
-        return int(self.labels.shape[0])
-
-    def head(self, count: int | None) -> Split:
-        """The first ``count`` examples (all when ``count`` is None)."""
-        if count is None or count >= len(self):
-            return self
-        return Split(self.images[:count], self.labels[:count])
-
-    def subset(self, indices: np.ndarray) -> Split:
-        """The examples at ``indices``, copied into memory."""
-        return Split(self.images[indices], self.labels[indices])
+__all__ = ["Dataset", "Split", "split_validation"]
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from zoo.data.arrays import Split
+from zoo.api.data import Split
+from zoo.api.specs import DataFile, DatasetSpec
 from zoo.data.locate import cache_dir
-from zoo.specs import DataFile, DatasetSpec
 
 FORMAT_VERSION = 1
 SPLITS = ("train", "test")

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from zoo.hookspecs import hookimpl
-from zoo.specs import DataFile, DatasetSpec
+from zoo.api.hookspecs import hookimpl
+from zoo.api.specs import DataFile, DatasetSpec
 
 IDX_LOADER = "zoo.data.loaders:load_idx_dataset"
 

@@ -16,8 +16,11 @@ from typing import Any
 
 import numpy as np
 
+from zoo.api.data import Split
+from zoo.api.errors import PluginError, UsageError, ZooError
+from zoo.api.specs import DatasetSpec
 from zoo.data import cache
-from zoo.data.arrays import Dataset, Split
+from zoo.data.arrays import Dataset
 from zoo.data.local_spec import LocalDatasetSpec
 from zoo.data.locate import (
     FileStatus,
@@ -31,8 +34,7 @@ from zoo.data.locate import (
     search_places,
     warn_refused,
 )
-from zoo.errors import PluginError, ZooError
-from zoo.specs import DatasetSpec
+from zoo.plugins.registry import Registered
 
 DatasetRef = str | DatasetSpec
 
@@ -44,9 +46,33 @@ def get_dataset_spec(name: DatasetRef) -> DatasetSpec:
     """
     if isinstance(name, DatasetSpec):
         return name
-    from zoo.registry import get_registry
+    return find_dataset(name, refresh=False).spec
 
-    return get_registry().dataset(name, refresh=False).spec
+
+def find_dataset(name: str, *, refresh: bool = True) -> Registered[DatasetSpec]:
+    """The dataset called ``name``, or the folder (or CSV, or ``.npz``) at the path ``name``; else a
+    usage error suggesting close names.
+
+    A local dataset (``zoo data add``, or a path) is scanned on the way and decoded again if its
+    files changed, so its spec describes the files as they are now
+    (:func:`zoo.data.local.refresh`); with ``refresh`` False it is returned as registered,
+    not yet read.
+    """
+    from zoo.data import local_registry
+    from zoo.plugins.registry import get_registry
+
+    registry = get_registry()
+    try:
+        found = registry.dataset(name)
+    except UsageError:
+        if not local_registry.is_path_reference(name):
+            raise
+        found = Registered(local_registry.path_spec(name), local_registry.PATH_PLUGIN)
+    if not refresh:
+        return found
+    from zoo.data.local import refresh as rescan
+
+    return rescan(found)
 
 
 def dataset_identity(spec: DatasetSpec) -> str:
@@ -66,7 +92,7 @@ def arrays_cached(spec: DatasetSpec) -> bool:
 
 def list_datasets() -> list[str]:
     """Names of every registered dataset, sorted."""
-    from zoo.registry import get_registry, natural_key
+    from zoo.plugins.registry import get_registry, natural_key
 
     return sorted(get_registry().datasets, key=natural_key)
 
@@ -110,7 +136,7 @@ def check_arrays(spec: DatasetSpec, arrays: Any) -> dict[str, Split]:
 
 
 def _parse(spec: DatasetSpec, located: Located) -> dict[str, Split]:
-    from zoo.loading import load_object
+    from zoo.api.loading import load_object
 
     loader = load_object(spec.loader)
     try:
@@ -295,7 +321,7 @@ def _local_info(spec: LocalDatasetSpec) -> DatasetInfo:
         "source": fresh.source,
         "registered": fresh.registered,
         "options": fresh.options.to_dict(),
-        "stats": "given (--mean/--std)" if fresh.options.mean is not None else "computed from the training split",
+        "stats": "given (`mean`/`std`)" if fresh.options.mean is not None else "computed from the training split",
         **(decoded if isinstance(decoded, dict) else {}),
     }
     return info

@@ -27,8 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from zoo.api.errors import UsageError, ZooError
 from zoo.data.pixels import Native, Target, UnreadableImage, read_header, read_image
-from zoo.errors import UsageError, ZooError
 
 WORKERS_ENV = "ZOO_DECODE_WORKERS"
 # Start a pool only when decoding the rest here would take longer than starting one.

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlsplit
 
-from zoo.errors import ZooError
-from zoo.specs import DataFile, DatasetSpec
+from zoo.api.errors import ZooError
+from zoo.api.specs import DataFile, DatasetSpec
 
 MIRROR_ENV = "ZOO_DATASET_MIRROR"
 TIMEOUT_ENV = "ZOO_DOWNLOAD_TIMEOUT"

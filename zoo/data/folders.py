@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
+from zoo.api.errors import ZooError
 from zoo.data.local_spec import LocalOptions
-from zoo.errors import ZooError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 SPLIT_FOLDERS = ("train", "val", "test")
@@ -122,8 +122,8 @@ def class_order(names: Iterable[str], given: tuple[str, ...], where: str) -> tup
         missing, extra = sorted(found - set(given)), sorted(set(given) - found)
         if missing or extra:
             parts = [f"{where} has no class {', '.join(extra)}" if extra else "",
-                     f"--classes leaves out {', '.join(missing)}" if missing else ""]
-            raise ZooError("; ".join(p for p in parts if p) + "; --classes must name every class once")
+                     f"`classes` leaves out {', '.join(missing)}" if missing else ""]
+            raise ZooError("; ".join(p for p in parts if p) + "; `classes` must name every class once")
         return given
     if found and all(re.fullmatch(r"-?\d+", name) for name in found):
         return tuple(sorted(found, key=int))

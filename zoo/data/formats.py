@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from zoo.errors import ZooError
+from zoo.api.errors import ZooError
 
 GZIP_MAGIC = b"\x1f\x8b"
 

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
+from zoo.api.errors import ZooError
 from zoo.data.archive import extract_archive
 from zoo.data.formats import cifar_label_names, read_cifar_batch, read_idx
 from zoo.data.locate import cache_root
-from zoo.errors import ZooError
 
 Arrays = dict[str, tuple[np.ndarray, np.ndarray]]
 

@@ -32,8 +32,11 @@ from pathlib import Path
 
 import numpy as np
 
+from zoo.api.data import Split
+from zoo.api.errors import UsageError, ZooError
+from zoo.api.specs import DatasetSpec
 from zoo.data import cache
-from zoo.data.arrays import Dataset, Split
+from zoo.data.arrays import Dataset
 from zoo.data.decode import decode_files
 from zoo.data.folders import BadFile, SourceIndex, scan_source
 from zoo.data.local_decoded import Decoded
@@ -42,7 +45,7 @@ from zoo.data.local_npz import build_npz, npz_fingerprint, read_npz
 from zoo.data.local_spec import LOCAL_LOADER, LocalDatasetSpec
 from zoo.data.locate import cache_root
 from zoo.data.pixels import Target
-from zoo.errors import UsageError, ZooError
+from zoo.plugins.registry import Registered
 
 
 def cache_dir_for(spec: LocalDatasetSpec) -> Path:
@@ -65,7 +68,7 @@ def _spec_from(spec: LocalDatasetSpec, decoded: Decoded, key: str) -> LocalDatas
     options = spec.options
     mean, std = (options.mean, options.std) if options.mean is not None else (decoded.mean, decoded.std)
     if len(mean) != channels or len(std) != channels:  # type: ignore[arg-type]
-        raise UsageError(f"{spec.name}: --mean/--std give {len(mean)} value(s) but the images have "  # type: ignore[arg-type]
+        raise UsageError(f"{spec.name}: `mean`/`std` give {len(mean)} value(s) but the images have "  # type: ignore[arg-type]
                          f"{channels} channel(s)")
     return dataclasses.replace(
         spec, classes=decoded.classes, shape=(h, w, channels), mean=tuple(mean), std=tuple(std),  # type: ignore[arg-type]
@@ -184,3 +187,10 @@ def verify_local(spec: LocalDatasetSpec, *, progress: bool = True) -> LocalCheck
     result = decode_files([s.path for s in samples], Target(1, 1, "grey"), label=label)
     bad = [*index.bad, *(BadFile(samples[p].key, reason) for p, reason in sorted(result.bad.items()))]
     return LocalCheck(len(samples) + len(index.bad), tuple(bad), state)
+
+
+def refresh(entry: Registered[DatasetSpec]) -> Registered[DatasetSpec]:
+    """``entry`` itself, or for a local dataset the entry as its files are now (scanned, decoded if changed)."""
+    if not isinstance(entry.spec, LocalDatasetSpec):
+        return entry
+    return Registered(resolve(entry.spec)[0], entry.plugin)

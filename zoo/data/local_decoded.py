@@ -64,7 +64,7 @@ def choose_target(options: LocalOptions, natives: Sequence[Native | None]) -> tu
     """The target size and mode, with the rule that chose each (``--image-size`` or the most common)."""
     seen = [n for n in natives if n is not None]
     if options.image_size is not None:
-        (height, width), size_rule = options.image_size, "--image-size"
+        (height, width), size_rule = options.image_size, "`image_size`"
     else:
         sizes = Counter((n.height, n.width) for n in seen)
         # The most common size; a tie goes to the larger (less is thrown away).

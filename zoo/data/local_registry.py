@@ -19,18 +19,15 @@ import os
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from zoo.atomic import atomic_write_text
+from zoo.api.atomic import atomic_write_text
+from zoo.api.errors import UsageError, ZooError
+from zoo.api.hookspecs import hookimpl
+from zoo.api.paths import zoo_home, zoo_home_path
+from zoo.api.specs import DatasetSpec
 from zoo.data.local_spec import LOCAL_LOADER, LocalDatasetSpec, LocalOptions
-from zoo.errors import UsageError, ZooError
-from zoo.hookspecs import hookimpl
-from zoo.paths import zoo_home, zoo_home_path
-from zoo.plugins import PluginInfo
-from zoo.specs import DatasetSpec
-
-if TYPE_CHECKING:
-    from zoo.registry import Registered
+from zoo.plugins.discovery import PluginInfo
 
 REGISTRY_NAME = "datasets.json"
 FORMAT = "zoo-local-datasets"
@@ -207,13 +204,3 @@ def path_spec(text: str, options: LocalOptions | None = None) -> LocalDatasetSpe
         name=source, files=(), loader=LOCAL_LOADER, classes=(), shape=(0, 0, 1), mean=(0.0,), std=(1.0,),
         source=source, options=options or LocalOptions(),
     )
-
-
-def refresh(entry: Registered[DatasetSpec]) -> Registered[DatasetSpec]:
-    """``entry`` itself, or for a local dataset the entry as its files are now (scanned, decoded if changed)."""
-    if not isinstance(entry.spec, LocalDatasetSpec):
-        return entry
-    from zoo.data.local import resolve
-    from zoo.registry import Registered
-
-    return Registered(resolve(entry.spec)[0], entry.plugin)

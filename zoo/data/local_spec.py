@@ -11,8 +11,8 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from zoo.errors import UsageError
-from zoo.specs import DatasetSpec
+from zoo.api.errors import UsageError
+from zoo.api.specs import DatasetSpec
 
 MODES = ("grey", "rgb")
 ORDERS = ("shuffle", "name")
@@ -25,11 +25,11 @@ def parse_image_size(text: str) -> tuple[int, int]:
     """``"28x32"`` (height x width) or ``"28"`` (square) as ``(height, width)``."""
     match = _SIZE.match(text)
     if match is None:
-        raise UsageError(f"--image-size must be HxW (e.g. 64x48) or N, got {text!r}")
+        raise UsageError(f"`image_size` must be HxW (e.g. 64x48) or N, got {text!r}")
     height = int(match.group(1))
     width = int(match.group(2) or height)
     if not (1 <= height <= 4096 and 1 <= width <= 4096):
-        raise UsageError(f"--image-size {text} is out of range: each side must be 1 to 4096 pixels")
+        raise UsageError(f"`image_size` {text} is out of range: each side must be 1 to 4096 pixels")
     return height, width
 
 
@@ -65,17 +65,17 @@ class LocalOptions:
         if self.mode is not None and self.mode not in MODES:
             raise UsageError(f"mode must be grey or rgb, got {self.mode!r}")
         if self.order not in ORDERS:
-            raise UsageError(f"--order must be {' or '.join(ORDERS)}, got {self.order!r}")
+            raise UsageError(f"`order` must be {' or '.join(ORDERS)}, got {self.order!r}")
         if not 0 < self.test_split < 1:
-            raise UsageError(f"--test-split must be between 0 and 1 (exclusive), got {self.test_split}")
+            raise UsageError(f"`test_split` must be between 0 and 1 (exclusive), got {self.test_split}")
         if len(set(self.classes)) != len(self.classes) or any(not c.strip() for c in self.classes):
-            raise UsageError("--classes must name each class once, none empty")
+            raise UsageError("`classes` must name each class once, none empty")
         if (self.mean is None) != (self.std is None):
-            raise UsageError("give --mean and --std together")
+            raise UsageError("give `mean` and `std` together")
         if self.std is not None and any(s <= 0 for s in self.std):
-            raise UsageError(f"--std must be positive, got {', '.join(map(str, self.std))}")
+            raise UsageError(f"`std` must be positive, got {', '.join(map(str, self.std))}")
         if self.mean is not None and self.std is not None and len(self.mean) != len(self.std):
-            raise UsageError("--mean and --std need the same number of values (one per channel)")
+            raise UsageError("`mean` and `std` need the same number of values (one per channel)")
 
     def data_key(self) -> dict[str, Any]:
         """The options that change the arrays (a cache key's part)."""

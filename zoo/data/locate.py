@@ -20,8 +20,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from zoo.errors import ZooError
-from zoo.specs import DataFile, DatasetSpec
+from zoo.api.errors import ZooError
+from zoo.api.specs import DataFile, DatasetSpec
 
 DATA_DIR_ENV = "ZOO_DATA_DIR"
 CACHE_DIR_ENV = "ZOO_CACHE_DIR"
@@ -210,7 +210,7 @@ def refused_data_dir_copies(spec: DatasetSpec, data_dir: str | Path) -> list[str
         notes.extend(f"{s.path} fails its checksum ({s.detail})" for s in statuses if s.state == "bad")
     if not found_any:
         names = ", ".join(f.name for f in spec.files)
-        notes.append(f"--data-dir {data_dir} holds none of {spec.name}'s files ({names})")
+        notes.append(f"`data_dir` {data_dir} holds none of {spec.name}'s files ({names})")
     return notes
 
 
@@ -232,7 +232,7 @@ def how_to_provide(spec: DatasetSpec) -> str:
     """The ways a user can give zoo the files, as one clause."""
     files = ", ".join(f.name for f in spec.files)
     ways = [
-        f"put {files} in a directory and pass --data-dir DIR (or set {DATA_DIR_ENV})",
+        f"put {files} in a directory and pass `data_dir` DIR (or set {DATA_DIR_ENV})",
         "set ZOO_DATASET_MIRROR to a mirror URL serving <mirror>/" + spec.name + "/<file>",
     ]
     package = _debian_package(spec)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from zoo.api.errors import UsageError, ZooError
 from zoo.data.arrays import Dataset
-from zoo.errors import UsageError, ZooError
 
 
 def sample_indices(labels: np.ndarray, count: int, seed: int) -> np.ndarray:
@@ -54,9 +54,9 @@ def render_samples(
 ) -> Path:
     """Save ``count`` images of ``split`` in a grid, each titled with its class name."""
     if split not in ("train", "test"):
-        raise UsageError(f"--split must be train or test, got {split!r}")
+        raise UsageError(f"`split` must be train or test, got {split!r}")
     if not 1 <= count <= 400:
-        raise UsageError(f"--count must be between 1 and 400, got {count}")
+        raise UsageError(f"`count` must be between 1 and 400, got {count}")
     try:
         import matplotlib
     except ImportError as exc:

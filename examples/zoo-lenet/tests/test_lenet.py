@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import zoo
 from packaging.specifiers import SpecifierSet
-from zoo.plugins import load_plugins
-from zoo.registry import Registry
+from zoo.api import PLUGIN_API_VERSION, UsageError, call_builder
+from zoo.testing import Registry, registry_of
 
 from zoo_lenet import digits, plugin
 
@@ -21,25 +20,23 @@ LENET5_PARAMS_10 = 156 + 2_416 + 48_120 + 10_164 + 850  # conv1, conv2, fc1, fc2
 @pytest.fixture(scope="module")
 def registry() -> Registry:
     """A registry holding only this plugin, exactly as zoo builds one from installed plugins."""
-    return Registry.from_plugins(load_plugins(entry_points=False, extra=[("lenet", plugin)]))
+    return registry_of(lenet=plugin)
 
 
 def _builder(registry: Registry, name: str):
-    import importlib
-
-    module, _, function = registry.model(name).spec.builder.partition(":")
-    return getattr(importlib.import_module(module), function)
+    spec = registry.model(name).spec
+    return lambda **kwargs: call_builder(spec.builder, **kwargs)
 
 
 def test_registers_models_and_dataset(registry: Registry) -> None:
     assert registry.failures == []
     assert sorted(registry.models) == ["lenet5-keras", "lenet5-torch"]
     assert list(registry.datasets) == ["digits"]
-    assert registry.model("lenet5-torch").spec.min_input_size == (28, 28)
+    assert registry.model("lenet5-torch").spec.min_img_size == (28, 28)
 
 
 def test_declares_a_compatible_api() -> None:
-    assert SpecifierSet(plugin.zoo_plugin_api).contains(zoo.PLUGIN_API_VERSION)
+    assert SpecifierSet(plugin.zoo_plugin_api).contains(PLUGIN_API_VERSION)
 
 
 def test_digits_loader_matches_its_spec(tmp_path) -> None:
@@ -58,7 +55,7 @@ def test_digits_loader_matches_its_spec(tmp_path) -> None:
 @pytest.mark.parametrize("size", [(32, 32), (28, 28), (40, 36)])
 def test_torch_forward(registry: Registry, size: tuple[int, int]) -> None:
     torch = pytest.importorskip("torch")
-    model = _builder(registry, "lenet5-torch")(num_classes=10, in_chans=1, input_size=size)
+    model = _builder(registry, "lenet5-torch")(num_classes=10, in_chans=1, img_size=size)
     logits = model(torch.zeros(2, 1, *size))
     assert tuple(logits.shape) == (2, 10)
     if size == (32, 32):
@@ -68,13 +65,13 @@ def test_torch_forward(registry: Registry, size: tuple[int, int]) -> None:
 def test_keras_forward(registry: Registry) -> None:
     pytest.importorskip("keras")
     build = _builder(registry, "lenet5-keras")
-    model = build(num_classes=10, in_chans=1, input_size=(32, 32))
+    model = build(num_classes=10, in_chans=1, img_size=(32, 32))
     assert model.count_params() == LENET5_PARAMS_10
-    small = build(num_classes=3, in_chans=1, input_size=(28, 28))
+    small = build(num_classes=3, in_chans=1, img_size=(28, 28))
     logits = np.asarray(small(np.zeros((2, 28, 28, 1), "float32")))
     assert logits.shape == (2, 3)
 
 
 def test_refuses_inputs_below_28(registry: Registry) -> None:
-    with pytest.raises(zoo.UsageError, match="at least 28x28"):
-        _builder(registry, "lenet5-torch")(num_classes=10, in_chans=1, input_size=(27, 32))
+    with pytest.raises(UsageError, match="at least 28x28"):
+        _builder(registry, "lenet5-torch")(num_classes=10, in_chans=1, img_size=(27, 32))

@@ -7,7 +7,7 @@ from typing import Any
 from zoo_lenet.geometry import padding
 
 
-def lenet5(*, num_classes: int, in_chans: int, input_size: tuple[int, int]) -> Any:
+def lenet5(*, num_classes: int, in_chans: int, img_size: tuple[int, int]) -> Any:
     """A ``keras.Model`` LeNet-5 returning logits for ``(N, H, W, in_chans)`` inputs.
 
     Keras' default glorot-uniform kernels and zero biases, as lenet5-torch sets them.
@@ -15,8 +15,8 @@ def lenet5(*, num_classes: int, in_chans: int, input_size: tuple[int, int]) -> A
     import keras
     from keras import layers
 
-    pads = padding(input_size)
-    inputs = keras.Input(shape=(int(input_size[0]), int(input_size[1]), int(in_chans)), name="image")
+    pads = padding(img_size)
+    inputs = keras.Input(shape=(int(img_size[0]), int(img_size[1]), int(in_chans)), name="image")
     x = layers.ZeroPadding2D(pads, name="pad")(inputs) if any(sum(p) for p in pads) else inputs
     x = layers.Conv2D(6, 5, activation="relu", name="conv1")(x)
     x = layers.MaxPooling2D(2, name="pool1")(x)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from zoo import DatasetSpec, ModelSpec, hookimpl
+from zoo.api import DatasetSpec, ModelSpec, hookimpl
 
-zoo_plugin_api = ">=1.0,<2"  # written for zoo plugin API 1.x
+zoo_plugin_api = ">=2.0,<3"  # written for zoo plugin API 2.x
 
 LECUN_1998 = (
     "LeCun, Bottou, Bengio, Haffner (1998), Gradient-Based Learning Applied to Document Recognition, "
@@ -36,7 +36,7 @@ def lenet5_spec(backend: str) -> ModelSpec:
         builder=f"zoo_lenet.{backend}_models:lenet5",
         summary="LeNet-5: 2 conv (6, 16 filters 5x5) + 3 dense (120, 84, N), 32x32 grey input",
         input_size=(1, 32, 32),
-        min_input_size=(28, 28),
+        min_img_size=(28, 28),
         reference=LECUN_1998,
         license="architecture: public paper",
         recipe={"batch_size": 32},

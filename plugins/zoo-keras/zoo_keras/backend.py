@@ -15,19 +15,19 @@ from typing import Any
 
 import numpy as np
 
-from zoo.backend import (
+from zoo.api import (
     BenchConfig,
     FitResult,
+    ModelSpec,
     ModelSummary,
     Preprocessing,
+    RunControl,
     Throughput,
+    TrainConfig,
     TrainingData,
     TrainingProgress,
+    call_builder,
 )
-from zoo.config import TrainConfig
-from zoo.loading import load_object
-from zoo.resume import RunControl
-from zoo.specs import ModelSpec
 from zoo_keras import bench, checkpoint, runtime, summary, training
 
 
@@ -40,16 +40,15 @@ class KerasBackend:
         """Keras, its backend and TensorFlow versions; the resolved device, its name and threads."""
         return runtime.environment(device)
 
-    def build(self, spec: ModelSpec, *, num_classes: int, in_chans: int, input_size: tuple[int, int]) -> Any:
+    def build(self, spec: ModelSpec, *, num_classes: int, in_chans: int, img_size: tuple[int, int]) -> Any:
         """A fresh ``keras.Model``; ``UsageError`` below the spec's minimum input size."""
-        builder = load_object(spec.builder)
-        return builder(num_classes=num_classes, in_chans=in_chans, input_size=tuple(input_size))
+        return call_builder(spec.builder, num_classes=num_classes, in_chans=in_chans, img_size=img_size)
 
-    def summarize(self, spec: ModelSpec, *, num_classes: int, input_shape: tuple[int, int, int]) -> ModelSummary:
-        """Layer table with (C, H, W) shapes, trainable parameters and MACs for ``input_shape``."""
-        channels, height, width = input_shape
-        model = self.build(spec, num_classes=num_classes, in_chans=channels, input_size=(height, width))
-        return summary.summarize(model, input_shape)
+    def summarize(self, spec: ModelSpec, *, num_classes: int, input_size: tuple[int, int, int]) -> ModelSummary:
+        """Layer table with (C, H, W) shapes, trainable parameters and MACs for ``input_size``."""
+        channels, height, width = input_size
+        model = self.build(spec, num_classes=num_classes, in_chans=channels, img_size=(height, width))
+        return summary.summarize(model, input_size)
 
     def fit(
         self,
@@ -74,11 +73,11 @@ class KerasBackend:
         return checkpoint.save(model, Path(directory))
 
     def load(
-        self, spec: ModelSpec, weights: Path, *, num_classes: int, in_chans: int, input_size: tuple[int, int]
+        self, spec: ModelSpec, weights: Path, *, num_classes: int, in_chans: int, img_size: tuple[int, int]
     ) -> Any:
         """Read a ``.keras`` file in safe mode; ``ZooError`` if unsafe, corrupt or another network/shape."""
-        expected = self.build(spec, num_classes=num_classes, in_chans=in_chans, input_size=input_size)
-        description = f"{spec.name} for {num_classes} classes, {in_chans}x{input_size[0]}x{input_size[1]}"
+        expected = self.build(spec, num_classes=num_classes, in_chans=in_chans, img_size=img_size)
+        description = f"{spec.name} for {num_classes} classes, {in_chans}x{img_size[0]}x{img_size[1]}"
         return checkpoint.load(Path(weights), expected, description)
 
     def benchmark(self, spec: ModelSpec, config: BenchConfig) -> list[Throughput]:

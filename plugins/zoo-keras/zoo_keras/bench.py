@@ -16,8 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from zoo.backend import BenchConfig, Throughput
-from zoo.errors import ZooError
+from zoo.api import BenchConfig, Throughput, ZooError
 from zoo_keras.optim import ADAM_EPSILON
 from zoo_keras.runtime import backend_name, device_label, keras, keras_device, resolve_device
 from zoo_keras.training import dtype_policy, jit_compile, precision_policy
@@ -44,9 +43,9 @@ def time_steps(step: Callable[[], Any], warmup: int, timed: int) -> list[float]:
 
 def _one_batch(build: Callable[..., Any], config: BenchConfig, batch: int, device: str, policy: str,
                jit: bool | str) -> list[tuple[str, list[float]]]:
-    channels, height, width = config.input_shape
+    channels, height, width = config.input_size
     with dtype_policy(policy), keras_device(device):
-        model = build(num_classes=config.num_classes, in_chans=channels, input_size=(height, width))
+        model = build(num_classes=config.num_classes, in_chans=channels, img_size=(height, width))
         x = keras.random.normal((batch, height, width, channels), seed=0)
         y = keras.random.randint((batch,), 0, config.num_classes, seed=1, dtype="int32")
         timings = []

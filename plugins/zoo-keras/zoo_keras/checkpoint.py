@@ -16,8 +16,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from zoo.atomic import atomic_path
-from zoo.errors import ZooError
+from zoo.api import ZooError, atomic_path
 from zoo_keras import layers as _layers  # noqa: F401 - registers LocalResponseNormalization for loading
 from zoo_keras.runtime import keras, quiet_numpy_copy_warning
 

@@ -12,14 +12,13 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from zoo.backend import EpochMetrics
-from zoo.errors import NonFiniteLoss, TrainingInterrupted
+from zoo.api import EpochMetrics, NonFiniteLoss, TrainingInterrupted
 from zoo_keras.callbacks import NAN_CHECK_EVERY, read, sync_model_state
 from zoo_keras.runtime import keras
 from zoo_keras.state import SUFFIX, seed_states, write_state
 
 if TYPE_CHECKING:
-    from zoo.resume import RunControl
+    from zoo.api import RunControl
 
 
 class ControlCallback(keras.callbacks.Callback):

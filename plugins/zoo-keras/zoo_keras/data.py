@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from zoo.backend import Augmentation, Preprocessing
+from zoo.api import Augmentation, Preprocessing
 
 AUTOTUNE = -1  # tf.data.AUTOTUNE
 
@@ -51,8 +51,8 @@ def normalize(images: Any, preprocessing: Preprocessing) -> Any:
     mean = tf.constant(preprocessing.mean, tf.float32)
     std = tf.constant(preprocessing.std, tf.float32)
     x = (tf.cast(images, tf.float32) * (1.0 / 255.0) - mean) / std
-    if tuple(x.shape[1:3]) != tuple(preprocessing.input_size):
-        x = tf.image.resize(x, preprocessing.input_size, method="bilinear", antialias=False)
+    if tuple(x.shape[1:3]) != tuple(preprocessing.img_size):
+        x = tf.image.resize(x, preprocessing.img_size, method="bilinear", antialias=False)
     return x
 
 

@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from zoo.backend import Augmentation, Preprocessing
+from zoo.api import Augmentation, Preprocessing
 from zoo_keras.runtime import backend_name, keras
 
 ops = keras.ops
@@ -69,8 +69,8 @@ def normalize(images: Any, preprocessing: Preprocessing) -> Any:
     mean = np.asarray(preprocessing.mean, np.float32)
     std = np.asarray(preprocessing.std, np.float32)
     x = (ops.cast(images, "float32") * np.float32(1 / 255) - mean) / std
-    if tuple(x.shape[1:3]) != tuple(preprocessing.input_size):
-        x = ops.image.resize(x, tuple(preprocessing.input_size), interpolation="bilinear", antialias=False)
+    if tuple(x.shape[1:3]) != tuple(preprocessing.img_size):
+        x = ops.image.resize(x, tuple(preprocessing.img_size), interpolation="bilinear", antialias=False)
     return x
 
 
@@ -252,7 +252,7 @@ class DeviceBatches(keras.utils.PyDataset):
             if self.training:
                 rng = np.random.default_rng([self.seed, epoch])
                 plan = pass_plan(rng.permutation(count), self.batch_size, rng=rng,
-                                 size=self.preprocessing.input_size, augmentation=self.augmentation)
+                                 size=self.preprocessing.img_size, augmentation=self.augmentation)
             else:
                 plan = pass_plan(np.arange(count), self.batch_size)
             self._plan = (epoch, plan, to_device(plan))

@@ -1,6 +1,6 @@
 """The four AlexNet variants in Keras 3, layer for layer as zoo-torch builds them.
 
-Every builder takes ``num_classes``, ``in_chans`` and ``input_size=(H, W)`` and
+Every builder takes ``num_classes``, ``in_chans`` and ``img_size=(H, W)`` and
 returns a ``keras.Model`` whose layers carry the stage names both backends
 share (``conv1``..``conv5``, ``bn1``.., ``pool1``.., ``block1``.., ``flatten``,
 ``fc1``..``fc3``), so a summary of one can be compared row by row with the
@@ -24,9 +24,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from zoo.families import alexnet_specs
-from zoo.models import check_input_size
-from zoo.specs import ModelSpec
+from zoo.api import ModelSpec, alexnet_specs, check_input_size
 from zoo_keras.layers import LocalResponseNormalization
 from zoo_keras.runtime import keras
 
@@ -43,10 +41,10 @@ def _spec(builder: str) -> ModelSpec:
     raise LookupError(builder)  # pragma: no cover - zoo.families lists every builder here
 
 
-def _check(builder: str, in_chans: int, input_size: tuple[int, int]) -> Any:
+def _check(builder: str, in_chans: int, img_size: tuple[int, int]) -> Any:
     """Refuse sizes below the variant's minimum with a one-line UsageError; return the Input."""
-    check_input_size(_spec(builder), tuple(input_size))
-    return keras.Input(shape=(int(input_size[0]), int(input_size[1]), int(in_chans)), name="image")
+    check_input_size(_spec(builder), tuple(img_size))
+    return keras.Input(shape=(int(img_size[0]), int(img_size[1]), int(in_chans)), name="image")
 
 
 def _bn(name: str) -> Any:
@@ -79,9 +77,9 @@ def _chain(x: Any, stack: list[Any]) -> Any:
     return x
 
 
-def alexnet(*, num_classes: int, in_chans: int, input_size: tuple[int, int]) -> Any:
+def alexnet(*, num_classes: int, in_chans: int, img_size: tuple[int, int]) -> Any:
     """Classic single-tower AlexNet (Krizhevsky et al., 2012) with LRN, at 227 px natively."""
-    inputs = _check("alexnet", in_chans, input_size)
+    inputs = _check("alexnet", in_chans, img_size)
     stack = [
         _conv(96, 11, "conv1", strides=4, padding="valid", activation="relu"),
         LocalResponseNormalization(5, 1e-4, 0.75, 2.0, name="lrn1"),
@@ -98,9 +96,9 @@ def alexnet(*, num_classes: int, in_chans: int, input_size: tuple[int, int]) -> 
     return keras.Model(inputs, _chain(inputs, stack), name="alexnet")
 
 
-def alexnet_bn(*, num_classes: int, in_chans: int, input_size: tuple[int, int]) -> Any:
+def alexnet_bn(*, num_classes: int, in_chans: int, img_size: tuple[int, int]) -> Any:
     """The MNIST tutorial's Sequential AlexNet: conv+ReLU then BatchNorm, average-pool head."""
-    inputs = _check("alexnet_bn", in_chans, input_size)
+    inputs = _check("alexnet_bn", in_chans, img_size)
     return keras.Sequential(
         [
             inputs,
@@ -138,9 +136,9 @@ def _bottleneck(x: Any, filters: int, name: str) -> Any:
     return keras.Model(inputs, out, name=name)(x)
 
 
-def alexnet_res(*, num_classes: int, in_chans: int, input_size: tuple[int, int]) -> Any:
+def alexnet_res(*, num_classes: int, in_chans: int, img_size: tuple[int, int]) -> Any:
     """The CIFAR-10 tutorial's AlexNet with four bottleneck residual blocks (functional API)."""
-    inputs = _check("alexnet_res", in_chans, input_size)
+    inputs = _check("alexnet_res", in_chans, img_size)
     x = _conv(96, 11, "conv1", strides=4, use_bias=False)(inputs)
     x = layers.ReLU(name="relu1")(_bn("bn1")(x))
     x = layers.MaxPooling2D(3, 2, name="pool1")(x)
@@ -151,9 +149,9 @@ def alexnet_res(*, num_classes: int, in_chans: int, input_size: tuple[int, int])
     return keras.Model(inputs, outputs, name="alexnet_res")
 
 
-def alexnet_small(*, num_classes: int, in_chans: int, input_size: tuple[int, int]) -> Any:
+def alexnet_small(*, num_classes: int, in_chans: int, img_size: tuple[int, int]) -> Any:
     """AlexNet's 5-conv/3-FC shape for 28-32 px: stride-1 5x5 stem, BatchNorm, 'same' pools."""
-    inputs = _check("alexnet_small", in_chans, input_size)
+    inputs = _check("alexnet_small", in_chans, img_size)
     stack: list[Any] = []
     convs = ((96, 5, True), (256, 5, True), (384, 3, False), (384, 3, False), (256, 3, True))
     for index, (filters, kernel, pooled) in enumerate(convs, start=1):

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from zoo.config import TrainConfig
+from zoo.api import TrainConfig
 from zoo_keras.runtime import keras
 
 ADAM_EPSILON = 1e-8

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from zoo.backend import EpochMetrics, TrainingProgress
+from zoo.api import EpochMetrics, TrainingProgress
 from zoo_keras.callbacks import read
 from zoo_keras.runtime import keras, quiet_numpy_copy_warning
 

@@ -30,7 +30,7 @@ from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
-from zoo.errors import UsageError
+from zoo.api import UsageError
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 

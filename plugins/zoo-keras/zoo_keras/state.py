@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from zoo.errors import ZooError
+from zoo.api import ZooError
 from zoo_keras.runtime import keras, quiet_numpy_copy_warning
 
 SUFFIX = ".weights.h5"  # Keras insists on it

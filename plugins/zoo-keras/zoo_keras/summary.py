@@ -5,21 +5,18 @@ two backends agree exactly: a convolution costs ``out_h * out_w * out_c *
 k_h * k_w * in_c / groups`` multiply-accumulates per image, a dense layer
 ``in_features * units``; biases, BatchNorm, pooling and activations are free.
 Shapes are reported as (C, H, W), PyTorch's order, so tables line up. The
-table lists the named stages both backends share (``conv1``, ``bn1``,
-``pool2``, ``block1``, ``flatten``, ``fc1``...), with framework-neutral kinds;
-activations, LRN and dropout have no parameters and are left out, as in zoo-torch.
+table lists the model's own layers (``model.layers``) that have parameters or change
+the shape, with framework-neutral kinds; element-wise layers (activations, LRN,
+dropout) are left out, as in zoo-torch.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from typing import Any
 
-from zoo.backend import LayerRow, ModelSummary
+from zoo.api import LayerRow, ModelSummary
 from zoo_keras.runtime import keras
-
-STAGE = re.compile(r"^(conv|bn|pool|block|fc)\d+$|^flatten$")
 
 
 def kind_of(layer: Any) -> str:
@@ -66,8 +63,18 @@ def layer_macs(layer: Any) -> int:
     return 0
 
 
-def summarize(model: Any, input_shape: tuple[int, int, int]) -> ModelSummary:
-    """The stage table, trainable parameters and MACs of ``model`` for one ``input_shape`` (C, H, W) image."""
+def is_stage(layer: Any) -> bool:
+    """Whether ``layer`` belongs in the table: it has parameters or changes the shape (not the input)."""
+    if isinstance(layer, keras.layers.InputLayer):
+        return False
+    if trainable_params(layer) > 0:
+        return True
+    inputs = layer.input if not isinstance(layer.input, list) else layer.input[0]
+    return tuple(inputs.shape) != tuple(layer.output.shape)
+
+
+def summarize(model: Any, input_size: tuple[int, int, int]) -> ModelSummary:
+    """The stage table, trainable parameters and MACs of ``model`` for one ``input_size`` (C, H, W) image."""
     rows = tuple(
         LayerRow(
             name=layer.name,
@@ -76,10 +83,10 @@ def summarize(model: Any, input_shape: tuple[int, int, int]) -> ModelSummary:
             params=trainable_params(layer),
         )
         for layer in model.layers
-        if STAGE.match(layer.name)
+        if is_stage(layer)
     )
     return ModelSummary(
-        input_shape=tuple(int(d) for d in input_shape),
+        input_size=tuple(int(d) for d in input_size),
         layers=rows,
         param_count=trainable_params(model),
         macs=sum(layer_macs(layer) for layer in model.layers),

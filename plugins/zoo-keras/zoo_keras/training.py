@@ -25,9 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from zoo.backend import FitResult, Preprocessing, TrainingData, TrainingProgress
-from zoo.config import TrainConfig
-from zoo.errors import UsageError, ZooError
+from zoo.api import FitResult, Preprocessing, TrainConfig, TrainingData, TrainingProgress, UsageError, ZooError
 from zoo_keras import data as tfdata
 from zoo_keras.callbacks import LazyLogs
 from zoo_keras.control import ControlCallback
@@ -48,7 +46,7 @@ from zoo_keras.state import read_state
 from zoo_keras.summary import summarize
 
 if TYPE_CHECKING:
-    from zoo.resume import RunControl
+    from zoo.api import RunControl
 
 # Steps per call of Keras' step function (docs/keras.md, "Execution settings"). Keras' per-call
 # host work (its fit loop, callbacks; on TensorFlow a tf.function call, on JAX its carried state
@@ -159,7 +157,7 @@ def _check_resumable(resume: Any) -> None:
 
 def fit(build: Any, data: TrainingData, config: TrainConfig, progress: TrainingProgress,
         control: RunControl | None = None) -> FitResult:
-    """Build a model with ``build(num_classes, in_chans, input_size)`` and train it with ``model.fit``.
+    """Build a model with ``build(num_classes, in_chans, img_size)`` and train it with ``model.fit``.
 
     With ``control.resume`` the weights, optimizer state and dropout seeds come from
     the saved state and training continues at its epoch and step; an epoch resumed
@@ -178,8 +176,8 @@ def fit(build: Any, data: TrainingData, config: TrainConfig, progress: TrainingP
     steps = math.ceil(len(data.train) / config.batch_size)
     policy = precision_policy(config.precision, device)
     with dtype_policy(policy), keras_device(device):
-        model = build(num_classes=data.num_classes, in_chans=prep.in_chans, input_size=prep.input_size)
-        macs = summarize(model, (prep.in_chans, *prep.input_size)).macs
+        model = build(num_classes=data.num_classes, in_chans=prep.in_chans, img_size=prep.img_size)
+        macs = summarize(model, (prep.in_chans, *prep.img_size)).macs
         compile_model(model, config, steps, device, steps_per_execution(device, macs * config.batch_size))
     resume = control.resume if control is not None else None
     epoch, step = 0, 0
@@ -239,7 +237,7 @@ def predict_proba(model: Any, images: np.ndarray, preprocessing: Preprocessing, 
     """Class probabilities (N, num_classes) float32 in inference mode, a batch at a time."""
     num_classes = int(model.output_shape[-1])
     expected = tuple(model.input_shape[1:])
-    size = tuple(preprocessing.input_size)
+    size = tuple(preprocessing.img_size)
     if images.ndim != 4 or images.shape[-1] != expected[-1] or (*size, images.shape[-1]) != expected:
         raise ZooError(
             f"the model takes {expected[-1]}x{expected[0]}x{expected[1]} inputs but got images of shape "

@@ -11,18 +11,18 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from zoo.backend import (
+from zoo.api import (
     BenchConfig,
     FitResult,
+    ModelSpec,
     ModelSummary,
     Preprocessing,
+    RunControl,
     Throughput,
+    TrainConfig,
     TrainingData,
     TrainingProgress,
 )
-from zoo.config import TrainConfig
-from zoo.resume import RunControl
-from zoo.specs import ModelSpec
 
 if TYPE_CHECKING:
     from torch import nn
@@ -53,18 +53,18 @@ class TorchBackend:
             "threads": str(torch.get_num_threads()),
         }
 
-    def build(self, spec: ModelSpec, *, num_classes: int, in_chans: int, input_size: tuple[int, int]) -> nn.Module:
+    def build(self, spec: ModelSpec, *, num_classes: int, in_chans: int, img_size: tuple[int, int]) -> nn.Module:
         """A fresh ``nn.Module`` on the CPU; ``UsageError`` below the model's minimum input."""
         from zoo_torch.train import build
 
-        return build(spec, num_classes=num_classes, in_chans=in_chans, input_size=input_size)
+        return build(spec, num_classes=num_classes, in_chans=in_chans, img_size=img_size)
 
-    def summarize(self, spec: ModelSpec, *, num_classes: int, input_shape: tuple[int, int, int]) -> ModelSummary:
+    def summarize(self, spec: ModelSpec, *, num_classes: int, input_size: tuple[int, int, int]) -> ModelSummary:
         """Stage table with (C, H, W) output shapes, trainable parameters and conv+linear MACs."""
         from zoo_torch.summary import summarize
 
-        model = self.build(spec, num_classes=num_classes, in_chans=input_shape[0], input_size=input_shape[1:])
-        return summarize(model, input_shape)
+        model = self.build(spec, num_classes=num_classes, in_chans=input_size[0], img_size=input_size[1:])
+        return summarize(model, input_size)
 
     def fit(
         self,
@@ -95,13 +95,13 @@ class TorchBackend:
         return save_weights(model, directory)
 
     def load(
-        self, spec: ModelSpec, weights: Path, *, num_classes: int, in_chans: int, input_size: tuple[int, int]
+        self, spec: ModelSpec, weights: Path, *, num_classes: int, in_chans: int, img_size: tuple[int, int]
     ) -> nn.Module:
         """Rebuild ``spec`` and load ``weights`` (a file, or a directory holding model.safetensors);
         ``ZooError`` when the file is missing, unreadable or of another model/shape. Eval mode, CPU."""
         from zoo_torch.checkpoint import load_weights
 
-        model = self.build(spec, num_classes=num_classes, in_chans=in_chans, input_size=input_size)
+        model = self.build(spec, num_classes=num_classes, in_chans=in_chans, img_size=img_size)
         load_weights(model, weights, spec.name)
         return model.eval()
 

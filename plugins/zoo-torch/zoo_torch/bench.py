@@ -21,9 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from zoo.backend import BenchConfig, Throughput
-from zoo.errors import ZooError
-from zoo.specs import ModelSpec
+from zoo.api import BenchConfig, ModelSpec, Throughput, ZooError
 from zoo_torch import runtime
 from zoo_torch.execution import GRAPH_MODES
 from zoo_torch.train import build
@@ -83,9 +81,9 @@ def _time_mode(
     spec: ModelSpec, config: BenchConfig, mode: str, batch: int, device: torch.device, channels_last: bool
 ) -> float:
     """Median seconds of one step of ``mode`` at ``batch``."""
-    in_chans, height, width = config.input_shape
+    in_chans, height, width = config.input_size
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
-    model = build(spec, num_classes=config.num_classes, in_chans=in_chans, input_size=(height, width))
+    model = build(spec, num_classes=config.num_classes, in_chans=in_chans, img_size=(height, width))
     model = model.to(device, memory_format=memory_format)
     generator = torch.Generator(device=device).manual_seed(0)
     x = torch.randn(batch, in_chans, height, width, device=device, generator=generator)

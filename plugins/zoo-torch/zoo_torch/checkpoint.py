@@ -12,8 +12,7 @@ import safetensors.torch
 from safetensors import SafetensorError
 from torch import nn
 
-from zoo.atomic import atomic_path
-from zoo.errors import ZooError
+from zoo.api import ZooError, atomic_path
 
 WEIGHTS_FILE = "model.safetensors"
 

@@ -15,8 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from zoo.backend import Augmentation, Preprocessing
-from zoo.errors import ZooError
+from zoo.api import Augmentation, Preprocessing, ZooError
 
 
 class DeviceImages:
@@ -45,8 +44,8 @@ class DeviceImages:
         std = torch.tensor(preprocessing.std, dtype=torch.float32, device=device)
         self._scale = 1.0 / (255.0 * std)  # x = u8 * scale + shift == (u8 / 255 - mean) / std
         self._shift = -mean / std
-        self.input_size = tuple(preprocessing.input_size)
-        self._resize = tuple(images.shape[1:3]) != self.input_size
+        self.img_size = tuple(preprocessing.img_size)
+        self._resize = tuple(images.shape[1:3]) != self.img_size
         self._format = torch.channels_last if channels_last else torch.contiguous_format
         self.device = device
 
@@ -60,7 +59,7 @@ class DeviceImages:
         x = torch.addcmul(self._shift, self.images[index].float(), self._scale)  # NHWC, normalised
         x = x.permute(0, 3, 1, 2)  # NCHW view of NHWC memory, i.e. channels_last
         if self._resize:
-            x = F.interpolate(x, size=self.input_size, mode="bilinear", align_corners=False)
+            x = F.interpolate(x, size=self.img_size, mode="bilinear", align_corners=False)
         if augmentation is not None and augmentation.active:
             x = augment(x, augmentation, generator)
         return x.contiguous(memory_format=self._format)

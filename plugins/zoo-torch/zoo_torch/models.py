@@ -1,9 +1,9 @@
 """The four AlexNet variants, as ``nn.Sequential`` networks with named stages.
 
-Every builder has the signature ``fn(*, num_classes, in_chans, input_size)``
+Every builder has the signature ``fn(*, num_classes, in_chans, img_size)``
 and refuses an input below the model's ``min_input_size`` (from
 ``zoo.families``) with a :class:`zoo.errors.UsageError`. Flatten sizes are
-computed from ``input_size``. Stages are named ``conv1..conv5``, ``bn1..``,
+computed from ``img_size``. Stages are named ``conv1..conv5``, ``bn1..``,
 ``pool1..``, ``block1..``, ``flatten``, ``fc1``, ``fc2``, ``fc3`` (the head),
 as in zoo-keras; activations, LRN and dropout have other names and no
 parameters. Outputs are logits.
@@ -23,9 +23,7 @@ from collections import OrderedDict
 
 from torch import nn
 
-from zoo.families import alexnet_specs
-from zoo.models import check_input_size
-from zoo.specs import ModelSpec
+from zoo.api import ModelSpec, alexnet_specs, check_input_size
 from zoo_torch.layers import (
     Bottleneck,
     LocalResponseNorm,
@@ -52,13 +50,13 @@ class AlexNet(nn.Sequential):
         variant: str,
         num_classes: int,
         in_chans: int,
-        input_size: tuple[int, int],
+        img_size: tuple[int, int],
     ) -> None:
         super().__init__(stages)
         self.variant = variant
         self.num_classes = num_classes
         self.in_chans = in_chans
-        self.input_size = input_size
+        self.img_size = img_size
 
     def __getitem__(self, index: int | slice) -> nn.Module:
         """A stage, or a slice of stages as a plain ``nn.Sequential`` sharing their weights."""
@@ -67,9 +65,9 @@ class AlexNet(nn.Sequential):
         return super().__getitem__(index)
 
 
-def _checked(builder: str, input_size: tuple[int, int]) -> tuple[int, int]:
+def _checked(builder: str, img_size: tuple[int, int]) -> tuple[int, int]:
     spec = SPECS[builder]
-    size = (int(input_size[0]), int(input_size[1]))
+    size = (int(img_size[0]), int(img_size[1]))
     check_input_size(spec, size)
     return size
 
@@ -89,15 +87,15 @@ def _build(builder: str, layers: list[tuple[str, nn.Module]], num_classes: int, 
            size: tuple[int, int]) -> AlexNet:
     model = AlexNet(
         OrderedDict(layers), variant=SPECS[builder].variant, num_classes=num_classes,
-        in_chans=in_chans, input_size=size,
+        in_chans=in_chans, img_size=size,
     )
     init_glorot(model)
     return model
 
 
-def alexnet(*, num_classes: int, in_chans: int, input_size: tuple[int, int]) -> AlexNet:
+def alexnet(*, num_classes: int, in_chans: int, img_size: tuple[int, int]) -> AlexNet:
     """Classic single-tower AlexNet (Krizhevsky 2012) with LRN; native 227x227, minimum 67x67."""
-    size = _checked("alexnet", input_size)
+    size = _checked("alexnet", img_size)
     h, w = size
     for kernel, stride, padding in ((11, 4, "valid"), (3, 2, "valid"), (3, 2, "valid"), (3, 2, "valid")):
         h, w = out_size(h, kernel, stride, padding), out_size(w, kernel, stride, padding)
@@ -126,9 +124,9 @@ def alexnet(*, num_classes: int, in_chans: int, input_size: tuple[int, int]) -> 
     return _build("alexnet", layers, num_classes, in_chans, size)
 
 
-def alexnet_bn(*, num_classes: int, in_chans: int, input_size: tuple[int, int]) -> AlexNet:
+def alexnet_bn(*, num_classes: int, in_chans: int, img_size: tuple[int, int]) -> AlexNet:
     """The MNIST tutorial's AlexNet: conv + ReLU then BatchNorm, average-pool head; minimum 25x25."""
-    size = _checked("alexnet_bn", input_size)
+    size = _checked("alexnet_bn", img_size)
     h, w = size
     for kernel, stride, padding in ((11, 4, "same"), (3, 2, "valid"), (3, 2, "valid")):
         h, w = out_size(h, kernel, stride, padding), out_size(w, kernel, stride, padding)
@@ -147,9 +145,9 @@ def alexnet_bn(*, num_classes: int, in_chans: int, input_size: tuple[int, int]) 
     return _build("alexnet_bn", layers, num_classes, in_chans, size)
 
 
-def alexnet_res(*, num_classes: int, in_chans: int, input_size: tuple[int, int]) -> AlexNet:
+def alexnet_res(*, num_classes: int, in_chans: int, img_size: tuple[int, int]) -> AlexNet:
     """The CIFAR-10 tutorial's AlexNet: stride-4 stem, four bottleneck residual blocks; minimum 25x25."""
-    size = _checked("alexnet_res", input_size)
+    size = _checked("alexnet_res", img_size)
     h, w = size
     for kernel, stride, padding in ((11, 4, "same"), (3, 2, "valid"), (3, 2, "valid")):
         h, w = out_size(h, kernel, stride, padding), out_size(w, kernel, stride, padding)
@@ -166,9 +164,9 @@ def alexnet_res(*, num_classes: int, in_chans: int, input_size: tuple[int, int])
     return _build("alexnet_res", layers, num_classes, in_chans, size)
 
 
-def alexnet_small(*, num_classes: int, in_chans: int, input_size: tuple[int, int]) -> AlexNet:
+def alexnet_small(*, num_classes: int, in_chans: int, img_size: tuple[int, int]) -> AlexNet:
     """AlexNet's 5-conv/3-FC shape for 28-32 px: stride-1 5x5 stem, conv-BN-ReLU, "same" pools; minimum 8x8."""
-    size = _checked("alexnet_small", input_size)
+    size = _checked("alexnet_small", img_size)
     h, w = size
     for _ in range(3):
         h, w = out_size(h, 3, 2, "same"), out_size(w, 3, 2, "same")

@@ -7,10 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from zoo import BackendSpec, ModelSpec, hookimpl
-from zoo.families import alexnet_specs
+from zoo.api import BackendSpec, ModelSpec, alexnet_specs, hookimpl
 
-zoo_plugin_api = ">=1.0,<2"  # the zoo plugin API versions this plugin is written for
+zoo_plugin_api = ">=2.0,<3"  # the zoo plugin API versions this plugin is written for
 
 
 @hookimpl

@@ -12,7 +12,7 @@ from timm.optim import create_optimizer_v2
 from timm.scheduler import create_scheduler_v2
 from torch import nn
 
-from zoo.errors import UsageError
+from zoo.api import UsageError
 
 
 def resolve_device(name: str) -> torch.device:

@@ -25,7 +25,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from zoo.errors import ZooError
+from zoo.api import ZooError
 
 SUFFIX = ".pt"
 FORMAT = "zoo-torch-state/1"

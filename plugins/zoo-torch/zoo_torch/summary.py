@@ -9,15 +9,13 @@ counts the same way, so the two backends agree exactly.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
 
-from zoo.backend import LayerRow, ModelSummary
+from zoo.api import LayerRow, ModelSummary
 
-STAGE = re.compile(r"^(conv|bn|pool|block|fc)\d+$|^flatten$")
 KINDS: dict[type[nn.Module], str] = {
     nn.Conv2d: "conv",
     nn.BatchNorm2d: "batchnorm",
@@ -41,15 +39,24 @@ def trainable(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters() if p.requires_grad)
 
 
-def summarize(model: nn.Module, input_shape: tuple[int, int, int]) -> ModelSummary:
-    """Run one zero image of ``input_shape`` (C, H, W) through ``model`` on the CPU, in eval
-    mode, and record each named stage's output shape and parameters, and the MACs."""
+def summarize(model: nn.Module, input_size: tuple[int, int, int]) -> ModelSummary:
+    """Run one zero image of ``input_size`` (C, H, W) through ``model`` on the CPU, in eval
+    mode, and record its stages' output shapes and parameters, and the MACs.
+
+    The stages are the model's own children (``named_children``), whatever the model's class: those
+    with parameters or that change the shape. Element-wise children (activations, dropout, LRN) and
+    children the forward pass never calls are left out."""
     shapes: dict[str, tuple[int, ...]] = {}
+    reshapes: set[str] = set()
     macs = [0]
 
     def record_stage(name: str) -> Callable[..., None]:
-        def hook(_module: nn.Module, _inputs: tuple[Tensor, ...], output: Tensor) -> None:
-            shapes[name] = tuple(output.shape[1:])
+        def hook(_module: nn.Module, inputs: tuple[Tensor, ...], output: Tensor) -> None:
+            if not isinstance(output, Tensor):
+                return
+            shapes.setdefault(name, tuple(output.shape[1:]))
+            if not inputs or not isinstance(inputs[0], Tensor) or inputs[0].shape != output.shape:
+                reshapes.add(name)
 
         return hook
 
@@ -60,14 +67,14 @@ def summarize(model: nn.Module, input_shape: tuple[int, int, int]) -> ModelSumma
         elif isinstance(module, nn.Linear):
             macs[0] += module.in_features * module.out_features
 
-    stages = [(name, module) for name, module in model.named_children() if STAGE.match(name)]
+    stages = list(model.named_children())
     handles = [module.register_forward_hook(record_stage(name)) for name, module in stages]
     handles += [m.register_forward_hook(count_macs) for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
     was_training = model.training
     try:
         model.eval()
         with torch.inference_mode():
-            model(torch.zeros((1, *input_shape), device=next(model.parameters()).device))
+            model(torch.zeros((1, *input_size), device=next(model.parameters()).device))
     finally:
         for handle in handles:
             handle.remove()
@@ -75,5 +82,6 @@ def summarize(model: nn.Module, input_shape: tuple[int, int, int]) -> ModelSumma
     layers = tuple(
         LayerRow(name=name, kind=kind_of(module), output_shape=shapes[name], params=trainable(module))
         for name, module in stages
+        if name in shapes and (name in reshapes or trainable(module) > 0)
     )
-    return ModelSummary(input_shape=tuple(input_shape), layers=layers, param_count=trainable(model), macs=macs[0])
+    return ModelSummary(input_size=tuple(input_size), layers=layers, param_count=trainable(model), macs=macs[0])

@@ -18,26 +18,34 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from zoo.backend import Augmentation, EpochMetrics, FitResult, Preprocessing, TrainingData, TrainingProgress
-from zoo.config import TrainConfig
-from zoo.errors import NonFiniteLoss, TrainingInterrupted, ZooError
-from zoo.loading import load_object
-from zoo.specs import ModelSpec
+from zoo.api import (
+    Augmentation,
+    EpochMetrics,
+    FitResult,
+    ModelSpec,
+    NonFiniteLoss,
+    Preprocessing,
+    TrainConfig,
+    TrainingData,
+    TrainingInterrupted,
+    TrainingProgress,
+    ZooError,
+    call_builder,
+)
 from zoo_torch import runtime
 from zoo_torch.data import DeviceImages
 from zoo_torch.execution import Execution, choose_execution
 from zoo_torch.state import FORMAT, SUFFIX, PartialEpoch, finite, read_state, restore, write_state
 
 if TYPE_CHECKING:
-    from zoo.resume import ResumePoint, RunControl
+    from zoo.api import ResumePoint, RunControl
 
 NAN_CHECK_EVERY = 20  # steps between the NaN watch's reads of the device (its only synchronisations)
 
 
-def build(spec: ModelSpec, *, num_classes: int, in_chans: int, input_size: tuple[int, int]) -> nn.Module:
+def build(spec: ModelSpec, *, num_classes: int, in_chans: int, img_size: tuple[int, int]) -> nn.Module:
     """Call the spec's builder (which refuses too small an input)."""
-    builder = load_object(spec.builder)
-    return builder(num_classes=num_classes, in_chans=in_chans, input_size=tuple(input_size))
+    return call_builder(spec.builder, num_classes=num_classes, in_chans=in_chans, img_size=img_size)
 
 
 def fit(
@@ -61,7 +69,7 @@ def fit(
         torch.manual_seed(config.seed)
         generator = torch.Generator(device=device).manual_seed(config.seed)
         prep = data.preprocessing
-        model = build(spec, num_classes=data.num_classes, in_chans=prep.in_chans, input_size=prep.input_size)
+        model = build(spec, num_classes=data.num_classes, in_chans=prep.in_chans, img_size=prep.img_size)
         model = model.to(device, memory_format=torch.channels_last if channels_last else torch.preserve_format)
         if len(data.train) == 0:
             raise ZooError(f"no training images for {spec.name}; check --limit and --val-split")
@@ -286,7 +294,7 @@ class _Loop:
 
         Refuses (``NonFiniteLoss``) to save non-finite weights: the last good state stays the last one.
         """
-        if self.control is None or self.control.state_dir is None:
+        if self.control is None or not self.control.saves_states:
             return "no state was saved (no state directory)"
         if not finite(self.model):
             raise NonFiniteLoss(where[0], where[1], float("nan"))

@@ -20,13 +20,13 @@ def zoo_register_models(register):
     register(
         ModelSpec(
             name="broken-torch", backend="torch", family="broken", builder="zoo_failing_model:build",
-            input_size=(1, 28, 28), min_input_size=(8, 8), summary="always fails to build",
+            input_size=(1, 28, 28), min_img_size=(8, 8), summary="always fails to build",
         )
     )
     register(
         ModelSpec(
             name="killed-torch", backend="torch", family="broken", builder="zoo_failing_model:build_and_die",
-            input_size=(1, 28, 28), min_input_size=(8, 8), summary="its worker is killed building it",
+            input_size=(1, 28, 28), min_img_size=(8, 8), summary="its worker is killed building it",
         )
     )
     register(

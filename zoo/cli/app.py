@@ -1,0 +1,275 @@
+"""The ``zoo`` command: parse, call the library, render. No logic lives here."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+import traceback
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+from zoo.api.config import TrainConfig, check_num_classes
+from zoo.api.errors import EXIT_USAGE, ZooError
+from zoo.api.specs import ModelSpec
+from zoo.api.version import ZOO_VERSION as __version__
+from zoo.cli import compare as cli_compare
+from zoo.cli import plugins_new as cli_plugins_new
+from zoo.cli import train as cli_train
+from zoo.cli.data import app as data_app
+from zoo.cli.report import as_flags, check_format, render_rows, stdout_console
+from zoo.cli.runs import app as runs_app
+from zoo.plugins.registry import Registered, get_registry
+
+app = typer.Typer(
+    name="zoo",
+    help="A plugin-style model zoo for image classification: list, train and compare models.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+plugins_app = typer.Typer(help="Installed plugins: what loaded, what failed, what each added.")
+app.add_typer(plugins_app, name="plugins")
+plugins_app.command("new")(cli_plugins_new.new)
+app.add_typer(runs_app, name="runs")
+app.add_typer(data_app, name="data")
+app.command("train")(cli_train.train)
+app.command("evaluate")(cli_train.evaluate)
+app.command("predict")(cli_train.predict)
+app.command("compare")(cli_compare.compare)
+app.command("bench")(cli_compare.bench)
+
+stdout = stdout_console()
+stderr = Console(stderr=True)
+_debug = {"on": os.environ.get("ZOO_DEBUG", "") not in ("", "0")}
+
+FormatOption = Annotated[str, typer.Option("--format", "-f", help="table, json or csv.")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        stdout.print(f"zoo {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        Optional[bool],  # noqa: UP045 - typer needs Optional here on Python 3.10
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    ] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks on errors.")] = False,
+) -> None:
+    """zoo: one registry, many backends, honest comparisons."""
+    if debug:
+        _debug["on"] = True
+
+
+def _emit(text: str | None) -> None:
+    if text is not None:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+def model_row(entry: Registered[ModelSpec]) -> dict[str, object]:
+    """One model as the flat row ``zoo list`` shows."""
+    spec = entry.spec
+    return {
+        "name": spec.name,
+        "backend": spec.backend,
+        "family": spec.family,
+        "variant": spec.variant or "-",
+        "input_size": list(spec.input_size),
+        "plugin": entry.plugin.distribution,
+        "summary": spec.summary,
+    }
+
+
+@app.command("list")
+def list_models(
+    patterns: Annotated[Optional[list[str]], typer.Argument(help="fnmatch globs, e.g. 'alexnet-*'.")] = None,  # noqa: UP045
+    exclude: Annotated[list[str], typer.Option("--exclude", "-x", help="Glob to leave out (repeatable).")] = [],  # noqa: B006
+    backend: Annotated[Optional[str], typer.Option(help="Only this backend (torch, keras, ...).")] = None,  # noqa: UP045
+    family: Annotated[Optional[str], typer.Option(help="Only this family (alexnet, ...).")] = None,  # noqa: UP045
+    plugin: Annotated[Optional[str], typer.Option(help="Only models from this plugin or distribution.")] = None,  # noqa: UP045
+    fmt: FormatOption = "table",
+) -> None:
+    """List registered models (no framework is imported)."""
+    check_format(fmt, ("table", "json", "csv"))
+    registry = get_registry()
+    entries = registry.select_models(
+        patterns or (), exclude=exclude, backend=backend, family=family, plugin=plugin
+    )
+    if not entries:
+        asked = " ".join(patterns or ()) or "(all)"
+        raise ZooError(f"no model matches {asked} with the given filters; see 'zoo list' for every model")
+    rows = [model_row(entry) for entry in entries]
+    columns = ["name", "backend", "family", "variant", "input_size", "plugin", "summary"]
+    _emit(render_rows(rows, columns, fmt, console=stdout, headers={"input_size": "input (CxHxW)"}))
+
+
+# What an unset (None) recipe field means, for people reading ``zoo info``.
+RECIPE_UNSET = {"augment": "dataset default", "limit": "all", "limit_test": "all"}
+
+
+def spec_details(entry: Registered[ModelSpec]) -> dict[str, object]:
+    """Everything known about a model without building it."""
+    spec = entry.spec
+    details = dataclasses.asdict(spec)
+    details["input_size"] = list(spec.input_size)
+    details["min_img_size"] = list(spec.min_img_size)
+    details["recipe"] = TrainConfig.build(spec.recipe).recipe()
+    details["plugin"] = entry.plugin.name
+    details["distribution"] = f"{entry.plugin.distribution} {entry.plugin.version}".strip()
+    backend = get_registry().backends.get(spec.backend)
+    details["framework"] = backend.spec.framework if backend else f"(backend {spec.backend!r} not installed)"
+    return details
+
+
+@app.command()
+def info(
+    name: Annotated[str, typer.Argument(help="Model name, e.g. alexnet-torch-bn.")],
+    input_size: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--input", help="CxHxW: build the model and show layers, parameters and MACs."),
+    ] = None,
+    num_classes: Annotated[int, typer.Option(help="Classes of the head when building.")] = 10,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
+) -> None:
+    """Show a model's whole spec; with --input, build it and measure it."""
+    check_format(fmt, ("table", "json"))
+    check_num_classes(num_classes)
+    entry = get_registry().model(name)
+    details = spec_details(entry)
+    summary = None
+    if input_size is not None:
+        from zoo.cli.options import parse_input_size
+        from zoo.run.building import summarize_model
+
+        summary = summarize_model(entry.name, parse_input_size(input_size), num_classes)
+        details["summary_at_input"] = {
+            "input_size": list(summary.input_size),
+            "param_count": summary.param_count,
+            "macs": summary.macs,
+            "gmacs": round(summary.macs / 1e9, 4),
+        }
+    if fmt == "json":
+        if summary is not None:
+            details["layers"] = [dataclasses.asdict(layer) for layer in summary.layers]
+        _emit(json.dumps(details, indent=2, default=str))
+        return
+    table = Table(show_header=False, title=entry.name, title_style="bold")
+    table.add_column("field", style="bold")
+    table.add_column("value", overflow="fold")
+    for key, value in details.items():
+        if key in ("summary_at_input",):
+            continue
+        if key == "recipe":
+            value = ", ".join(f"{k}={RECIPE_UNSET.get(k, v) if v is None else v}" for k, v in value.items())
+        elif isinstance(value, dict):
+            value = ", ".join(f"{k}={v}" for k, v in value.items())
+        elif isinstance(value, list):
+            value = "x".join(str(v) for v in value)
+        table.add_row(key, Text(str(value) if value != "" else "-"))  # plain text: notes may hold "[extra]"
+    stdout.print(table)
+    if summary is not None:
+        rows = [dataclasses.asdict(layer) for layer in summary.layers]
+        render_rows(rows, ["name", "kind", "output_shape", "params"], "table", console=stdout,
+                    title=f"layers at input {'x'.join(map(str, summary.input_size))}")
+        stdout.print(
+            f"trainable parameters: {summary.param_count:,}    "
+            f"MACs (multiply-accumulates, one image): {summary.macs:,} ({summary.macs / 1e9:.4f} GMACs)"
+        )
+
+
+@plugins_app.callback(invoke_without_command=True)
+def plugins(
+    ctx: typer.Context,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table or json.")] = "table",
+) -> None:
+    """List loaded plugins and the ones that failed, with the error."""
+    if ctx.invoked_subcommand is not None:
+        return
+    check_format(fmt, ("table", "json"))
+    registry = get_registry()
+    loaded = []
+    for info_ in sorted(registry.plugins.values(), key=lambda p: p.name):
+        contributed = registry.contributions(info_.name)
+        loaded.append({
+            "name": info_.name,
+            "distribution": info_.distribution,
+            "version": info_.version,
+            "module": info_.module,
+            "hooks": list(info_.hooks),
+            **contributed,
+        })
+    failed = [dataclasses.asdict(f) for f in registry.failures]
+    warned = [dataclasses.asdict(f) for f in registry.warnings]
+    if fmt == "json":
+        _emit(json.dumps({"loaded": loaded, "failed": failed, "warnings": warned, "disabled": registry.disabled},
+                         indent=2))
+        return
+    table = Table(title="loaded plugins", header_style="bold")
+    for column in ("plugin", "distribution", "hooks", "contributed"):
+        table.add_column(column, overflow="fold")
+    for row in loaded:
+        parts = [f"{len(row[k])} {k}: {', '.join(row[k])}" for k in ("models", "datasets", "backends") if row[k]]
+        hooks = ", ".join(h.removeprefix("zoo_") for h in row["hooks"])
+        table.add_row(row["name"], f"{row['distribution']} {row['version']}", hooks, "\n".join(parts) or "-")
+    stdout.print(table)
+    if failed:
+        bad = Table(title="failed plugins", header_style="bold red")
+        for column in ("plugin", "distribution", "stage", "error"):
+            bad.add_column(column, overflow="fold")
+        for row in failed:
+            bad.add_row(row["plugin"], row["distribution"], row["stage"], row["error"])
+        stdout.print(bad)
+    if warned:
+        notes = Table(title="plugin warnings", header_style="bold yellow")
+        for column in ("plugin", "distribution", "about", "warning"):
+            notes.add_column(column, overflow="fold")
+        for row in warned:
+            notes.add_row(row["plugin"], row["distribution"], row["stage"], Text(row["error"]))
+        stdout.print(notes)
+    if registry.disabled:
+        stdout.print(f"disabled by ZOO_DISABLE_PLUGINS: {', '.join(registry.disabled)}")
+
+
+def _usage_line(exc: typer.TyperException) -> str:
+    """A parsing error as one line, pointing at the command's help."""
+    message = " ".join(exc.format_message().split()).rstrip(".")
+    context = getattr(exc, "ctx", None)
+    command = context.command_path if context is not None else "zoo"
+    return f"{message}; see '{command} --help'"
+
+
+def main() -> None:
+    """Console-script entry point: one red line and an exit code for every user error.
+
+    Exit codes: 0 success, 1 the work failed, 2 a usage error, 130 interrupted.
+    """
+    try:
+        code = app(prog_name="zoo", standalone_mode=False)
+    except typer.TyperException as exc:  # option parsing: typer would draw a multi-line panel
+        if "\n" in exc.format_message().strip():  # `zoo` alone: the help text itself
+            sys.stdout.write(exc.format_message())
+        else:
+            stderr.print(f"[bold red]error:[/] {_usage_line(exc)}", highlight=False, soft_wrap=True, markup=True)
+        sys.exit(exc.exit_code)
+    except ZooError as exc:
+        if _debug["on"]:
+            traceback.print_exc()
+        stderr.print(f"[bold red]error:[/] {escape(as_flags(str(exc)))}", highlight=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except (KeyboardInterrupt, typer.Abort):
+        stderr.print("[yellow]interrupted[/]")
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+__all__ = ["EXIT_USAGE", "app", "main"]

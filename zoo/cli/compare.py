@@ -1,0 +1,238 @@
+"""``zoo compare`` and ``zoo bench``: parse, call zoo.grid, render."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+from rich.text import Text
+
+from zoo.api.atomic import atomic_write_text
+from zoo.api.errors import UsageError
+from zoo.cli import options as opt
+from zoo.cli.report import as_flags, check_format, render_rows, stdout_console
+from zoo.grid.columns import (
+    BENCH_COLUMNS,
+    COMPARE_COLUMNS,
+    COMPARE_SPEED_COLUMNS,
+    COMPARE_TABLE_COLUMNS,
+    WALL_COLUMNS,
+    WALL_PHASES,
+)
+
+if TYPE_CHECKING:
+    from zoo.grid.comparison import Comparison
+
+stdout = stdout_console()
+stderr = Console(stderr=True)
+Opt = typer.Option
+HEADERS = {"param_count": "params (M)", "top1": "top1 %", "top5": "top5 %", "train_samples_per_sec": "train img/s",
+           "infer_samples_per_sec": "infer img/s", "batch_size": "batch", "input_size": "input",
+           "wall_s": "wall s", **{f"wall_{phase}_s": phase for phase in WALL_PHASES}}
+# The speed table's headers take two lines so that it fits in 100 columns (Markdown joins them).
+SPEED_HEADERS = {**HEADERS, "execution": "steps", "train_steady_samples_per_sec": "train\nimg/s",
+                 "train_bare_samples_per_sec": "bare\nimg/s", "loop_efficiency": "loop\neff.",
+                 "compile_s": "compile\ns", "infer_samples_per_sec": "infer\nimg/s"}
+# Markdown (for docs) has no width limit: both tables' columns in one, without the wall-time split.
+MARKDOWN_COLUMNS = [c for c in COMPARE_COLUMNS if c not in WALL_COLUMNS and c not in ("variant", "device", "train_s")]
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``"0,1,2"`` as integers, or a usage error."""
+    try:
+        seeds = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        seeds = []
+    if not seeds or any(seed < 0 for seed in seeds):
+        raise UsageError(f"--seeds must be comma-separated non-negative integers like 0,1,2, got {text!r}")
+    return seeds
+
+
+def _conditions_line(conditions: dict[str, Any]) -> str:
+    versions = ", ".join(f"{k} {v}" for k, v in conditions.get("versions", {}).items())
+    commit = f" ({conditions['commit']})" if conditions.get("commit") else ""
+    parts = [f"device: {conditions['device']}", f"zoo {conditions['zoo']}{commit}", versions,
+             f"precision {conditions.get('precision')}", f"batch {conditions.get('batch_size')}"]
+    if conditions.get("compile", "off") != "off":
+        parts.append(f"compile {conditions['compile']}")
+    parts.append(_recipe_part(conditions.get("recipe_overrides")))
+    if "dataset" in conditions:
+        parts.insert(0, f"dataset: {conditions['dataset']} (test split), seeds {conditions['seeds']}")
+    return " | ".join(p for p in parts if p)
+
+
+def _recipe_part(overrides: dict[str, Any] | None) -> str:
+    """The options that changed every model's recipe, e.g. ``recipe: epochs 1, augment shift``."""
+    shown = {k: v for k, v in (overrides or {}).items() if k not in {"device", "precision", "batch_size"}}
+    if not shown:
+        return "each model's own recipe" if overrides is not None else ""
+    return "recipe: " + ", ".join(f"{key.replace('_', '-')} {value}" for key, value in shown.items())
+
+
+def _speed_title(conditions: dict[str, Any]) -> str:
+    return (f"speed at batch {conditions.get('batch_size')}, {conditions.get('precision')}: training after warm-up, "
+            "its bare step (zoo bench), their ratio")
+
+
+def wall_line(rows: list[dict[str, Any]]) -> str:
+    """``wall 61.2 s: start 12.0, data 1.1, ...``: where the whole comparison's time went, over all models
+    (``--timings`` shows it per model)."""
+    total = sum(row.get("wall_s") or 0.0 for row in rows)
+    phases = ", ".join(f"{phase} {sum(row.get(f'wall_{phase}_s') or 0.0 for row in rows):.1f}"
+                       for phase in WALL_PHASES)
+    return f"wall {total:.1f} s: {phases}"
+
+
+def render(comparison: Comparison, columns: list[str], fmt: str, output: Path | None, title: str,
+           timings: bool = False) -> None:
+    """Print or write the comparison in ``fmt``; the table goes with a conditions header. ``zoo compare``'s
+    table is two (accuracy and size; speed), a wall-time line, and with ``timings`` the time per phase."""
+    for row in comparison.rows:
+        if row.get("reason"):
+            row["reason"] = as_flags(row["reason"])
+    if fmt == "json":
+        rows = [{k: v for k, v in row.items() if k != "histories"} for row in comparison.rows]
+        text = json.dumps({"conditions": comparison.conditions, "rows": rows,
+                           "interrupted": comparison.interrupted}, indent=2, default=str) + "\n"
+    elif fmt == "table":
+        if output is not None:
+            raise UsageError("--output needs --format json, csv or markdown")
+        stdout.print(f"[dim]{_conditions_line(comparison.conditions)}[/]", highlight=False)
+        shown = COMPARE_TABLE_COLUMNS if columns == COMPARE_COLUMNS else columns
+        render_rows(comparison.rows, shown, "table", console=stdout, title=title, headers=HEADERS)
+        if columns == COMPARE_COLUMNS:
+            render_rows(comparison.rows, COMPARE_SPEED_COLUMNS, "table", console=stdout, headers=SPEED_HEADERS,
+                        title=_speed_title(comparison.conditions))
+            if timings:
+                render_rows(comparison.rows, ["model", *WALL_COLUMNS, "wall_s"], "table", console=stdout,
+                            headers=HEADERS, title="wall seconds per phase")
+            stdout.print(f"[dim]{wall_line(comparison.rows)}[/]", highlight=False)
+        for row in comparison.rows:
+            if row.get("reason"):
+                stderr.print(Text.assemble((row["model"], "red"), ": ", row["reason"]))
+        return
+    else:
+        shown = MARKDOWN_COLUMNS if fmt == "markdown" and columns == COMPARE_COLUMNS else columns
+        text = render_rows(comparison.rows, shown, fmt, headers=SPEED_HEADERS) or ""
+        if fmt == "markdown":
+            text = f"{_conditions_line(comparison.conditions)}\n\n{text}"
+    if output is not None:
+        atomic_write_text(output, text)
+        stderr.print(f"written to {output}")
+    else:
+        sys.stdout.write(text)
+
+
+def compare(
+    patterns: Annotated[list[str], typer.Argument(help="Model globs, e.g. 'alexnet-*'.")],
+    dataset: Annotated[str, Opt("--dataset", "-d", help="Dataset to train and test on.")],
+    exclude: Annotated[list[str], Opt("--exclude", "-x", help="Glob to leave out (repeatable).")] = [],  # noqa: B006
+    epochs: opt.Epochs = None,
+    seeds: Annotated[str, Opt(help="Comma-separated seeds; top-1 is mean ± std over them.")] = "0",
+    batch_size: opt.BatchSize = None,
+    lr: opt.LearningRate = None,
+    optimizer: opt.Optimizer = None,
+    weight_decay: opt.WeightDecay = None,
+    label_smoothing: opt.LabelSmoothing = None,
+    scheduler: opt.Scheduler = None,
+    augment: opt.Augment = None,
+    image_size: opt.ImageSize = None,
+    min_image_size: opt.MinImageSize = None,
+    limit: opt.Limit = None,
+    limit_test: opt.LimitTest = None,
+    device: opt.Device = None,
+    keras_backend: opt.KerasBackend = None,
+    precision: opt.Precision = None,
+    rerun: Annotated[bool, Opt(help="Train again even when the store has a matching finished run.")] = False,
+    bench_steps: Annotated[int, Opt(help="Timed throughput steps per mode.")] = 40,
+    bench_warmup: Annotated[int, Opt(help="Warm-up steps before timing.")] = 10,
+    data_dir: Annotated[Optional[str], Opt(help="Directory holding the dataset's files.")] = None,  # noqa: UP045
+    fmt: Annotated[str, Opt("--format", "-f", help="table, json, csv or markdown.")] = "table",
+    output: Annotated[Optional[Path], Opt(help="Write the result here instead of stdout.")] = None,  # noqa: UP045
+    plot: Annotated[Optional[Path], Opt(help="PNG: accuracy vs inference throughput, and training curves.")] = None,  # noqa: UP045
+    timings: Annotated[bool, Opt("--timings", help="Also a table of each model's wall seconds per phase.")] = False,
+) -> None:
+    """Train, test and time every matching model; one table sorted by accuracy."""
+    from zoo.grid.comparison import compare as run_compare
+
+    check_format(fmt)
+    if bench_steps < 1 or bench_warmup < 0:
+        raise UsageError("--bench-steps must be at least 1 and --bench-warmup at least 0")
+    overrides = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "optimizer": optimizer,
+                 "weight_decay": weight_decay, "label_smoothing": label_smoothing, "scheduler": scheduler,
+                 "augment": augment, "image_size": image_size, "min_image_size": min_image_size,
+                 "limit": limit, "limit_test": limit_test,
+                 "device": device, "precision": precision}
+    from zoo.api.config import TrainConfig
+
+    TrainConfig.build(overrides)  # bad values fail here, before any worker starts
+    if plot is not None:
+        from zoo.cli.plots import check_plot_path
+
+        check_plot_path(plot)
+    comparison = run_compare(
+        patterns, dataset, exclude=exclude, seeds=parse_seeds(seeds), overrides=overrides, rerun=rerun,
+        data_dir=data_dir, bench_steps=bench_steps, bench_warmup=bench_warmup,
+        announce=lambda line: stderr.print(line, highlight=False, markup=False, soft_wrap=True),
+    )
+    render(comparison, COMPARE_COLUMNS, fmt, output, f"zoo compare on {dataset}", timings=timings)
+    if plot is not None:
+        from zoo.cli.plots import plot_comparison
+
+        plot_comparison(comparison.rows, plot, title=f"zoo compare on {dataset}")
+        stderr.print(f"plot written to {plot}")
+    if comparison.interrupted:
+        stderr.print("[yellow]interrupted: finished rows kept[/]")
+        raise typer.Exit(130)
+    if not any(row["status"] == "ok" for row in comparison.rows):
+        raise typer.Exit(1)
+
+
+def bench(
+    patterns: Annotated[list[str], typer.Argument(help="Model globs, e.g. 'alexnet-*'.")],
+    exclude: Annotated[list[str], Opt("--exclude", "-x", help="Glob to leave out (repeatable).")] = [],  # noqa: B006
+    input_size: Annotated[Optional[str], Opt("--input", help="CxHxW \\[each model's native input].")] = None,  # noqa: UP045
+    batch_size: Annotated[int, Opt(help="Batch size (halved on out-of-memory, and said).")] = 256,
+    precision: Annotated[str, Opt(help="fp32 or bf16.")] = "fp32",
+    device: Annotated[str, Opt(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    keras_backend: opt.KerasBackend = None,
+    compile_: Annotated[bool, Opt("--compile", help="torch.compile / XLA.")] = False,
+    compile_mode: Annotated[Optional[str], Opt(help=opt.compile_mode_help())] = None,  # noqa: UP045
+    channels_last: Annotated[Optional[bool], Opt("--channels-last/--no-channels-last")] = None,  # noqa: UP045
+    train: Annotated[bool, Opt("--train", help="Time training steps only.")] = False,
+    infer: Annotated[bool, Opt("--infer", help="Time inference only.")] = False,
+    steps: Annotated[int, Opt(help="Timed steps per mode.")] = 40,
+    warmup: Annotated[int, Opt(help="Warm-up steps.")] = 10,
+    num_classes: Annotated[int, Opt(help="Classes of the head (as for a 10-class dataset by default).")] = 10,
+    fmt: Annotated[str, Opt("--format", "-f", help="table, json, csv or markdown.")] = "table",
+    output: Annotated[Optional[Path], Opt(help="Write the result here instead of stdout.")] = None,  # noqa: UP045
+) -> None:
+    """Throughput only, on synthetic inputs; columns as timm's benchmark.py CSVs."""
+    from zoo.api.config import TrainConfig
+    from zoo.cli.options import parse_input_size
+    from zoo.grid.comparison import bench as run_bench
+
+    check_format(fmt)
+    if steps < 1 or warmup < 0 or batch_size < 1:
+        raise UsageError("--steps and --batch-size must be at least 1, --warmup at least 0")
+    from zoo.api.config import check_num_classes
+
+    check_num_classes(num_classes)
+    overrides = {"precision": precision, "device": device, **opt.compile_settings(compile_ or None, compile_mode),
+                 "channels_last": channels_last}
+    TrainConfig.build(overrides)
+    comparison = run_bench(
+        patterns, exclude=exclude, input_size=parse_input_size(input_size) if input_size else None,
+        batch_size=batch_size, overrides=overrides, train=train or not infer, infer=infer or not train,
+        steps=steps, warmup=warmup, num_classes=num_classes,
+        announce=lambda line: stderr.print(line, highlight=False, markup=False, soft_wrap=True),
+    )
+    render(comparison, BENCH_COLUMNS, fmt, output, "zoo bench (synthetic inputs)")
+    if comparison.interrupted:
+        raise typer.Exit(130)
+    if not any(row["status"] == "ok" for row in comparison.rows):
+        raise typer.Exit(1)

@@ -1,0 +1,206 @@
+"""``zoo train``, ``zoo evaluate``, ``zoo predict``: parse, call the library, render."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from zoo.api.errors import UsageError
+from zoo.cli import options as opt
+from zoo.cli.report import check_format, render_rows, stdout_console
+
+stdout = stdout_console()
+stderr = Console(stderr=True)
+
+Opt = typer.Option
+COMPILE_HELP = ("torch.compile / XLA; --no-compile: eager \\[unset: the backend chooses; zoo-torch runs CUDA graphs "
+                "on a GPU run long enough to pay for them].")
+
+
+def _emit_json(payload: object) -> None:
+    sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
+
+
+def train(
+    model: Annotated[Optional[str], typer.Argument(help="Model name, e.g. alexnet-torch-bn.")] = None,  # noqa: UP045
+    dataset: Annotated[Optional[str], Opt("--dataset", "-d", help="Dataset name (zoo data list).")] = None,  # noqa: UP045
+    epochs: opt.Epochs = None,
+    batch_size: opt.BatchSize = None,
+    lr: opt.LearningRate = None,
+    optimizer: opt.Optimizer = None,
+    weight_decay: opt.WeightDecay = None,
+    label_smoothing: opt.LabelSmoothing = None,
+    scheduler: opt.Scheduler = None,
+    val_split: Annotated[Optional[float], Opt(help="Fraction of train held out [0.1].")] = None,  # noqa: UP045
+    seed: Annotated[Optional[int], Opt(help="Random seed [0].")] = None,  # noqa: UP045
+    augment: opt.Augment = None,
+    image_size: opt.ImageSize = None,
+    min_image_size: opt.MinImageSize = None,
+    device: opt.Device = None,
+    keras_backend: opt.KerasBackend = None,
+    precision: opt.Precision = None,
+    compile_: Annotated[Optional[bool], Opt("--compile/--no-compile", help=COMPILE_HELP)] = None,  # noqa: UP045
+    compile_mode: Annotated[Optional[str], Opt(help=opt.compile_mode_help())] = None,  # noqa: UP045
+    channels_last: Annotated[
+        Optional[bool], Opt("--channels-last/--no-channels-last", help="Memory layout \\[device default].")  # noqa: UP045
+    ] = None,
+    deterministic: Annotated[bool, Opt(help="Deterministic algorithms (slower).")] = False,
+    save_every: Annotated[Optional[int], Opt(help="Save a resumable state every N epochs [1].")] = None,  # noqa: UP045
+    resume: Annotated[Optional[str], Opt(help="Continue run ID (or 'last') from its saved state.")] = None,  # noqa: UP045
+    limit: opt.Limit = None,
+    limit_test: opt.LimitTest = None,
+    output: Annotated[Optional[Path], Opt(help="Checkpoint directory \\[zoo home/runs/...].")] = None,  # noqa: UP045
+    overwrite: Annotated[
+        bool, Opt("--overwrite", help="Replace the checkpoint an --output folder already holds.")
+    ] = False,
+    data_dir: Annotated[Optional[Path], Opt(help="Directory holding the dataset's files.")] = None,  # noqa: UP045
+    plot: Annotated[Optional[Path], Opt(help="Write training curves to this PNG.")] = None,  # noqa: UP045
+    fmt: Annotated[str, Opt("--format", "-f", help="table or json (the result on stdout).")] = "table",
+) -> None:
+    """Train a model, score it on the test split, save a checkpoint and record the run.
+
+    Options left unset take the model's recipe ('zoo info MODEL' shows it) and the dataset's default augmentation.
+    """
+    from zoo.run.progress import RichTrainingProgress
+    from zoo.run.training import resume_training
+    from zoo.run.training import train as run_training
+
+    check_format(fmt, ("table", "json"))
+    if plot is not None:
+        from zoo.cli.plots import check_plot_path
+
+        check_plot_path(plot)
+    if resume is None and (model is None or dataset is None):
+        raise UsageError("give a MODEL and --dataset, or --resume RUN_ID to continue a run")
+    if resume is not None and (model is not None or dataset is not None or output is not None or overwrite):
+        raise UsageError("--resume continues a recorded run in its own folder: leave out MODEL, --dataset, "
+                         "--output and --overwrite")
+    if overwrite and output is None:
+        raise UsageError("--overwrite replaces the checkpoint in an --output folder; give --output DIR "
+                         "(runs without one always get a new folder)")
+    overrides = {
+        "epochs": epochs, "batch_size": batch_size, "lr": lr, "optimizer": optimizer,
+        "weight_decay": weight_decay, "label_smoothing": label_smoothing, "scheduler": scheduler,
+        "val_split": val_split, "seed": seed,
+        "augment": augment, "image_size": image_size, "min_image_size": min_image_size,
+        "device": device, "precision": precision,
+        **opt.compile_settings(compile_, compile_mode), "channels_last": channels_last,
+        "deterministic": deterministic or None, "limit": limit, "limit_test": limit_test, "save_every": save_every,
+    }
+    if resume is not None:
+        result = resume_training(resume, overrides=overrides, data_dir=data_dir, progress=RichTrainingProgress(stderr))
+    else:
+        result = run_training(
+            model, dataset, overrides=overrides, data_dir=data_dir, output=output, overwrite=overwrite,
+            progress=RichTrainingProgress(stderr),
+        )
+    if plot is not None:
+        from zoo.cli.plots import plot_training_curves
+
+        plot_training_curves({result.model: [vars(m) for m in result.history]}, plot)
+    summary = {
+        "run_id": result.run_id, "model": result.model, "backend": result.backend, "dataset": result.dataset,
+        "top1": result.test.top1, "top5": result.test.top5, "test_loss": result.test.loss,
+        "test_count": result.test.count, "seconds": round(result.seconds, 2), "device": result.environment["device"],
+        "checkpoint": str(result.checkpoint.directory), "recipe": result.config.recipe(),
+    }
+    if fmt == "json":
+        _emit_json(summary)
+        return
+    stdout.print(
+        f"[bold]{result.model}[/] on {result.dataset}: test top-1 {result.test.top1:.2%}, "
+        f"top-5 {result.test.top5:.2%} ({result.test.count:,} images), {result.seconds:.1f} s on "
+        f"{summary['device']}\ncheckpoint: {summary['checkpoint']}   run: {result.run_id}",
+        highlight=False,
+    )
+    if plot is not None:
+        stderr.print(f"curves written to {plot}")
+
+
+def evaluate(
+    checkpoint: Annotated[Path, typer.Argument(help="Checkpoint directory written by zoo train.")],
+    dataset: Annotated[Optional[str], Opt(help="Dataset to score on \\[the checkpoint's].")] = None,  # noqa: UP045
+    data_dir: Annotated[Optional[Path], Opt(help="Directory holding the dataset's files.")] = None,  # noqa: UP045
+    limit_test: Annotated[Optional[int], Opt(help="Score on the first N test images.")] = None,  # noqa: UP045
+    device: Annotated[str, Opt(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    keras_backend: opt.KerasBackend = None,
+    batch_size: Annotated[int, Opt(help="Inference batch size.")] = 256,
+    allow_class_mismatch: Annotated[
+        bool, Opt("--allow-class-mismatch", help="Score on a --dataset whose classes are not the checkpoint's.")
+    ] = False,
+    plot: Annotated[Optional[Path], Opt(help="Write the confusion matrix to this PNG.")] = None,  # noqa: UP045
+    fmt: Annotated[str, Opt("--format", "-f", help="table or json.")] = "table",
+) -> None:
+    """Score a checkpoint on a test split: top-1/top-5, per-class accuracy, confusion matrix."""
+    from zoo.run.evaluation import evaluate_checkpoint
+
+    check_format(fmt, ("table", "json"))
+    if plot is not None:
+        from zoo.cli.plots import check_plot_path
+
+        check_plot_path(plot)
+    result = evaluate_checkpoint(
+        checkpoint, dataset=dataset, data_dir=data_dir, limit_test=limit_test, device=device, batch_size=batch_size,
+        allow_class_mismatch=allow_class_mismatch,
+    )
+    if plot is not None:
+        from zoo.cli.plots import plot_confusion
+
+        plot_confusion(result.evaluation.confusion, result.classes, plot, title=f"{result.model} on {result.dataset}")
+    if fmt == "json":
+        _emit_json({"model": result.model, "dataset": result.dataset, **result.evaluation.to_dict(),
+                    "classes": list(result.classes)})
+        return
+    ev = result.evaluation
+    stdout.print(f"[bold]{result.model}[/] on {result.dataset} test ({ev.count:,} images): "
+                 f"top-1 {ev.top1:.2%}, top-5 {ev.top5:.2%}, loss {ev.loss:.4f}", highlight=False)
+    rows = [{"class": name, "accuracy": f"{acc:.2%}", "count": sum(ev.confusion[i])}
+            for i, (name, acc) in enumerate(zip(result.classes, ev.per_class, strict=True))]
+    render_rows(rows, ["class", "accuracy", "count"], "table", console=stdout, title="per-class accuracy")
+    matrix = [
+        {"true": result.classes[i], **{str(j): v for j, v in enumerate(row)}} for i, row in enumerate(ev.confusion)
+    ]
+    columns = ["true", *[str(j) for j in range(len(result.classes))]]
+    render_rows(matrix, columns, "table", console=stdout, title="confusion matrix (rows: true, columns: predicted)")
+
+
+def predict(
+    checkpoint: Annotated[Path, typer.Argument(help="Checkpoint directory written by zoo train.")],
+    images: Annotated[list[Path], typer.Argument(help="Image files (PNG, JPEG, ...).")],
+    top: Annotated[int, Opt(help="How many classes to show per image.")] = 3,
+    device: Annotated[str, Opt(help="auto, cpu, cuda or cuda:N.")] = "auto",
+    keras_backend: opt.KerasBackend = None,
+    fmt: Annotated[str, Opt("--format", "-f", help="table or json.")] = "table",
+) -> None:
+    """Classify image files with a checkpoint: class names with probabilities."""
+    import numpy as np
+
+    from zoo.data.images import read_images
+    from zoo.run.checkpoint import load_checkpoint, read_checkpoint
+    from zoo.run.memory import out_of_memory
+
+    check_format(fmt, ("table", "json"))
+    if top < 1:
+        raise UsageError(f"--top must be at least 1, got {top}")
+    verified = read_checkpoint(checkpoint)
+    arrays = read_images(list(images), verified.image_shape)  # bad images are refused before a framework loads
+    ckpt, _spec, backend, model = load_checkpoint(verified)
+    with out_of_memory(batch_size=None, what=f"classifying {len(arrays):,} images"):
+        probabilities = backend.predict_proba(model, arrays, ckpt.preprocessing, batch_size=64, device=device)
+    k = max(1, min(top, len(ckpt.classes)))
+    results = []
+    for path, probs in zip(images, probabilities, strict=True):
+        order = np.argsort(-probs)[:k]
+        results.append({"image": str(path),
+                        "predictions": [{"class": ckpt.classes[i], "probability": float(probs[i])} for i in order]})
+    if fmt == "json":
+        _emit_json(results)
+        return
+    rows = [{"image": r["image"], "rank": rank + 1, "class": p["class"], "probability": f"{p['probability']:.2%}"}
+            for r in results for rank, p in enumerate(r["predictions"])]
+    render_rows(rows, ["image", "rank", "class", "probability"], "table", console=stdout, title=ckpt.model)

@@ -1,0 +1,155 @@
+"""``zoo compare`` and ``zoo bench``: many models, each in a worker process, one table.
+
+Models run grouped by backend, so that one worker process (``zoo.grid.pool``) serves all of
+a backend's models in turn; each (model, seed) is one :class:`~zoo.grid.jobs.Job`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from zoo.api.errors import UsageError
+from zoo.data.datasets import find_dataset
+from zoo.grid.jobs import BENCH, TRAIN, Job, JobResult, Timing
+from zoo.grid.pool import WorkerPool
+from zoo.grid.rows import aggregate, bench_row, compile_condition, conditions_from
+from zoo.plugins.registry import Registered, get_registry
+
+Announce = Callable[[str], None]
+
+
+@dataclass
+class Comparison:
+    """Rows (one per model) plus the conditions they were measured under."""
+
+    rows: list[dict[str, Any]]
+    conditions: dict[str, Any]
+    interrupted: bool = False
+    results: list[JobResult] = field(default_factory=list)
+
+
+def by_backend(entries: Sequence[Registered[Any]]) -> list[Registered[Any]]:
+    """``entries`` grouped by backend (first appearance first), each group in its own order."""
+    first: dict[str, int] = {}
+    for index, entry in enumerate(entries):
+        first.setdefault(entry.spec.backend, index)
+    return sorted(entries, key=lambda entry: first[entry.spec.backend])
+
+
+def _select(patterns: Sequence[str], exclude: Sequence[str], family: str | None = None) -> list[Registered[Any]]:
+    entries = get_registry().select_models(patterns, exclude=exclude, family=family)
+    if not entries:
+        asked = " ".join(patterns) + (f" in family {family}" if family else "")
+        raise UsageError(f"no model matches {asked.strip() or '(all)'}; see 'zoo list'")
+    return entries
+
+
+def _run(pool: WorkerPool, backend: str, job: Job) -> JobResult:
+    """One job in the backend's worker; Ctrl-C propagates after the worker saved its state."""
+    outcome = pool.run(backend, job.to_json())
+    return JobResult.from_json(outcome.result).with_wall(outcome.seconds)
+
+
+def compare(
+    patterns: Sequence[str],
+    dataset: str,
+    *,
+    exclude: Sequence[str] = (),
+    family: str | None = None,
+    seeds: Sequence[int] = (0,),
+    overrides: dict[str, Any] | None = None,
+    rerun: bool = False,
+    data_dir: str | None = None,
+    bench_steps: int = 40,
+    bench_warmup: int = 10,
+    announce: Announce | None = None,
+    on_row: Callable[[dict[str, Any]], None] | None = None,
+    timeout: float | None = None,
+) -> Comparison:
+    """Train (or reuse), score and time every matching model on ``dataset``, each in a worker.
+
+    Rows are sorted by mean test top-1, failures last. Ctrl-C stops after
+    marking the current model interrupted; finished rows are kept.
+    """
+    entries = _select(patterns, exclude, family)
+    find_dataset(dataset, refresh=False)
+    settings = {k: v for k, v in (overrides or {}).items() if v is not None}
+    timing = Timing(steps=bench_steps, warmup=bench_warmup)
+    rows: list[dict[str, Any]] = []
+    finished: list[JobResult] = []
+    interrupted = False
+    with WorkerPool(announce, timeout) as pool:
+        for entry in by_backend(entries):
+            results: list[JobResult] = []
+            for seed in seeds:
+                job = Job(TRAIN, entry.name, {**settings, "seed": seed}, dataset=dataset, data_dir=data_dir,
+                          rerun=rerun, timing=timing)
+                try:
+                    results.append(_run(pool, entry.spec.backend, job))
+                except KeyboardInterrupt:
+                    results.append(JobResult.failed("interrupted by the user", status="interrupted"))
+                    interrupted = True
+                    break
+            row = aggregate(entry.name, entry.spec.backend, entry.spec.variant, results)
+            rows.append(row)
+            finished.extend(r for r in results if r.ok)
+            if on_row is not None:
+                on_row(row)
+            if interrupted:
+                break
+    rows.sort(key=lambda r: (r["status"] != "ok", -(r.get("top1_mean") or -1.0)))
+    conditions = conditions_from(
+        finished, dataset=dataset, seeds=list(seeds), compile=compile_condition(settings),
+        recipe_overrides=settings, bench_steps=bench_steps, bench_warmup=bench_warmup,
+        measured=time.strftime("%Y-%m-%d %H:%M:%S"),
+    )
+    conditions.setdefault("precision", settings.get("precision", "fp32"))
+    conditions.setdefault("batch_size", settings.get("batch_size"))
+    return Comparison(rows, conditions, interrupted, finished)
+
+
+def bench(
+    patterns: Sequence[str],
+    *,
+    exclude: Sequence[str] = (),
+    input_size: tuple[int, int, int] | None = None,
+    batch_size: int = 256,
+    overrides: dict[str, Any] | None = None,
+    train: bool = True,
+    infer: bool = True,
+    steps: int = 40,
+    warmup: int = 10,
+    num_classes: int = 10,
+    announce: Announce | None = None,
+    timeout: float | None = None,
+) -> Comparison:
+    """Throughput only, on synthetic inputs, each model in a worker (one per backend); timm-compatible columns."""
+    entries = _select(patterns, exclude)
+    settings = {k: v for k, v in (overrides or {}).items() if v is not None}
+    settings["batch_size"] = batch_size
+    rows, finished, interrupted = [], [], False
+    order = {entry.name: index for index, entry in enumerate(entries)}
+    with WorkerPool(announce, timeout) as pool:
+        for entry in by_backend(entries):
+            job = Job(BENCH, entry.name, settings, timing=Timing(steps=steps, warmup=warmup),
+                      input_size=input_size, num_classes=num_classes, train=train, infer=infer)
+            if announce is not None:
+                announce(f"{entry.name}: timing")
+            try:
+                result = _run(pool, entry.spec.backend, job)
+            except KeyboardInterrupt:
+                result, interrupted = JobResult.failed("interrupted by the user", status="interrupted"), True
+            rows.append(bench_row(entry.name, result))
+            if result.ok:
+                finished.append(result)
+            if interrupted:
+                break
+    rows.sort(key=lambda row: order[row["model"]])  # as listed, whichever backend ran first
+    conditions = conditions_from(finished, compile=compile_condition(settings), steps=steps, warmup=warmup,
+                                 num_classes=num_classes, measured=time.strftime("%Y-%m-%d %H:%M:%S"))
+    conditions.setdefault("precision", settings.get("precision", "fp32"))
+    conditions.setdefault("batch_size", batch_size)
+    return Comparison(rows, conditions, interrupted, finished)
