@@ -67,7 +67,11 @@ class LayerMap:
 
 @dataclass(frozen=True)
 class WeightMap:
-    """Every layer with weights of one network, in both frameworks' names."""
+    """Every layer with weights of one network, in both frameworks' names.
+
+    Attributes:
+        layers: one :class:`LayerMap` per layer with weights, each torch and Keras name once.
+    """
 
     layers: tuple[LayerMap, ...]
 
