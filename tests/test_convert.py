@@ -89,6 +89,18 @@ def test_flatten_permutation_matches_the_layouts() -> None:
     np.testing.assert_array_equal(conversion.conv_to_torch(conversion.conv_to_keras(conv)), conv)
 
 
+def test_a_map_that_misses_a_weight_is_refused() -> None:
+    """Every weight must be mapped: a forgotten layer is named, not silently left at its initial value."""
+    from zoo.api import LayerMap, PluginError, WeightMap
+
+    arrays = {"conv1.weight": np.zeros((6, 1, 5, 5), np.float32), "conv1.bias": np.zeros(6, np.float32),
+              "fc3.weight": np.zeros((10, 6), np.float32), "fc3.bias": np.zeros(10, np.float32)}
+    with pytest.raises(PluginError, match=r"unmapped: fc3\.bias, fc3\.weight"):
+        conversion.to_keras(arrays, WeightMap((LayerMap("conv1", "conv1", "conv"),)), {})
+    with pytest.raises(PluginError, match="more than once"):
+        WeightMap((LayerMap("conv1", "conv1", "conv"), LayerMap("conv1", "conv2", "conv")))
+
+
 # -- parameters: torch -> keras -> torch ---------------------------------------------------------
 
 
@@ -251,11 +263,13 @@ def test_keras_onnx_export_on_tensorflow_agrees_on_1000_test_images(converted) -
 
 
 def test_refusals_are_usage_errors(checkpoints, converted) -> None:
-    from zoo.run.convert import convert_checkpoint, find_twin
+    from zoo.run.convert import convert_checkpoint, find_twin, weight_map
 
     lonely = ModelSpec(name="mynet-torch", backend="torch", family="mynet", builder="mynet.models:mynet")
+    unmapped = ModelSpec(name="mynet-keras", backend="keras", family="mynet", builder="mynet.models:mynet")
     cases = [
         (lambda: find_twin(lonely, "keras"), "no keras twin"),
+        (lambda: weight_map(lonely, unmapped), "declare no weight map"),
         (lambda: convert_checkpoint(checkpoints["lenet5-torch"], to="torch"), "already a torch model"),
         (lambda: convert_checkpoint(checkpoints["lenet5-torch"], to="keras"), "--overwrite"),  # written above
     ]
