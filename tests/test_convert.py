@@ -212,7 +212,7 @@ def test_keras_on_jax_gives_the_same_logits(checkpoints, module_tmp) -> None:
         from zoo.run.convert import convert_checkpoint
         from zoo.run.onnx_export import export_checkpoint
         from zoo.api import UsageError
-        import keras
+        from zoo_keras.runtime import keras
         figures = {{"backend": keras.backend.backend()}}
         for name, path in {json.dumps({k: str(v) for k, v in checkpoints.items()})}.items():
             result = convert_checkpoint(path, to="keras", output="{out}/" + name, check_images=256)
