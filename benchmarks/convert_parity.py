@@ -20,11 +20,10 @@ MODELS = {"alexnet-torch": 67, "alexnet-torch-bn": 28, "alexnet-torch-res": 28, 
 
 
 def main(argv: list[str]) -> None:
-    from zoo_keras.runtime import keras  # the import that keeps TensorFlow and torch apart (see its docs)
-
     from zoo.run.convert import convert_checkpoint
     from zoo.run.onnx_export import export_checkpoint
     from zoo.run.training import train
+    from zoo_keras.runtime import keras  # the import that keeps TensorFlow and torch apart (see its docs)
 
     names = argv or list(MODELS)
     with tempfile.TemporaryDirectory() as tmp:
