@@ -25,7 +25,7 @@ dropout, need no entry), or the conversion is refused naming what is left over.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from zoo.api.errors import PluginError
 
@@ -83,13 +83,13 @@ class WeightMap:
                 raise PluginError(f"WeightMap names {side} layer(s) {', '.join(twice)} more than once")
 
 
-@runtime_checkable
 class ConvertibleBackend(Protocol):
     """What a backend offers beyond :class:`zoo.api.Backend` for ``zoo convert`` and ``zoo export``.
 
     ``layout`` says which side of a :class:`LayerMap` the backend's names and tensors follow:
     ``"torch"`` (NCHW, conv kernels OIHW, dense weights (out, in)) or ``"keras"`` (NHWC, kernels
-    HWIO, dense kernels (in, out)). Arrays cross the seam as numpy.
+    HWIO, dense kernels (in, out)). Arrays cross the seam as numpy. zoo checks for the methods
+    it needs by name (a torch-layout backend need not offer ``feature_shape``).
     """
 
     layout: str

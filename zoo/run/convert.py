@@ -133,8 +133,16 @@ def test_images(checkpoint: Checkpoint, count: int, data_dir: str | Path | None 
 
 
 def default_output(checkpoint: Checkpoint, to: str) -> Path:
-    """``<checkpoint folder>-<backend>`` beside the source."""
-    return checkpoint.directory.with_name(f"{checkpoint.directory.name}-{to}")
+    """``<checkpoint folder>-<backend>`` beside the source; for a run folder of the run store,
+    ``zoo_home()/converted/<run folder>-<backend>`` (``zoo runs rebuild`` would take a folder in
+    ``runs/`` for a run)."""
+    from zoo.api.paths import zoo_home
+    from zoo.run.folders import default_root
+
+    name = f"{checkpoint.directory.name}-{to}"
+    if checkpoint.directory.resolve().parent == default_root(create=False).resolve():
+        return zoo_home() / "converted" / name
+    return checkpoint.directory.with_name(name)
 
 
 def check_output(output: Path, *, overwrite: bool) -> None:
