@@ -234,6 +234,7 @@ def section() -> str:
         backend,
         builders,
         control,
+        conversion,
         data,
         epochs,
         errors,
@@ -285,6 +286,8 @@ def section() -> str:
         backend.Throughput,
     ):
         out += record(cls)
+    out += ["### Weight maps: converting between backends", "", *markdown(inspect.getdoc(conversion)), ""]
+    out += record(conversion.LayerMap) + record(conversion.WeightMap) + protocol(conversion.ConvertibleBackend)
     out += ["### Run control: states, stops, resumes", "", *markdown(inspect.getdoc(control)), ""]
     out += record(control.RunControl) + record(control.ResumePoint) + protocol(control.StateSink)
     out += ["### Errors", "", *markdown(inspect.getdoc(errors)), ""]

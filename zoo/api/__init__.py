@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from zoo.api.builders import call_builder
     from zoo.api.config import TrainConfig
     from zoo.api.control import ResumePoint, RunControl, StateSink
+    from zoo.api.conversion import ConvertibleBackend, LayerMap, WeightMap
     from zoo.api.data import Split
     from zoo.api.errors import (
         DiskFull,
@@ -64,11 +65,13 @@ _HOME = {
     "Backend": "zoo.api.backend",
     "BackendSpec": "zoo.api.specs",
     "BenchConfig": "zoo.api.backend",
+    "ConvertibleBackend": "zoo.api.conversion",
     "DataFile": "zoo.api.specs",
     "DatasetSpec": "zoo.api.specs",
     "DiskFull": "zoo.api.errors",
     "EpochMetrics": "zoo.api.epochs",
     "FitResult": "zoo.api.backend",
+    "LayerMap": "zoo.api.conversion",
     "LayerRow": "zoo.api.backend",
     "ModelSpec": "zoo.api.specs",
     "ModelSummary": "zoo.api.backend",
@@ -87,6 +90,7 @@ _HOME = {
     "TrainingInterrupted": "zoo.api.errors",
     "TrainingProgress": "zoo.api.backend",
     "UsageError": "zoo.api.errors",
+    "WeightMap": "zoo.api.conversion",
     "ZooError": "zoo.api.errors",
     "alexnet_specs": "zoo.api.families",
     "atomic_path": "zoo.api.atomic",
@@ -106,11 +110,13 @@ __all__ = [
     "Backend",
     "BackendSpec",
     "BenchConfig",
+    "ConvertibleBackend",
     "DataFile",
     "DatasetSpec",
     "DiskFull",
     "EpochMetrics",
     "FitResult",
+    "LayerMap",
     "LayerRow",
     "ModelSpec",
     "ModelSummary",
@@ -128,6 +134,7 @@ __all__ = [
     "TrainingInterrupted",
     "TrainingProgress",
     "UsageError",
+    "WeightMap",
     "ZooError",
     "alexnet_specs",
     "atomic_path",

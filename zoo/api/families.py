@@ -14,6 +14,7 @@ its module. ``tests/test_parity.py`` checks that the backends' networks match.
 
 from __future__ import annotations
 
+from zoo.api.conversion import LayerMap, WeightMap
 from zoo.api.specs import ModelSpec
 
 KRIZHEVSKY = (
@@ -22,6 +23,38 @@ KRIZHEVSKY = (
 )
 MNIST_TUTORIAL = "AlexNet in Keras on MNIST tutorial (BatchNorm after every conv, average-pool head)"
 CIFAR_TUTORIAL = "AlexNet in Keras on CIFAR-10 tutorial (BatchNorm plus bottleneck residual blocks)"
+
+
+def _convs_and_head(batchnorm: bool) -> tuple[LayerMap, ...]:
+    """conv1..conv5 (with bn1..bn5), then the flatten-fed fc1, fc2 and fc3: the same names in both backends."""
+    layers = []
+    for i in range(1, 6):
+        layers.append(LayerMap(f"conv{i}", f"conv{i}", "conv"))
+        if batchnorm:
+            layers.append(LayerMap(f"bn{i}", f"bn{i}", "batchnorm"))
+    return (*layers, LayerMap("fc1", "fc1", "dense", flatten="flatten"), LayerMap("fc2", "fc2", "dense"),
+            LayerMap("fc3", "fc3", "dense"))
+
+
+def _residual() -> tuple[LayerMap, ...]:
+    """alexnet_res: the stem, then four bottleneck blocks (torch ``Bottleneck``, Keras nested models)."""
+    layers = [LayerMap("conv1", "conv1", "conv"), LayerMap("bn1", "bn1", "batchnorm")]
+    for i, projected in enumerate((True, True, False, True), start=1):  # 96->256->384->384->256
+        for torch_i, keras_i in (("1", "a"), ("2", "b"), ("3", "c")):
+            layers += [LayerMap(f"block{i}.conv{torch_i}", f"block{i}/conv_{keras_i}", "conv"),
+                       LayerMap(f"block{i}.bn{torch_i}", f"block{i}/bn_{keras_i}", "batchnorm")]
+        if projected:
+            layers += [LayerMap(f"block{i}.shortcut.0", f"block{i}/proj_conv", "conv"),
+                       LayerMap(f"block{i}.shortcut.1", f"block{i}/proj_bn", "batchnorm")]
+    return (*layers, LayerMap("fc1", "fc1", "dense", flatten="flatten"), LayerMap("fc2", "fc2", "dense"),
+            LayerMap("fc3", "fc3", "dense"))
+
+
+# The weight maps zoo-torch's and zoo-keras' AlexNet variants share (ModelSpec.weight_map names them).
+ALEXNET_MAP = WeightMap(_convs_and_head(batchnorm=False))
+ALEXNET_BN_MAP = WeightMap(_convs_and_head(batchnorm=True))
+ALEXNET_RES_MAP = WeightMap(_residual())
+ALEXNET_SMALL_MAP = WeightMap(_convs_and_head(batchnorm=True))
 
 
 def alexnet_specs(backend: str, module: str) -> list[ModelSpec]:
@@ -33,6 +66,7 @@ def alexnet_specs(backend: str, module: str) -> list[ModelSpec]:
             family="alexnet",
             variant="",
             builder=f"{module}:alexnet",
+            weight_map="zoo.api.families:ALEXNET_MAP",
             summary="Classic AlexNet (LRN, overlapping pools) at 227 px; smaller data is resized up",
             input_size=(3, 227, 227),
             min_img_size=(67, 67),
@@ -51,6 +85,7 @@ def alexnet_specs(backend: str, module: str) -> list[ModelSpec]:
             family="alexnet",
             variant="bn",
             builder=f"{module}:alexnet_bn",
+            weight_map="zoo.api.families:ALEXNET_BN_MAP",
             summary="The MNIST tutorial's AlexNet: BatchNorm after every conv, average-pool head",
             input_size=(1, 28, 28),
             min_img_size=(25, 25),
@@ -77,6 +112,7 @@ def alexnet_specs(backend: str, module: str) -> list[ModelSpec]:
             family="alexnet",
             variant="res",
             builder=f"{module}:alexnet_res",
+            weight_map="zoo.api.families:ALEXNET_RES_MAP",
             summary="The CIFAR-10 tutorial's AlexNet with bottleneck residual blocks, made to run",
             input_size=(3, 32, 32),
             min_img_size=(25, 25),
@@ -94,6 +130,7 @@ def alexnet_specs(backend: str, module: str) -> list[ModelSpec]:
             family="alexnet",
             variant="small",
             builder=f"{module}:alexnet_small",
+            weight_map="zoo.api.families:ALEXNET_SMALL_MAP",
             summary="AlexNet's 5-conv/3-FC shape for 28-32 px inputs: stride-1 stem, BatchNorm",
             input_size=(3, 32, 32),
             min_img_size=(8, 8),

@@ -54,6 +54,9 @@ class ModelSpec:
         recipe: default training settings that override :class:`zoo.api.TrainConfig`
             defaults for this model (``{"lr": 1e-3, "epochs": 10}``).
         notes: longer text shown by ``zoo info`` (deviations from the reference).
+        weight_map: ``"package.module:attribute"`` naming the :class:`zoo.api.WeightMap` this model
+            shares with its twin in the other backend (same family and variant), for ``zoo convert``;
+            ``""`` when it has none.
     """
 
     name: str
@@ -68,11 +71,14 @@ class ModelSpec:
     license: str = ""
     recipe: Mapping[str, Any] = field(default_factory=dict)
     notes: str = ""
+    weight_map: str = ""
     min_input_size: InitVar[tuple[int, int] | None] = None
 
     def __post_init__(self, min_input_size: tuple[int, int] | None) -> None:
         _check_name("model", self.name)
         _check_reference("model", self.name, self.builder)
+        if self.weight_map:
+            _check_reference("model", self.name, self.weight_map)
         if min_input_size is not None and not isinstance(min_input_size, _ReadBack):
             warnings.warn(f"model {self.name!r}: ModelSpec(min_input_size=...) is min_img_size since plugin API "
                           "2.0; the old name goes in 3.0", DeprecationWarning, stacklevel=3)

@@ -20,6 +20,7 @@ from zoo.api.errors import EXIT_USAGE, ZooError
 from zoo.api.specs import ModelSpec
 from zoo.api.version import ZOO_VERSION as __version__
 from zoo.cli import compare as cli_compare
+from zoo.cli import convert as cli_convert
 from zoo.cli import plugins_new as cli_plugins_new
 from zoo.cli import train as cli_train
 from zoo.cli.data import app as data_app
@@ -44,6 +45,8 @@ app.command("evaluate")(cli_train.evaluate)
 app.command("predict")(cli_train.predict)
 app.command("compare")(cli_compare.compare)
 app.command("bench")(cli_compare.bench)
+app.command("convert")(cli_convert.convert)
+app.command("export")(cli_convert.export)
 
 stdout = stdout_console()
 stderr = Console(stderr=True)

@@ -92,8 +92,11 @@ def save_checkpoint(
     environment: dict[str, str],
     metrics: dict[str, Any],
     run_id: int | None = None,
+    converted_from: dict[str, Any] | None = None,
 ) -> Checkpoint:
     """Write the weights (through the backend) and then the sidecar, each atomically.
+
+    ``converted_from`` (``zoo convert``) records the checkpoint the weights came from.
 
     A full disk or an unwritable directory is a one-line :class:`ZooError`; no
     partial file is left behind (the writes go through ``zoo.atomic``).
@@ -118,6 +121,8 @@ def save_checkpoint(
         "run_id": run_id,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
+    if converted_from is not None:
+        metadata["converted_from"] = converted_from
     with disk_errors(f"cannot write the checkpoint to {directory}"):
         directory.mkdir(parents=True, exist_ok=True)
         weights = backend.save(model, directory)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from zoo.api import DatasetSpec, ModelSpec, hookimpl
+from zoo.api import DatasetSpec, LayerMap, ModelSpec, WeightMap, hookimpl
 
 zoo_plugin_api = ">=2.0,<3"  # written for zoo plugin API 2.x
 
@@ -27,6 +27,17 @@ NOTES = (
 )
 
 
+# The same layers in both builders, by the same names (ModelSpec.weight_map points here; docs/convert.md).
+# fc1 reads the flattened 16-channel map, whose order differs between PyTorch (C, H, W) and Keras (H, W, C).
+LENET5_WEIGHTS = WeightMap(layers=(
+    LayerMap("conv1", "conv1", "conv"),
+    LayerMap("conv2", "conv2", "conv"),
+    LayerMap("fc1", "fc1", "dense", flatten="flatten"),
+    LayerMap("fc2", "fc2", "dense"),
+    LayerMap("fc3", "fc3", "dense"),
+))
+
+
 def lenet5_spec(backend: str) -> ModelSpec:
     """LeNet-5 as built by ``zoo_lenet.<backend>_models:lenet5``."""
     return ModelSpec(
@@ -41,6 +52,7 @@ def lenet5_spec(backend: str) -> ModelSpec:
         license="architecture: public paper",
         recipe={"batch_size": 32},
         notes=NOTES,
+        weight_map="zoo_lenet.plugin:LENET5_WEIGHTS",
     )
 
 

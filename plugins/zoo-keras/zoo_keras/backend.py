@@ -28,13 +28,14 @@ from zoo.api import (
     TrainingProgress,
     call_builder,
 )
-from zoo_keras import bench, checkpoint, runtime, summary, training
+from zoo_keras import bench, checkpoint, convert, runtime, summary, training
 
 
 class KerasBackend:
     """Builds, trains, measures, saves and loads zoo's Keras models."""
 
     name = "keras"
+    layout = "keras"  # zoo.api.ConvertibleBackend: NHWC, HWIO kernels, (in, out) dense kernels
 
     def environment(self, device: str) -> dict[str, str]:
         """Keras, its backend and TensorFlow versions; the resolved device, its name and threads."""
@@ -83,3 +84,29 @@ class KerasBackend:
     def benchmark(self, spec: ModelSpec, config: BenchConfig) -> list[Throughput]:
         """Median-step throughput of training and/or inference on synthetic data on the device."""
         return bench.benchmark(functools.partial(self.build, spec), config)
+
+    # zoo.api.ConvertibleBackend: zoo convert and zoo export.
+
+    def get_weights(self, model: Any) -> dict[str, np.ndarray]:
+        """Every weight as numpy, keyed ``layer/path/variable``."""
+        return convert.get_weights(model)
+
+    def set_weights(self, model: Any, weights: Any) -> None:
+        """Assign exactly these weights."""
+        convert.set_weights(model, weights)
+
+    def feature_shape(self, model: Any, layer: str) -> tuple[int, ...]:
+        """Input shape (H, W, C) of a top-level layer."""
+        return convert.feature_shape(model, layer)
+
+    def batchnorm_conventions(self, model: Any) -> dict[str, tuple[float, float]]:
+        """``{layer path: (1 - momentum, epsilon)}`` of the BatchNormalization layers."""
+        return convert.batchnorm_conventions(model)
+
+    def logits(self, model: Any, inputs: np.ndarray, *, batch_size: int) -> np.ndarray:
+        """Logits for NHWC float inputs, inference mode."""
+        return convert.logits(model, inputs, batch_size=batch_size)
+
+    def export_onnx(self, model: Any, path: Path, *, example: np.ndarray, opset: int) -> None:
+        """Keras 3's ONNX export on the active Keras backend, NHWC input."""
+        convert.export_onnx(model, path, example=example, opset=opset)

@@ -33,6 +33,7 @@ class TorchBackend:
     fused optimizers from timm, safetensors checkpoints."""
 
     name = "torch"
+    layout = "torch"  # zoo.api.ConvertibleBackend: NCHW, OIHW kernels, (out, in) dense weights
 
     def environment(self, device: str) -> dict[str, str]:
         """Framework versions, the resolved device, its name and the CPU thread count (timm's version from its
@@ -110,3 +111,35 @@ class TorchBackend:
         from zoo_torch.bench import benchmark
 
         return benchmark(spec, config)
+
+    # zoo.api.ConvertibleBackend: zoo convert and zoo export.
+
+    def get_weights(self, model: Any) -> dict[str, np.ndarray]:
+        """Every ``state_dict`` entry as numpy."""
+        from zoo_torch import convert
+
+        return convert.get_weights(model)
+
+    def set_weights(self, model: Any, weights: Any) -> None:
+        """Load exactly these ``state_dict`` arrays."""
+        from zoo_torch import convert
+
+        convert.set_weights(model, weights)
+
+    def batchnorm_conventions(self, model: Any) -> dict[str, tuple[float, float]]:
+        """``{module path: (momentum, eps)}`` of the BatchNorm modules."""
+        from zoo_torch import convert
+
+        return convert.batchnorm_conventions(model)
+
+    def logits(self, model: Any, inputs: np.ndarray, *, batch_size: int) -> np.ndarray:
+        """fp32 logits on the CPU for NHWC float inputs."""
+        from zoo_torch import convert
+
+        return convert.logits(model, inputs, batch_size=batch_size)
+
+    def export_onnx(self, model: Any, path: Path, *, example: np.ndarray, opset: int) -> None:
+        """``torch.onnx.export`` (TorchScript exporter), NCHW input ``image``, dynamic batch."""
+        from zoo_torch import convert
+
+        convert.export_onnx(model, path, example=example, opset=opset)
