@@ -129,29 +129,43 @@ def test_keras_pretrained_weights_from_keras_and_h5_files(tmp_path: Path) -> Non
 
 
 def test_pretrained_without_a_local_copy_says_where_to_put_it(zoo_exe: Path, zoo_env: dict[str, str],
-                                                               tmp_path: Path) -> None:
-    env = {**zoo_env, "HF_HOME": str(tmp_path / "hf"), "HF_HUB_OFFLINE": "1", "KERAS_HOME": str(tmp_path / "k")}
+                                                               tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    env = {**zoo_env, "HF_HOME": str(tmp_path / "hf"), "HF_HUB_OFFLINE": "1"}
     common = ["--dataset", "fashion-mnist", "--epochs", "1", "--limit", "50", "--limit-test", "20",
               "--image-size", "32", "--pretrained"]
     timm_run = _zoo(zoo_exe, env, "train", "timm/resnet18", *common)
     assert timm_run.returncode == 2, timm_run.stderr
     assert "timm/resnet18.a1_in1k's model.safetensors" in timm_run.stderr and "--weights" in timm_run.stderr
     assert len(timm_run.stderr.strip().splitlines()) == 1, timm_run.stderr
-    keras_run = _zoo(zoo_exe, env, "train", "keras/mobilenet_v2", *common)
-    assert keras_run.returncode == 2 and str(tmp_path / "k" / "models") in keras_run.stderr, keras_run.stderr
-    assert _zoo(zoo_exe, env, "train", "alexnet-torch-small", *common).stderr.count("no pretrained weights") == 1
+    none = _zoo(zoo_exe, env, "train", "alexnet-torch-small", *common)
+    assert none.returncode == 2 and "alexnet-torch-small has no pretrained weights" in none.stderr, none.stderr
+
+    from zoo.api import UsageError
+    from zoo_keras.applications import weights_path
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    with pytest.raises(UsageError, match="MobileNetV2's weights") as missing:
+        weights_path("mobilenet_v2", None)
+    assert str(tmp_path / "keras" / "models") in str(missing.value) and "`weights`" in str(missing.value)
+    download = tmp_path / "keras" / "models" / "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5"
+    download.parent.mkdir(parents=True)
+    download.write_bytes(b"")
+    (download.parent / "mobilenet_1_0_224_tf_no_top.h5").write_bytes(b"")  # MobileNet (v1)'s, not this one's
+    assert weights_path("mobilenet_v2", None) == download
 
 
 @pytest.fixture(scope="module")
 def compared(zoo_exe: Path, module_tmp: MakeDir, dataset_cache: Path) -> dict:
-    """One compare (an AlexNet, timm's ResNet-18, Keras' MobileNetV2) and one of the mobilenet_v2 pair."""
+    """One compare (an AlexNet, timm's ResNet-18 and MobileNetV2, Keras' MobileNetV2), then the mobilenet_v2
+    pair by --family, which finds both halves trained by the first."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ZOO_")}
     env.update(ZOO_HOME=str(module_tmp("catalogue-home")), ZOO_CACHE_DIR=str(dataset_cache), COLUMNS="250",
                TF_CPP_MIN_LOG_LEVEL="2")
     recipe = ["--dataset", "fashion-mnist", "--epochs", "1", "--limit", "200", "--limit-test", "100",
               "--batch-size", "50", "--image-size", "32", "--bench-steps", "1", "--bench-warmup", "0",
               "--format", "json"]
-    three = _zoo(zoo_exe, env, "compare", "alexnet-torch-small", "timm/resnet18", "keras/mobilenet_v2", *recipe)
+    three = _zoo(zoo_exe, env, "compare", "alexnet-torch-small", "timm/resnet18", "keras/mobilenet_v2",
+                 "timm/mobilenetv2_100", *recipe)
     pair = _zoo(zoo_exe, env, "compare", "--family", "mobilenet_v2", *recipe)
     return {"three": three, "pair": pair}
 
@@ -162,7 +176,7 @@ def test_an_alexnet_a_timm_and_a_keras_model_in_one_table(compared: dict) -> Non
     result = compared["three"]
     assert result.returncode == 0, result.stderr
     rows = {row["model"]: row for row in json.loads(result.stdout)["rows"]}
-    assert rows.keys() == {"alexnet-torch-small", "timm/resnet18", "keras/mobilenet_v2"}
+    assert rows.keys() == {"alexnet-torch-small", "timm/resnet18", "keras/mobilenet_v2", "timm/mobilenetv2_100"}
     for name, row in rows.items():
         assert row["status"] == "ok", (name, row)
         assert 0 <= row["top1_mean"] <= 100 and row["param_count"] > 0 and row["gmacs"] > 0
@@ -178,5 +192,8 @@ def test_family_trains_both_halves_of_a_pair(compared: dict) -> None:
     rows = {row["model"]: row for row in json.loads(result.stdout)["rows"]}
     assert rows.keys() == {"timm/mobilenetv2_100", "keras/mobilenet_v2"}
     assert all(row["status"] == "ok" for row in rows.values()), rows
+    first = {row["model"]: row for row in json.loads(compared["three"].stdout)["rows"]}
+    assert all(row["source"].startswith("reused run") for row in rows.values()), rows  # the first compare's runs
+    assert {name: rows[name]["top1_mean"] for name in rows} == {name: first[name]["top1_mean"] for name in rows}
     timm_params, keras_params = rows["timm/mobilenetv2_100"]["param_count"], rows["keras/mobilenet_v2"]["param_count"]
     assert timm_params == keras_params  # same blocks and widths; BatchNorm epsilon and padding differ (zoo info)
