@@ -66,7 +66,9 @@ def timm_spec(name: str, entry: dict[str, Any] | None = None) -> ModelSpec:
         min_img_size=tuple(entry["min_img_size"]),
         reference=entry["paper"] or "timm (pytorch-image-models)",
         license=entry["license"] or "see timm",
-        notes=notes + f" Built by timm.create_model({name!r}, num_classes=..., in_chans=...).",
+        notes=notes + f" Built by timm.create_model({name!r}, num_classes=..., in_chans=...)." + (
+            f" --pretrained reads model.safetensors of {entry['hf_hub_id']} (Hugging Face cache) or --weights FILE."
+            if entry["hf_hub_id"] else " timm publishes no pretrained weights for it."),
         pretrained="zoo_timm.pretrained:load" if entry["hf_hub_id"] else "",
     )
 
