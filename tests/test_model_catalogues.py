@@ -84,7 +84,7 @@ def test_info_counts_timms_own_parameters_and_refuses_below_the_minimum(
     assert small.returncode == 2 and "at least 32x32" in small.stderr and len(small.stderr.strip().splitlines()) == 1
 
 
-def test_timm_pretrained_weights_from_a_safetensors_file(tmp_path: Path) -> None:
+def test_timm_pretrained_weights_from_a_safetensors_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import timm
     import torch
     from safetensors.torch import save_file
@@ -103,6 +103,18 @@ def test_timm_pretrained_weights_from_a_safetensors_file(tmp_path: Path) -> None
     assert torch.equal(ours["layer3.1.conv2.weight"], theirs["layer3.1.conv2.weight"])
     assert torch.allclose(ours["conv1.weight"], theirs["conv1.weight"].sum(dim=1, keepdim=True))
     assert ours["fc.weight"].shape == (10, 512)
+    # The same file where the Hugging Face cache keeps it: models--timm--resnet18.a1_in1k/snapshots/REV/.
+    import huggingface_hub
+
+    repo = tmp_path / "hub" / "models--timm--resnet18.a1_in1k"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text("0" * 40)
+    (repo / "snapshots" / ("0" * 40)).mkdir(parents=True)
+    (repo / "snapshots" / ("0" * 40) / "model.safetensors").write_bytes(path.read_bytes())
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    cached = create_model("timm/resnet18", num_classes=10, in_chans=3, img_size=(32, 32))
+    load_pretrained(timm_spec("resnet18"), cached)
+    assert torch.equal(cached.state_dict()["conv1.weight"], theirs["conv1.weight"])
     pickled = tmp_path / "model.pth"
     torch.save(published.state_dict(), pickled)
     with pytest.raises(UsageError, match=r"not a \.safetensors file"):
