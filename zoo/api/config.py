@@ -125,6 +125,10 @@ class TrainConfig:
         data = asdict(self)
         for key in RUNTIME_SETTINGS:
             data.pop(key)
+        # Left out when unset, so that runs recorded before these settings existed keep their identity.
+        for key, unset in (("pretrained", False), ("weights", None)):
+            if data[key] == unset:
+                data.pop(key)
         return data
 
     def to_dict(self) -> dict[str, Any]:
