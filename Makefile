@@ -9,13 +9,15 @@ FASHION := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 
 setup: $(STAMP) data
 
-$(STAMP): pyproject.toml plugins/zoo-torch/pyproject.toml plugins/zoo-keras/pyproject.toml examples/zoo-lenet/pyproject.toml
+$(STAMP): pyproject.toml plugins/zoo-torch/pyproject.toml plugins/zoo-keras/pyproject.toml plugins/zoo-timm/pyproject.toml \
+	  examples/zoo-lenet/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	# torch and torchvision are pinned to the releases this machine's pip serves from local disk.
 	# zoo-keras[jax] brings JAX (CPU), so Keras on JAX and on PyTorch are tested too.
 	$(BIN)/pip install --quiet "torch==2.14.1" "torchvision==0.29.1"
-	$(BIN)/pip install --quiet -e '.[test,onnx]' -e plugins/zoo-torch -e 'plugins/zoo-keras[jax]' -e examples/zoo-lenet
+	$(BIN)/pip install --quiet -e '.[test,onnx]' -e plugins/zoo-torch -e plugins/zoo-timm -e 'plugins/zoo-keras[jax]' \
+	  -e examples/zoo-lenet
 	touch $@
 
 # Real Fashion-MNIST from Debian (the main job and the tests read it offline).

@@ -83,7 +83,7 @@ export -f bench acc
 
 # 24. Issue 24 (docs/benchmarks.md, "Loop efficiency"): steady-state training against the bare step.
 # 24a. The CUDA-graph path first: one compiled graph for full batches, the short last batch and validation eager.
-step graphs-test 120 45 python3 -m pytest -q -p no:cacheprovider tests/test_torch_backend.py -k cuda_graphs_see_one
+step graphs-test 120 45 python3 -m pytest -q -p no:cacheprovider -o addopts="" tests/test_torch_backend.py -k cuda_graphs_see_one
 # 24b. Loop efficiency on 20,000 Fashion-MNIST images, batch 128 (goal on a GPU: >= 0.85 for every variant), eager
 #      (a 1-epoch run is below CUDA_GRAPHS_MIN_STEPS), then forced into CUDA graphs; Keras on JAX the same way.
 step loop-eff-torch 240 60 bash -c 'python3 benchmarks/bench_loop_efficiency.py --device "$DEV" --models "$EFF_TORCH" \
@@ -128,7 +128,7 @@ step acc-keras-jax-mnist-default 400 90 env KERAS_BACKEND=jax bash -c 'acc "$@"'
     mnist
 step acc-keras-jax-fashion-default 400 90 env KERAS_BACKEND=jax bash -c 'acc "$@"' _ _jax_default56 alexnet-keras-bn \
     fashion-mnist
-step keras-jax-test 120 60 python3 -m pytest -q -p no:cacheprovider tests/test_keras_backend.py -k other_keras_backends
+step keras-jax-test 120 60 python3 -m pytest -q -p no:cacheprovider -o addopts="" tests/test_keras_backend.py -k other_keras_backends
 
 # Below: what the first lease measured (docs/benchmarks.md), rerun with the current tree while time is left.
 # 1. Throughput, eager (issue 4: alexnet-torch-small >= 150k img/s at 32 px, alexnet-torch >= 50k at 224 px).

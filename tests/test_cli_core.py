@@ -99,7 +99,11 @@ def test_plugins_lists_first_party_plugins_and_contributions(run_zoo) -> None:
     assert loaded["torch"]["distribution"] == "zoo-torch"
     assert loaded["torch"]["backends"] == ["torch"]
     assert "zoo_register_models" in loaded["keras"]["hooks"]
-    assert len(loaded["keras"]["models"]) == 4
+    keras_models = loaded["keras"]["models"]
+    assert [name for name in keras_models if name.startswith("alexnet-")] == [
+        "alexnet-keras", "alexnet-keras-bn", "alexnet-keras-res", "alexnet-keras-small"]
+    assert {"keras/resnet50", "keras/mobilenet_v2", "keras/xception"} <= set(keras_models)  # Keras Applications
+    assert loaded["timm"]["distribution"] == "zoo-timm" and "timm/resnet18" in loaded["timm"]["models"]
 
 
 def test_version_and_help_everywhere(run_zoo) -> None:

@@ -16,7 +16,7 @@ from packaging.specifiers import SpecifierSet
 
 import zoo
 from tests.conftest import REPO
-from zoo.api.version import api_mismatch
+from zoo.api.version import PLUGIN_API_VERSION, api_mismatch
 from zoo.plugins.discovery import load_plugins
 
 PLUGIN_BODY = '''
@@ -88,7 +88,7 @@ def test_incompatible_plugins_are_failures_at_stage_api(run_zoo, with_api_plugin
     assert set(failed) == {"future", "malformed"}
     assert {f["stage"] for f in failed.values()} == {"api"}
     assert failed["future"]["error"] == (
-        "plugin zoo-future supports zoo plugin API >=3 but this zoo provides 2.0; "
+        f"plugin zoo-future supports zoo plugin API >=3 but this zoo provides {PLUGIN_API_VERSION}; "
         "upgrade zoo or install an older zoo-future"
     )
     assert "'version two', which is not a PEP 440 version specifier" in failed["malformed"]["error"]

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
         TrainingData,
         TrainingProgress,
     )
-    from zoo.api.builders import call_builder
+    from zoo.api.builders import call_builder, load_pretrained
     from zoo.api.config import TrainConfig
     from zoo.api.control import ResumePoint, RunControl, StateSink
     from zoo.api.conversion import ConvertibleBackend, LayerMap, WeightMap
@@ -50,7 +50,7 @@ if TYPE_CHECKING:
         ZooError,
         describe_error,
     )
-    from zoo.api.families import alexnet_specs
+    from zoo.api.families import CROSS_FRAMEWORK_PAIRS, alexnet_specs
     from zoo.api.hookspecs import hookimpl
     from zoo.api.loading import load_object
     from zoo.api.paths import zoo_home
@@ -62,6 +62,7 @@ if TYPE_CHECKING:
 # ModelSpec and hookimpl (all that `zoo list` loads) pays for those two modules alone.
 _HOME = {
     "Augmentation": "zoo.api.augment",
+    "CROSS_FRAMEWORK_PAIRS": "zoo.api.families",
     "Backend": "zoo.api.backend",
     "BackendSpec": "zoo.api.specs",
     "BenchConfig": "zoo.api.backend",
@@ -101,10 +102,12 @@ _HOME = {
     "describe_error": "zoo.api.errors",
     "hookimpl": "zoo.api.hookspecs",
     "load_object": "zoo.api.loading",
+    "load_pretrained": "zoo.api.builders",
     "zoo_home": "zoo.api.paths",
 }
 
 __all__ = [
+    "CROSS_FRAMEWORK_PAIRS",
     "PLUGIN_API_VERSION",
     "Augmentation",
     "Backend",
@@ -145,6 +148,7 @@ __all__ = [
     "describe_error",
     "hookimpl",
     "load_object",
+    "load_pretrained",
     "zoo_home",
 ]
 

@@ -56,3 +56,15 @@ def _shipped_by(reference: str) -> str:
         return f" (from {names[0]} {metadata.version(names[0])})"
     except metadata.PackageNotFoundError:
         return f" (from {names[0]})"
+
+
+def load_pretrained(spec: Any, model: Any, weights: str | None = None) -> None:
+    """Load ``spec``'s pretrained weights into ``model`` (built by its builder) from a local copy:
+    ``weights`` (a file) when given, else the library's own cache. ``UsageError`` when the model has
+    no pretrained weights, or (from the loader) when no local copy exists, naming where to put one."""
+    from zoo.api.errors import UsageError
+
+    if not spec.pretrained:
+        raise UsageError(f"{spec.name} has no pretrained weights; leave out `pretrained` and `weights`")
+    loader = load_object(spec.pretrained)
+    loader(model, weights=weights)

@@ -34,7 +34,9 @@ class TrainConfig:
     reach the model at their own size (or the model's native size when they are below its
     minimum) unless ``image_size`` names a square size to resize them to. Without it,
     ``min_image_size`` resizes smaller images up, keeping their aspect, until the shorter side
-    has that many pixels; larger images keep their size. A model's ``ModelSpec.recipe``
+    has that many pixels; larger images keep their size. ``pretrained`` starts from the model's
+    pretrained weights (``ModelSpec.pretrained``) read from a local copy, ``weights`` (a file) when
+    given, which implies ``pretrained``. A model's ``ModelSpec.recipe``
     overrides these defaults; the user's options override both.
     """
 
@@ -50,6 +52,8 @@ class TrainConfig:
     augment: str | None = None
     image_size: int | None = None
     min_image_size: int | None = None
+    pretrained: bool = False
+    weights: str | None = None
     limit: int | None = None
     limit_test: int | None = None
     device: str = "auto"
@@ -100,6 +104,11 @@ class TrainConfig:
                 raise UsageError(f"`{name}` must be at most {MAX_IMAGE_SIDE} pixels, got {value}")
         if not isinstance(self.save_every, int) or self.save_every < 0:
             raise UsageError(f"`save_every` must be a whole number of epochs (0: at the end), got {self.save_every!r}")
+        if self.weights is not None:
+            if not isinstance(self.weights, str) or not self.weights.strip():
+                raise UsageError(f"`weights` must be the path of a weights file, got {self.weights!r}")
+            if not self.pretrained:
+                return replace(self, pretrained=True).validated()
         _choice("optimizer", self.optimizer, OPTIMIZERS)
         _choice("scheduler", self.scheduler, SCHEDULERS)
         _choice("precision", self.precision, PRECISIONS)
@@ -116,6 +125,10 @@ class TrainConfig:
         data = asdict(self)
         for key in RUNTIME_SETTINGS:
             data.pop(key)
+        # Left out when unset, so that runs recorded before these settings existed keep their identity.
+        for key, unset in (("pretrained", False), ("weights", None)):
+            if data[key] == unset:
+                data.pop(key)
         return data
 
     def to_dict(self) -> dict[str, Any]:

@@ -142,3 +142,51 @@ def alexnet_specs(backend: str, module: str) -> list[ModelSpec]:
             ),
         ),
     ]
+
+
+# Architectures that timm (zoo-timm, ``timm/<name>``) and Keras Applications (zoo-keras, ``keras/<name>``)
+# both define: the family both share, and where the two definitions differ (``zoo info`` shows it).
+_OWN_INIT = "Initialisation follows each library's own defaults (timm's per-model schemes, Keras' glorot-uniform)."
+CROSS_FRAMEWORK_PAIRS: dict[str, str] = {
+    "resnet50": (
+        "timm/resnet50 is ResNet-B (torchvision's 'v1.5'): each stage's stride 2 sits in the 3x3 conv, convs "
+        "have no bias, BatchNorm epsilon 1e-5, stem conv and max-pool padded by PyTorch (3, 1). keras/resnet50 "
+        "is the paper's v1: stride 2 in the first 1x1 conv, every conv with a bias (about 26k more parameters), "
+        "BatchNorm epsilon 1.001e-5, ZeroPadding2D then 'valid' conv and pool (same output sizes). Both: "
+        f"bottlenecks 3-4-6-3, 2048 features, global average pool, one linear head. {_OWN_INIT}"
+    ),
+    "mobilenet_v2": (
+        "timm/mobilenetv2_100 pads its stride-2 convs symmetrically (PyTorch padding k//2) and uses BatchNorm "
+        "epsilon 1e-5; keras/mobilenet_v2 pads them by ZeroPadding2D(correct_pad): 0 top-left, 1 bottom-right on "
+        "even sizes (TensorFlow 'same'), and uses BatchNorm epsilon 1e-3, momentum 0.999 (PyTorch's 0.001). Same "
+        "blocks, widths (alpha 1.0), 1280-wide last conv, ReLU6 and trainable parameters; neither drops out. "
+        f"{_OWN_INIT}"
+    ),
+    "efficientnet_b0": (
+        "timm/efficientnet_b0 pads symmetrically (PyTorch) with BatchNorm epsilon 1e-5 and no dropout or drop "
+        "path unless asked; keras/efficientnet_b0 pads stride-2 convs TensorFlow-'same' (ZeroPadding2D), uses "
+        "BatchNorm epsilon 1e-3, top dropout 0.2 and drop-connect 0.2 in its blocks, and keeps its own "
+        "Rescaling(1/255) and Normalization layers at the input (Keras' EfficientNet cannot leave them out; zoo's "
+        "normalisation comes before them, and the stem's BatchNorm absorbs the scale). timm/tf_efficientnet_b0 is "
+        f"timm's port of the TensorFlow definition ('same' padding, epsilon 1e-3). {_OWN_INIT}"
+    ),
+    "densenet121": (
+        "The same DenseNet-BC 121 (growth 32, blocks 6-12-24-16, compression 0.5, convs without bias, the same "
+        "trainable parameters); timm/densenet121 uses BatchNorm epsilon 1e-5 and PyTorch padding in its 7x7/2 stem "
+        "and max-pool, keras/densenet121 epsilon 1.001e-5 and ZeroPadding2D before 'valid' ones (same output "
+        f"sizes). {_OWN_INIT}"
+    ),
+    "vgg16": (
+        "The same 13 convs (3x3, with biases, no BatchNorm) and five max-pools, but not the same head. timm/vgg16 "
+        "runs fc6/fc7 as convolutions (7x7 then 1x1, 4096 wide) on the feature map, average-pooled up to 7x7 when "
+        "smaller, then global pool and a linear head, so it has 134M+ parameters at every input size. keras/vgg16 "
+        "flattens the feature map into two 4096-wide dense layers: the same count at 224 px, but at 32 px the map is "
+        f"1x1x512 and the model has about 33.6M. Neither drops out by default. {_OWN_INIT}"
+    ),
+    "convnext_tiny": (
+        "The same ConvNeXt-T (4x4/4 patchify stem, depths 3-3-9-3, widths 96-768, 7x7 depthwise convs, LayerNorm "
+        "epsilon 1e-6, layer scale 1e-6, no drop path by default, pooled LayerNorm then linear head, the same "
+        "trainable parameters). keras/convnext_tiny is built with include_preprocessing=False (zoo normalises the "
+        f"images); timm's block MLP is nn.Linear on channels-last maps, as Keras' Dense is. {_OWN_INIT}"
+    ),
+}

@@ -16,13 +16,16 @@ from typing import Any
 from zoo.api.errors import PluginError
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+# A model name may carry one namespace, as ``timm/resnet18`` and ``keras/resnet50`` do.
+_MODEL_NAME = re.compile(r"^([a-z0-9][a-z0-9._-]*/)?[a-z0-9][a-z0-9._-]*$")
 _REFERENCE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 
 
 def _check_name(kind: str, name: str) -> None:
-    if not _NAME.match(name):
+    if not (_MODEL_NAME if kind == "model" else _NAME).match(name):
+        namespace = " (and one '/' after a namespace, as in timm/resnet18)" if kind == "model" else ""
         raise PluginError(
-            f"invalid {kind} name {name!r}: use lower-case letters, digits, '.', '_' and '-'"
+            f"invalid {kind} name {name!r}: use lower-case letters, digits, '.', '_' and '-'{namespace}"
         )
 
 
@@ -38,9 +41,11 @@ class ModelSpec:
     """Metadata for one model plus a lazy reference to the function that builds it.
 
     Attributes:
-        name: unique, lower case, ``family-backend[-variant]`` (``alexnet-torch-bn``).
+        name: unique, lower case, ``family-backend[-variant]`` (``alexnet-torch-bn``), or
+            ``namespace/name`` for a library's catalogue (``timm/resnet18``, ``keras/resnet50``).
         backend: name of the backend that builds and trains it (``torch``, ``keras``).
-        family: architecture family (``alexnet``); several backends may share one.
+        family: architecture family (``alexnet``); several backends may share one, which makes
+            them a cross-framework pair (``resnet50``: ``timm/resnet50`` and ``keras/resnet50``).
         builder: ``"package.module:function"``; called as
             ``builder(num_classes=..., in_chans=..., img_size=(H, W))`` (see :func:`zoo.api.call_builder`).
         variant: what distinguishes it inside the family (``bn``); ``""`` for the base.
@@ -57,6 +62,11 @@ class ModelSpec:
         weight_map: ``"package.module:attribute"`` naming the :class:`zoo.api.WeightMap` this model
             shares with its twin in the other backend (same family and variant), for ``zoo convert``;
             ``""`` when it has none.
+        pretrained: ``"package.module:function"`` that loads pretrained weights into a model the
+            builder made, called as ``loader(model, weights=PATH_OR_NONE)`` (see
+            :func:`zoo.api.load_pretrained`); ``""`` when the model has none. It reads local files
+            only and never unpickles; without a local copy it raises a ``UsageError`` naming
+            where to put the file.
     """
 
     name: str
@@ -72,6 +82,7 @@ class ModelSpec:
     recipe: Mapping[str, Any] = field(default_factory=dict)
     notes: str = ""
     weight_map: str = ""
+    pretrained: str = ""
     min_input_size: InitVar[tuple[int, int] | None] = None
 
     def __post_init__(self, min_input_size: tuple[int, int] | None) -> None:
@@ -79,6 +90,8 @@ class ModelSpec:
         _check_reference("model", self.name, self.builder)
         if self.weight_map:
             _check_reference("model", self.name, self.weight_map)
+        if self.pretrained:
+            _check_reference("model", self.name, self.pretrained)
         if min_input_size is not None and not isinstance(min_input_size, _ReadBack):
             warnings.warn(f"model {self.name!r}: ModelSpec(min_input_size=...) is min_img_size since plugin API "
                           "2.0; the old name goes in 3.0", DeprecationWarning, stacklevel=3)

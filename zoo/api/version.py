@@ -13,9 +13,10 @@ when something is added. A major version keeps the previous one's names working
 from __future__ import annotations
 
 ZOO_VERSION = "0.1.0"
-PLUGIN_API_VERSION = "2.0"
+# 2.1 added ModelSpec.pretrained, load_pretrained, TrainConfig.pretrained/weights and namespaced model names.
+PLUGIN_API_VERSION = "2.1"
 # Contracts this zoo still runs, through the deprecated names kept for one version (docs/plugins.md).
-SUPPORTED_API_VERSIONS = ("1.0", PLUGIN_API_VERSION)
+SUPPORTED_API_VERSIONS = ("1.0", "2.0", PLUGIN_API_VERSION)
 API_ATTRIBUTE = "zoo_plugin_api"
 
 _PROBES = tuple(f"{major}.{minor}" for major in range(1, 10) for minor in range(10))

@@ -190,6 +190,12 @@ def info(
         )
 
 
+def _some(names: list[str], plugin: str, shown: int = 12) -> str:
+    """The first names, and how many more (zoo-timm registers over a thousand models)."""
+    more = f", ... and {len(names) - shown} more (zoo list --plugin {plugin})" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
+
+
 @plugins_app.callback(invoke_without_command=True)
 def plugins(
     ctx: typer.Context,
@@ -221,7 +227,8 @@ def plugins(
     for column in ("plugin", "distribution", "hooks", "contributed"):
         table.add_column(column, overflow="fold")
     for row in loaded:
-        parts = [f"{len(row[k])} {k}: {', '.join(row[k])}" for k in ("models", "datasets", "backends") if row[k]]
+        parts = [f"{len(row[k])} {k}: {_some(row[k], row['name'])}" for k in ("models", "datasets", "backends")
+                 if row[k]]
         hooks = ", ".join(h.removeprefix("zoo_") for h in row["hooks"])
         table.add_row(row["name"], f"{row['distribution']} {row['version']}", hooks, "\n".join(parts) or "-")
     stdout.print(table)

@@ -128,9 +128,13 @@ def render(comparison: Comparison, columns: list[str], fmt: str, output: Path | 
 
 
 def compare(
-    patterns: Annotated[list[str], typer.Argument(help="Model globs, e.g. 'alexnet-*'.")],
-    dataset: Annotated[str, Opt("--dataset", "-d", help="Dataset to train and test on.")],
+    patterns: Annotated[Optional[list[str]], typer.Argument(help="Model globs, e.g. 'alexnet-*'.")] = None,  # noqa: UP045
+    dataset: Annotated[str, Opt("--dataset", "-d", help="Dataset to train and test on.")] = "",
     exclude: Annotated[list[str], Opt("--exclude", "-x", help="Glob to leave out (repeatable).")] = [],  # noqa: B006
+    family: Annotated[
+        Optional[str],  # noqa: UP045
+        Opt(help="Only models of this family, e.g. resnet50: timm's and Keras' side by side (zoo list --family)."),
+    ] = None,
     epochs: opt.Epochs = None,
     seeds: Annotated[str, Opt(help="Comma-separated seeds; top-1 is mean ± std over them.")] = "0",
     batch_size: opt.BatchSize = None,
@@ -144,6 +148,8 @@ def compare(
     min_image_size: opt.MinImageSize = None,
     limit: opt.Limit = None,
     limit_test: opt.LimitTest = None,
+    pretrained: opt.Pretrained = None,
+    weights: opt.Weights = None,
     device: opt.Device = None,
     keras_backend: opt.KerasBackend = None,
     precision: opt.Precision = None,
@@ -160,13 +166,17 @@ def compare(
     from zoo.grid.comparison import compare as run_compare
 
     check_format(fmt)
+    if not patterns and family is None:
+        raise UsageError("give model globs (e.g. 'alexnet-*') or --family NAME; see 'zoo list'")
+    if not dataset:
+        raise UsageError("give --dataset NAME (zoo data list) to train and test on")
     if bench_steps < 1 or bench_warmup < 0:
         raise UsageError("--bench-steps must be at least 1 and --bench-warmup at least 0")
     overrides = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "optimizer": optimizer,
                  "weight_decay": weight_decay, "label_smoothing": label_smoothing, "scheduler": scheduler,
                  "augment": augment, "image_size": image_size, "min_image_size": min_image_size,
                  "limit": limit, "limit_test": limit_test,
-                 "device": device, "precision": precision}
+                 "device": device, "precision": precision, "pretrained": pretrained, "weights": weights}
     from zoo.api.config import TrainConfig
 
     TrainConfig.build(overrides)  # bad values fail here, before any worker starts
@@ -175,8 +185,8 @@ def compare(
 
         check_plot_path(plot)
     comparison = run_compare(
-        patterns, dataset, exclude=exclude, seeds=parse_seeds(seeds), overrides=overrides, rerun=rerun,
-        data_dir=data_dir, bench_steps=bench_steps, bench_warmup=bench_warmup,
+        patterns or (), dataset, exclude=exclude, family=family, seeds=parse_seeds(seeds), overrides=overrides,
+        rerun=rerun, data_dir=data_dir, bench_steps=bench_steps, bench_warmup=bench_warmup,
         announce=lambda line: stderr.print(line, highlight=False, markup=False, soft_wrap=True),
     )
     render(comparison, COMPARE_COLUMNS, fmt, output, f"zoo compare on {dataset}", timings=timings)

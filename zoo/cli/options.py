@@ -44,6 +44,16 @@ MinImageSize = Annotated[
     Opt(help="Resize smaller images up, aspect kept, until the shorter side has N pixels; larger ones keep "
         "their size \\[model's recipe, see zoo info; else none]."),
 ]
+Pretrained = Annotated[
+    Optional[bool],  # noqa: UP045
+    Opt("--pretrained", help="Start from the model's pretrained weights, read from a local copy (the Hugging Face "
+        "cache for timm/*, ~/.keras/models for keras/*) or --weights; never downloaded, never unpickled."),
+]
+Weights = Annotated[
+    Optional[str],  # noqa: UP045
+    Opt("--weights", metavar="FILE", help="Pretrained weights to start from: .safetensors (timm/*), .keras or "
+        ".h5 (keras/*); implies --pretrained."),
+]
 Device = Annotated[Optional[str], Opt(help="auto, cpu, cuda or cuda:N \\[auto].")]  # noqa: UP045
 Precision = Annotated[Optional[str], Opt(help=f"{' or '.join(PRECISIONS)} \\[fp32].")]  # noqa: UP045
 Limit = Annotated[Optional[int], Opt(help="Train on the first N training images.")]  # noqa: UP045

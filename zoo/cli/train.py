@@ -41,6 +41,8 @@ def train(
     augment: opt.Augment = None,
     image_size: opt.ImageSize = None,
     min_image_size: opt.MinImageSize = None,
+    pretrained: opt.Pretrained = None,
+    weights: opt.Weights = None,
     device: opt.Device = None,
     keras_backend: opt.KerasBackend = None,
     precision: opt.Precision = None,
@@ -88,7 +90,7 @@ def train(
         "weight_decay": weight_decay, "label_smoothing": label_smoothing, "scheduler": scheduler,
         "val_split": val_split, "seed": seed,
         "augment": augment, "image_size": image_size, "min_image_size": min_image_size,
-        "device": device, "precision": precision,
+        "device": device, "precision": precision, "pretrained": pretrained, "weights": weights,
         **opt.compile_settings(compile_, compile_mode), "channels_last": channels_last,
         "deterministic": deterministic or None, "limit": limit, "limit_test": limit_test, "save_every": save_every,
     }

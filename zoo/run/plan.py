@@ -59,6 +59,8 @@ def plan_run(model: str, dataset: str, config: TrainConfig | None = None, *,
     entry = get_registry().model(model)
     spec = entry.spec
     config = config or TrainConfig.build(spec.recipe, overrides)
+    if config.pretrained and not spec.pretrained:
+        raise UsageError(f"{spec.name} has no pretrained weights; leave out `pretrained` and `weights`")
     dataset_spec = find_dataset(dataset).spec
     backend = get_backend(spec.backend)
     environment = {**core_environment(), **backend.environment(config.device)}

@@ -27,6 +27,7 @@ from zoo.api import (
     TrainingData,
     TrainingProgress,
     call_builder,
+    load_pretrained,
 )
 from zoo_keras import bench, checkpoint, convert, runtime, summary, training
 
@@ -61,7 +62,15 @@ class KerasBackend:
     ) -> FitResult:
         """``model.fit`` on tf.data (TensorFlow) or numpy batches (JAX, PyTorch), validating each epoch;
         saves, stops and resumes as ``control`` says; ``NonFiniteLoss`` on a NaN or infinite loss."""
-        return training.fit(functools.partial(self.build, spec), data, config, progress, control)
+        build = functools.partial(self.build, spec)
+        if config.pretrained and (control is None or control.resume is None):  # a resumed state has its weights
+            build = functools.partial(self._build_pretrained, spec, config.weights)
+        return training.fit(build, data, config, progress, control)
+
+    def _build_pretrained(self, spec: ModelSpec, weights: str | None, **sizes: Any) -> Any:
+        model = self.build(spec, **sizes)
+        load_pretrained(spec, model, weights)
+        return model
 
     def predict_proba(
         self, model: Any, images: np.ndarray, preprocessing: Preprocessing, *, batch_size: int, device: str

@@ -91,6 +91,11 @@ def _signature(model: Any, prefix: str = "") -> list[tuple[str, str, tuple[tuple
     return rows
 
 
+def _structure(model: Any) -> list[tuple[str, tuple[tuple[int, ...], ...]]]:
+    """(layer class, weight shapes) for every layer in order, without the layers' names."""
+    return [(kind, shapes) for _, kind, shapes in _signature(model)]
+
+
 def load(path: Path, expected: Any, description: str) -> Any:
     """Read ``path`` and check it against ``expected`` (a freshly built model) before returning it.
 
@@ -108,7 +113,9 @@ def load(path: Path, expected: Any, description: str) -> Any:
             f"checkpoint {path} takes inputs {_hwc(got_in)} with {got_out[-1]} classes, but {description} "
             f"needs {_hwc(want_in)} with {want_out[-1]} classes; pass the matching --input/--classes or checkpoint"
         )
-    if model.name != expected.name or _signature(model) != _signature(expected):
+    # Layers compared by class and weight shapes, in order: Keras numbers the layers an application leaves
+    # unnamed per process (add_3 here, add_17 there), so names differ between two builds of one network.
+    if model.name != expected.name or _structure(model) != _structure(expected):
         raise ZooError(
             f"checkpoint {path} holds a different network ({model.name}, {len(model.weights)} weight tensors) "
             f"than {description} ({expected.name}, {len(expected.weights)}); pass the checkpoint of that model"

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from zoo.api import BackendSpec, ModelSpec, alexnet_specs, hookimpl
 
-zoo_plugin_api = ">=2.0,<3"  # the zoo plugin API versions this plugin is written for
+zoo_plugin_api = ">=2.1,<3"  # the zoo plugin API versions this plugin is written for
 
 
 @hookimpl
@@ -27,6 +27,9 @@ def zoo_register_backends(register: Callable[[BackendSpec], None]) -> None:
 
 @hookimpl
 def zoo_register_models(register: Callable[[ModelSpec], None]) -> None:
-    """The four AlexNet variants, built by ``zoo_keras.models``."""
-    for spec in alexnet_specs("keras", "zoo_keras.models"):
+    """The four AlexNet variants, built by ``zoo_keras.models``, and the Keras Applications as ``keras/<name>``
+    (``zoo_keras.applications``)."""
+    from zoo_keras.application_specs import specs
+
+    for spec in [*alexnet_specs("keras", "zoo_keras.models"), *specs()]:
         register(spec)

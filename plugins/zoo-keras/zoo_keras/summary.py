@@ -53,13 +53,22 @@ def layer_macs(layer: Any) -> int:
     """Multiply-accumulates of one image through ``layer``, recursing into nested models."""
     if isinstance(layer, keras.Model):
         return sum(layer_macs(inner) for inner in layer.layers)
+    if isinstance(layer, keras.layers.DepthwiseConv2D):
+        _, out_h, out_w, out_c = layer.output.shape
+        k_h, k_w = layer.kernel_size
+        return int(out_h * out_w * out_c * k_h * k_w)
+    if isinstance(layer, keras.layers.SeparableConv2D):
+        _, out_h, out_w, out_c = layer.output.shape
+        k_h, k_w = layer.kernel_size
+        depthwise = layer.input.shape[-1] * layer.depth_multiplier
+        return int(out_h * out_w * depthwise * (k_h * k_w + out_c))
     if isinstance(layer, keras.layers.Conv2D):
         _, out_h, out_w, out_c = layer.output.shape
         k_h, k_w = layer.kernel_size
         in_c = layer.input.shape[-1]
         return int(out_h * out_w * out_c * k_h * k_w * in_c // layer.groups)
-    if isinstance(layer, keras.layers.Dense):
-        return int(layer.input.shape[-1] * layer.units)
+    if isinstance(layer, keras.layers.Dense):  # once per position when applied to a map (ConvNeXt's MLPs)
+        return int(layer.input.shape[-1] * layer.units * math.prod(layer.output.shape[1:-1]))
     return 0
 
 

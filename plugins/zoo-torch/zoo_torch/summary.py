@@ -2,7 +2,8 @@
 
 MACs are the multiply-accumulates of every convolution and linear layer for
 one image, read from the shapes seen by forward hooks (conv: output elements
-x input channels per group x kernel area; linear: in x out features). Bias
+x input channels per group x kernel area; linear: output elements x in features,
+so a linear layer over tokens or channels-last maps counts every position). Bias
 additions, BatchNorm, pooling and activations are not counted; zoo-keras
 counts the same way, so the two backends agree exactly.
 """
@@ -64,8 +65,8 @@ def summarize(model: nn.Module, input_size: tuple[int, int, int]) -> ModelSummar
         if isinstance(module, nn.Conv2d):
             kh, kw = module.kernel_size
             macs[0] += output[0].numel() * (module.in_channels // module.groups) * kh * kw
-        elif isinstance(module, nn.Linear):
-            macs[0] += module.in_features * module.out_features
+        elif isinstance(module, nn.Linear):  # once per position when applied to a map or tokens (ConvNeXt, ViT)
+            macs[0] += output[0].numel() * module.in_features
 
     stages = list(model.named_children())
     handles = [module.register_forward_hook(record_stage(name)) for name, module in stages]

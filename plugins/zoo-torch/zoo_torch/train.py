@@ -31,6 +31,7 @@ from zoo.api import (
     TrainingProgress,
     ZooError,
     call_builder,
+    load_pretrained,
 )
 from zoo_torch import runtime
 from zoo_torch.data import DeviceImages
@@ -70,6 +71,8 @@ def fit(
         generator = torch.Generator(device=device).manual_seed(config.seed)
         prep = data.preprocessing
         model = build(spec, num_classes=data.num_classes, in_chans=prep.in_chans, img_size=prep.img_size)
+        if config.pretrained and (control is None or control.resume is None):  # a resumed state has its weights
+            load_pretrained(spec, model, config.weights)
         model = model.to(device, memory_format=torch.channels_last if channels_last else torch.preserve_format)
         if len(data.train) == 0:
             raise ZooError(f"no training images for {spec.name}; check --limit and --val-split")
