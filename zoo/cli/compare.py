@@ -119,8 +119,9 @@ def render(comparison: Comparison, columns: list[str], fmt: str, output: Path | 
             if timings:
                 render_rows(comparison.rows, ["model", *WALL_COLUMNS, "wall_s"], "table", console=stdout,
                             headers=HEADERS, title="wall seconds per phase")
-            elapsed = comparison.conditions.get("elapsed_s")
-            side_by_side = comparison.conditions.get("executor") == "ray" or (comparison.conditions.get("jobs") or 1) > 1
+            conditions = comparison.conditions
+            elapsed = conditions.get("elapsed_s")
+            side_by_side = conditions.get("executor") == "ray" or (conditions.get("jobs") or 1) > 1
             took = f" (elapsed {elapsed:.1f} s, jobs side by side)" if side_by_side and elapsed is not None else ""
             stdout.print(f"[dim]{wall_line(comparison.rows)}{took}[/]", highlight=False)
             if note := contended_note(comparison.rows):

@@ -56,7 +56,8 @@ def visible_gpus() -> list[str]:
         listing = subprocess.run([smi, "-L"], capture_output=True, text=True, timeout=10, check=False).stdout
     except (OSError, subprocess.TimeoutExpired):
         return []
-    return [f"cuda:{index}" for index, line in enumerate(line for line in listing.splitlines() if line.startswith("GPU"))]
+    gpus = [line for line in listing.splitlines() if line.startswith("GPU")]
+    return [f"cuda:{index}" for index in range(len(gpus))]
 
 
 def cpu_cores() -> int:
