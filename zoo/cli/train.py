@@ -61,6 +61,11 @@ def train(
     data_dir: Annotated[Optional[Path], Opt(help="Directory holding the dataset's files.")] = None,  # noqa: UP045
     plot: Annotated[Optional[Path], Opt(help="Write training curves to this PNG.")] = None,  # noqa: UP045
     fmt: Annotated[str, Opt("--format", "-f", help="table or json (the result on stdout).")] = "table",
+    nproc_per_node: Annotated[Optional[int], Opt(help="Data-parallel: processes per node, via torchrun (DDP).")] = None,  # noqa: UP045
+    nnodes: Annotated[int, Opt(help="Data-parallel: nodes (run the same command on each).")] = 1,
+    node_rank: Annotated[int, Opt(help="Data-parallel: this node's rank.")] = 0,
+    master_addr: Annotated[str, Opt(help="Data-parallel: rank 0's host.")] = "127.0.0.1",
+    master_port: Annotated[int, Opt(help="Data-parallel: rank 0's port.")] = 29500,
 ) -> None:
     """Train a model, score it on the test split, save a checkpoint and record the run.
 
@@ -92,6 +97,14 @@ def train(
         **opt.compile_settings(compile_, compile_mode), "channels_last": channels_last,
         "deterministic": deterministic or None, "limit": limit, "limit_test": limit_test, "save_every": save_every,
     }
+    if nproc_per_node is not None or nnodes > 1:
+        _launch_data_parallel(model, resume, nproc_per_node or 1, nnodes, node_rank, master_addr, master_port)
+        return
+    from zoo.run import distributed
+
+    if distributed.rank() > 0:  # a data-parallel rank under torchrun: rank 0 records and reports
+        distributed.train_replica(model, dataset, overrides=overrides, data_dir=data_dir, resume=resume)
+        return
     if resume is not None:
         result = resume_training(resume, overrides=overrides, data_dir=data_dir, progress=RichTrainingProgress(stderr))
     else:
@@ -120,6 +133,27 @@ def train(
     )
     if plot is not None:
         stderr.print(f"curves written to {plot}")
+
+
+def _launch_data_parallel(model: str | None, resume: str | None, nproc: int, nnodes: int, node_rank: int,
+                          master_addr: str, master_port: int) -> None:
+    """``zoo train`` again under torchrun, without the launch options; exits with its status."""
+    from zoo.run import distributed
+
+    if model is not None:
+        from zoo.plugins.registry import get_registry
+
+        distributed.check_backend(get_registry().model(model).spec.backend, model)
+    else:
+        from zoo.run.store import RunStore
+
+        store = RunStore(read_only=True)
+        record = store.get(store.resolve(str(resume)))
+        distributed.check_backend(record.backend, record.model)
+    code = distributed.launch(distributed.without_launch_options(sys.argv[1:]), nproc=nproc, nnodes=nnodes,
+                              node_rank=node_rank, master_addr=master_addr, master_port=master_port)
+    if code:
+        raise typer.Exit(code)
 
 
 def evaluate(
