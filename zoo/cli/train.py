@@ -65,7 +65,7 @@ def train(
     nnodes: Annotated[int, Opt(help="Data-parallel: nodes (run the same command on each).")] = 1,
     node_rank: Annotated[int, Opt(help="Data-parallel: this node's rank.")] = 0,
     master_addr: Annotated[str, Opt(help="Data-parallel: rank 0's host.")] = "127.0.0.1",
-    master_port: Annotated[int, Opt(help="Data-parallel: rank 0's port.")] = 29500,
+    master_port: Annotated[Optional[int], Opt(help="Data-parallel: rank 0's port \\[one node: a free one].")] = None,  # noqa: UP045
 ) -> None:
     """Train a model, score it on the test split, save a checkpoint and record the run.
 
@@ -136,7 +136,7 @@ def train(
 
 
 def _launch_data_parallel(model: str | None, resume: str | None, nproc: int, nnodes: int, node_rank: int,
-                          master_addr: str, master_port: int) -> None:
+                          master_addr: str, master_port: int | None) -> None:
     """``zoo train`` again under torchrun, without the launch options; exits with its status."""
     from zoo.run import distributed
 

@@ -10,6 +10,7 @@ no record. The backend does the data parallelism (zoo-torch: DDP, ``zoo_torch.di
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -27,6 +28,7 @@ from zoo.run.states import load_resume_point
 
 # Backends whose fit joins torchrun's process group (a plugin's own torch-based backend may be added).
 DATA_PARALLEL_BACKENDS = ("torch",)
+DEFAULT_PORT = 29500
 LAUNCH_OPTIONS = ("--nproc-per-node", "--nnodes", "--node-rank", "--master-addr", "--master-port")
 
 
@@ -64,19 +66,26 @@ def without_launch_options(argv: Sequence[str]) -> list[str]:
 
 
 def launch(argv: Sequence[str], *, nproc: int, nnodes: int = 1, node_rank: int = 0,
-           master_addr: str = "127.0.0.1", master_port: int = 29500) -> int:
-    """Run ``zoo <argv>`` under torchrun; its exit status (that of the first rank to fail, else 0)."""
+           master_addr: str = "127.0.0.1", master_port: int | None = None) -> int:
+    """Run ``zoo <argv>`` under torchrun; its exit status (that of the first rank to fail, else 0). One node
+    without a ``master_port`` runs torchrun ``--standalone`` (a free local port)."""
     if nproc < 1 or nnodes < 1 or not 0 <= node_rank < nnodes:
         raise UsageError("--nproc-per-node and --nnodes must be at least 1, --node-rank below --nnodes")
-    command = [sys.executable, "-m", "torch.distributed.run", f"--nproc-per-node={nproc}", f"--nnodes={nnodes}",
-               f"--node-rank={node_rank}", f"--master-addr={master_addr}", f"--master-port={master_port}",
-               "-m", "zoo", *argv]
+    if nnodes == 1 and master_port is None:
+        where = ["--standalone"]
+    else:
+        where = [f"--nnodes={nnodes}", f"--node-rank={node_rank}", f"--master-addr={master_addr}",
+                 f"--master-port={master_port or DEFAULT_PORT}"]
+    command = [sys.executable, "-m", "torch.distributed.run", f"--nproc-per-node={nproc}", *where, "-m", "zoo", *argv]
     env = {**os.environ}
     if "OMP_NUM_THREADS" not in env:  # torchrun would set 1; the cores are shared out instead
         env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // nproc))
+    process = subprocess.Popen(command, env=env)
     try:
-        return subprocess.call(command, env=env)
-    except KeyboardInterrupt:  # torchrun passed it on to the ranks, which saved a state
+        return process.wait()
+    except KeyboardInterrupt:  # pass it on (torchrun stops the ranks; each saves a state) and wait for them
+        process.send_signal(signal.SIGINT)
+        process.wait()
         return 130
 
 
