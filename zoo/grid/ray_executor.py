@@ -10,8 +10,10 @@ theirs reaches the store) and keeps the rows that finished.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -67,6 +69,13 @@ def run_on_ray(jobs: Sequence[Job], options: RayOptions, *,
                announce: Announce | None = None) -> tuple[list[JobResult], bool]:
     """Run ``jobs`` as Ray tasks; their results in order, and whether Ctrl-C stopped the run."""
     ray = _ray()
+    # Ray relays its workers' and raylet's lines to the driver's stdout: keep stdout for the table or JSON.
+    with contextlib.redirect_stdout(sys.stderr):
+        return _run(ray, jobs, options, announce)
+
+
+def _run(ray: Any, jobs: Sequence[Job], options: RayOptions,
+         announce: Announce | None) -> tuple[list[JobResult], bool]:
     from zoo.grid.ray_task import run_task
     from zoo.run.store import RunStore
     from zoo.run.transfer import import_packed_run
