@@ -30,7 +30,7 @@ def flag_contended(results: Sequence[JobResult]) -> list[JobResult]:
         overlapped = measured_now(result) and any(
             other.started_at < result.ended_at and result.started_at < other.ended_at
             and (other.host, other.device_share) == (result.host, result.device_share)
-            for position, other in enumerate(results) if position != index and other.started_at
+            for position, other in enumerate(results) if position != index and other.ended_at
         )
         if overlapped:
             result = dataclasses.replace(result, metrics={**result.metrics, CONTENDED: 1.0})
