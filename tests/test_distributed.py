@@ -227,3 +227,25 @@ def test_ddp_on_two_gloo_processes_matches_one_process(local, zoo_exe, base_env)
     scored = _zoo(zoo_exe, base_env, home, "evaluate", summary["checkpoint"], "--limit-test", "200", "-f", "json")
     assert scored.returncode == 0, scored.stderr
     assert json.loads(scored.stdout)["top1"] == pytest.approx(ddp["metrics"]["top1"])
+
+
+def test_ctrl_c_with_jobs_2_interrupts_every_worker_and_records_it(
+    zoo_exe: Path, base_env: dict[str, str], module_tmp: MakeDir
+) -> None:
+    home = module_tmp("jobs-ctrl-c")
+    log = home / "stderr.txt"
+    with log.open("w") as stderr:
+        process = subprocess.Popen(
+            [str(zoo_exe), "compare", "lenet5-torch", "--dataset", "digits", "--epochs", "50", "--batch-size", "20",
+             "--seeds", "0,1", "--jobs", "2", "--format", "json"],
+            stdout=subprocess.PIPE, stderr=stderr, text=True, env={**base_env, "ZOO_HOME": str(home)})
+        deadline = time.monotonic() + 120
+        while log.read_text().count("epoch 1/50") < 2 and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        process.send_signal(signal.SIGINT)
+        out, _ = process.communicate(timeout=120)
+    assert process.returncode == 130, log.read_text()[-2000:]
+    (row,) = json.loads(out)["rows"]
+    assert row["status"] == "interrupted"
+    runs = _runs(zoo_exe, base_env, home)
+    assert len(runs) == 2 and all(run["status"] == "interrupted" for run in runs)  # each saved a resumable state
