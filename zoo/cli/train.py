@@ -97,10 +97,11 @@ def train(
         **opt.compile_settings(compile_, compile_mode), "channels_last": channels_last,
         "deterministic": deterministic or None, "limit": limit, "limit_test": limit_test, "save_every": save_every,
     }
-    if nproc_per_node is not None or nnodes > 1:
+    from zoo.run import distributed
+
+    if (nproc_per_node is not None or nnodes > 1) and not _devices_here(model, resume, nproc_per_node or 1, nnodes):
         _launch_data_parallel(model, resume, nproc_per_node or 1, nnodes, node_rank, master_addr, master_port)
         return
-    from zoo.run import distributed
 
     if distributed.rank() > 0:  # a data-parallel rank under torchrun: rank 0 records and reports
         distributed.train_replica(model, dataset, overrides=overrides, data_dir=data_dir, resume=resume)
@@ -135,21 +136,40 @@ def train(
         stderr.print(f"curves written to {plot}")
 
 
+def _backend_of(model: str | None, resume: str | None) -> tuple[str, str]:
+    """(backend, model) of the model named, or of the run resumed."""
+    if model is not None:
+        from zoo.plugins.registry import get_registry
+
+        return get_registry().model(model).spec.backend, model
+    from zoo.run.store import RunStore
+
+    store = RunStore(read_only=True)
+    record = store.get(store.resolve(str(resume)))
+    return record.backend, record.model
+
+
+def _devices_here(model: str | None, resume: str | None, nproc: int, nnodes: int) -> bool:
+    """For a backend that spreads one process over several devices (zoo-keras on JAX): ask for them and say
+    so (True); False for a torchrun backend. Refuses other backends."""
+    from zoo.run import distributed
+
+    backend, name = _backend_of(model, resume)
+    distributed.check_backend(backend, name)
+    if not distributed.in_process(backend):
+        return False
+    if nnodes > 1:
+        raise UsageError(f"{name} trains data-parallel in one process (keras.distribution on JAX): --nnodes is "
+                         "for zoo-torch models")
+    distributed.use_local_devices(nproc)
+    return True
+
+
 def _launch_data_parallel(model: str | None, resume: str | None, nproc: int, nnodes: int, node_rank: int,
                           master_addr: str, master_port: int | None) -> None:
     """``zoo train`` again under torchrun, without the launch options; exits with its status."""
     from zoo.run import distributed
 
-    if model is not None:
-        from zoo.plugins.registry import get_registry
-
-        distributed.check_backend(get_registry().model(model).spec.backend, model)
-    else:
-        from zoo.run.store import RunStore
-
-        store = RunStore(read_only=True)
-        record = store.get(store.resolve(str(resume)))
-        distributed.check_backend(record.backend, record.model)
     code = distributed.launch(distributed.without_launch_options(sys.argv[1:]), nproc=nproc, nnodes=nnodes,
                               node_rank=node_rank, master_addr=master_addr, master_port=master_port)
     if code:

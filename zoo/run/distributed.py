@@ -26,8 +26,11 @@ from zoo.run.plan import plan_run, prepare_run
 from zoo.run.signals import stop_on_signals
 from zoo.run.states import load_resume_point
 
-# Backends whose fit joins torchrun's process group (a plugin's own torch-based backend may be added).
-DATA_PARALLEL_BACKENDS = ("torch",)
+# Backends whose fit joins torchrun's process group (a plugin's own torch-based backend may be added), and
+# those that spread one process's batches over several devices (zoo-keras on JAX: keras.distribution).
+TORCHRUN_BACKENDS = ("torch",)
+IN_PROCESS_BACKENDS = ("keras",)
+DEVICES_ENV = "ZOO_DATA_PARALLEL_DEVICES"
 DEFAULT_PORT = 29500
 LAUNCH_OPTIONS = ("--nproc-per-node", "--nnodes", "--node-rank", "--master-addr", "--master-port")
 
@@ -44,9 +47,24 @@ def world_size() -> int:
 
 def check_backend(backend: str, model: str) -> None:
     """Refuse a data-parallel run of a model whose backend cannot train one."""
-    if backend not in DATA_PARALLEL_BACKENDS:
-        raise UsageError(f"--nproc-per-node trains zoo-torch models data-parallel; {model} is a {backend} model "
-                         "(train it in one process; docs/distributed.md says what zoo-keras offers)")
+    if backend not in (*TORCHRUN_BACKENDS, *IN_PROCESS_BACKENDS):
+        raise UsageError(f"--nproc-per-node trains zoo-torch and zoo-keras (JAX) models data-parallel; {model} is "
+                         f"a {backend} model: train it in one process")
+
+
+def in_process(backend: str) -> bool:
+    """Whether ``backend`` spreads one process over several devices (no torchrun)."""
+    return backend in IN_PROCESS_BACKENDS
+
+
+def use_local_devices(count: int) -> None:
+    """Ask this process's backend for ``count`` devices (before any framework is imported): on a CPU, XLA shows
+    that many host devices, each with its share of the threads."""
+    if count < 1:
+        raise UsageError(f"--nproc-per-node must be at least 1, got {count}")
+    os.environ[DEVICES_ENV] = str(count)
+    flag = f"--xla_force_host_platform_device_count={count}"
+    os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {flag}".strip()
 
 
 def without_launch_options(argv: Sequence[str]) -> list[str]:
