@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 ZOO = Path(sys.executable).with_name("zoo")
-RECIPE = ["--dataset", "fashion-mnist", "--epochs", "1", "--limit", "6000", "--limit-test", "2000",
+RECIPE = ["--dataset", "fashion-mnist", "--epochs", "1", "--limit", "20000", "--limit-test", "2000",
           "--batch-size", "64", "--bench-steps", "5", "--bench-warmup", "2"]
 
 
