@@ -18,6 +18,7 @@ stdout = stdout_console()
 stderr = Console(stderr=True)
 
 Opt = typer.Option
+NPROC_HELP = "Data-parallel: zoo-torch processes per node (torchrun, DDP); zoo-keras on JAX: devices."
 COMPILE_HELP = ("torch.compile / XLA; --no-compile: eager \\[unset: the backend chooses; zoo-torch runs CUDA graphs "
                 "on a GPU run long enough to pay for them].")
 
@@ -61,7 +62,7 @@ def train(
     data_dir: Annotated[Optional[Path], Opt(help="Directory holding the dataset's files.")] = None,  # noqa: UP045
     plot: Annotated[Optional[Path], Opt(help="Write training curves to this PNG.")] = None,  # noqa: UP045
     fmt: Annotated[str, Opt("--format", "-f", help="table or json (the result on stdout).")] = "table",
-    nproc_per_node: Annotated[Optional[int], Opt(help="Data-parallel: processes per node, via torchrun (DDP).")] = None,  # noqa: UP045
+    nproc_per_node: Annotated[Optional[int], Opt(help=NPROC_HELP)] = None,  # noqa: UP045
     nnodes: Annotated[int, Opt(help="Data-parallel: nodes (run the same command on each).")] = 1,
     node_rank: Annotated[int, Opt(help="Data-parallel: this node's rank.")] = 0,
     master_addr: Annotated[str, Opt(help="Data-parallel: rank 0's host.")] = "127.0.0.1",
