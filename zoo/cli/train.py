@@ -162,6 +162,10 @@ def _devices_here(model: str | None, resume: str | None, nproc: int, nnodes: int
     if nnodes > 1:
         raise UsageError(f"{name} trains data-parallel in one process (keras.distribution on JAX): --nnodes is "
                          "for zoo-torch models")
+    import os
+
+    if os.environ.get("KERAS_BACKEND") != "jax":
+        raise UsageError(f"{name} trains data-parallel on JAX only: add --keras-backend jax")
     distributed.use_local_devices(nproc)
     return True
 
