@@ -90,6 +90,7 @@ def compare(
                for entry in by_backend(entries) for seed in seeds]
     pairs = [(entry.spec.backend, job) for entry, job in planned]
     began = time.perf_counter()
+    streamed: set[str] = set()  # models whose row on_row has had
     if executor == "ray":
         from zoo.grid.ray_executor import run_on_ray
 
@@ -101,8 +102,17 @@ def compare(
         from zoo.grid.placement import slots
 
         results, interrupted = run_parallel(pairs, slots(jobs, devices), announce=announce, timeout=timeout)
-    else:
-        results, interrupted = _run_in_turn(pairs, announce, timeout)
+    else:  # one job after another: each model's row is handed to on_row as soon as its seeds are done
+
+        def done(index: int, _result: JobResult, results: list[JobResult]) -> None:
+            entry = planned[index][0]
+            if on_row is not None and (index + 1 == len(planned) or planned[index + 1][0] is not entry):
+                mine = results[index + 1 - len(seeds):index + 1]
+                streamed.add(entry.name)
+                row = aggregate(entry.name, entry.spec.backend, entry.spec.variant, mine)
+                on_row({**row, "contended": any(is_contended(r) for r in mine if r.ok)})  # a reused run's flag
+
+        results, interrupted = _run_in_turn(pairs, announce, timeout, done)
     elapsed = time.perf_counter() - began
     results = flag_contended(results)
     _store_contention(results)
@@ -116,7 +126,7 @@ def compare(
         row["contended"] = any(is_contended(r) for r in mine if r.ok)
         rows.append(row)
         finished.extend(r for r in mine if r.ok)
-        if on_row is not None:
+        if on_row is not None and entry.name not in streamed:
             on_row(row)
     rows.sort(key=lambda r: (r["status"] != "ok", -(r.get("top1_mean") or -1.0)))
     conditions = conditions_from(
@@ -130,17 +140,19 @@ def compare(
     return Comparison(rows, conditions, interrupted, finished)
 
 
-def _run_in_turn(pairs: Sequence[tuple[str, Job]], announce: Announce | None,
-                 timeout: float | None) -> tuple[list[JobResult], bool]:
-    """One worker, one job after another (``--jobs 1``); Ctrl-C ends the comparison after the current job."""
+def _run_in_turn(pairs: Sequence[tuple[str, Job]], announce: Announce | None, timeout: float | None,
+                 done: Callable[[int, JobResult, list[JobResult]], None]) -> tuple[list[JobResult], bool]:
+    """One worker, one job after another (``--jobs 1``); ``done(index, result, results so far)`` after each
+    job. Ctrl-C ends the comparison after the current job."""
     results: list[JobResult] = []
     with WorkerPool(announce, timeout) as pool:
-        for backend, job in pairs:
+        for index, (backend, job) in enumerate(pairs):
             try:
                 results.append(_run(pool, backend, job))
             except KeyboardInterrupt:
                 results.append(JobResult.failed("interrupted by the user", status="interrupted", model=job.model))
                 return results, True
+            done(index, results[-1], results)
     return results, False
 
 
