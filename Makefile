@@ -14,9 +14,10 @@ $(STAMP): pyproject.toml plugins/zoo-torch/pyproject.toml plugins/zoo-keras/pypr
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	# torch and torchvision are pinned to the releases this machine's pip serves from local disk.
-	# zoo-keras[jax] brings JAX (CPU), so Keras on JAX and on PyTorch are tested too.
+	# zoo-keras[jax] brings JAX (CPU), so Keras on JAX and on PyTorch are tested too; zoo[ray] brings Ray
+	# for zoo compare --executor ray, tested on a local cluster.
 	$(BIN)/pip install --quiet "torch==2.14.1" "torchvision==0.29.1"
-	$(BIN)/pip install --quiet -e '.[test,onnx]' -e plugins/zoo-torch -e plugins/zoo-timm -e 'plugins/zoo-keras[jax]' \
+	$(BIN)/pip install --quiet -e '.[test,onnx,ray]' -e plugins/zoo-torch -e plugins/zoo-timm -e 'plugins/zoo-keras[jax]' \
 	  -e examples/zoo-lenet
 	touch $@
 

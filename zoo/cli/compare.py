@@ -87,6 +87,15 @@ def wall_line(rows: list[dict[str, Any]]) -> str:
     return f"wall {total:.1f} s: {phases}"
 
 
+def contended_note(rows: list[dict[str, Any]]) -> str:
+    """The line under the table naming the rows whose speed was measured while other jobs shared the device."""
+    names = [row["model"] for row in rows if row.get("contended")]
+    if not names:
+        return ""
+    return (f"contended: the speed of {', '.join(names)} was measured while other jobs shared the device "
+            "(--jobs, Ray); do not compare it with uncontended figures (rerun with --jobs 1 --rerun)")
+
+
 def render(comparison: Comparison, columns: list[str], fmt: str, output: Path | None, title: str,
            timings: bool = False) -> None:
     """Print or write the comparison in ``fmt``; the table goes with a conditions header. ``zoo compare``'s
@@ -110,7 +119,13 @@ def render(comparison: Comparison, columns: list[str], fmt: str, output: Path | 
             if timings:
                 render_rows(comparison.rows, ["model", *WALL_COLUMNS, "wall_s"], "table", console=stdout,
                             headers=HEADERS, title="wall seconds per phase")
-            stdout.print(f"[dim]{wall_line(comparison.rows)}[/]", highlight=False)
+            conditions = comparison.conditions
+            elapsed = conditions.get("elapsed_s")
+            side_by_side = conditions.get("executor") == "ray" or (conditions.get("jobs") or 1) > 1
+            took = f" (elapsed {elapsed:.1f} s, jobs side by side)" if side_by_side and elapsed is not None else ""
+            stdout.print(f"[dim]{wall_line(comparison.rows)}{took}[/]", highlight=False)
+            if note := contended_note(comparison.rows):
+                stdout.print(f"[yellow]{note}[/]", highlight=False)
         for row in comparison.rows:
             if row.get("reason"):
                 stderr.print(Text.assemble((row["model"], "red"), ": ", row["reason"]))
@@ -161,6 +176,13 @@ def compare(
     output: Annotated[Optional[Path], Opt(help="Write the result here instead of stdout.")] = None,  # noqa: UP045
     plot: Annotated[Optional[Path], Opt(help="PNG: accuracy vs inference throughput, and training curves.")] = None,  # noqa: UP045
     timings: Annotated[bool, Opt("--timings", help="Also a table of each model's wall seconds per phase.")] = False,
+    deterministic: Annotated[bool, Opt(help="Deterministic algorithms (slower).")] = False,
+    jobs: Annotated[int, Opt("--jobs", "-j", help="Workers at once; CPU threads and --devices shared out.")] = 1,
+    devices: Annotated[Optional[str], Opt(help="With --jobs: devices to share out, e.g. cuda:0,cuda:1.")] = None,  # noqa: UP045
+    executor: Annotated[str, Opt(help="local, or ray: each (model, seed) a Ray task.")] = "local",
+    address: Annotated[Optional[str], Opt(help="Ray cluster: auto or ray://HOST:PORT \\[a local one].")] = None,  # noqa: UP045
+    ray_gpus: Annotated[Optional[float], Opt(help="GPUs per Ray task \\[1 on a GPU cluster, else 0].")] = None,  # noqa: UP045
+    ray_cpus: Annotated[float, Opt(help="CPUs (threads) per Ray task.")] = 1.0,
 ) -> None:
     """Train, test and time every matching model; one table sorted by accuracy."""
     from zoo.grid.comparison import compare as run_compare
@@ -176,7 +198,8 @@ def compare(
                  "weight_decay": weight_decay, "label_smoothing": label_smoothing, "scheduler": scheduler,
                  "augment": augment, "image_size": image_size, "min_image_size": min_image_size,
                  "limit": limit, "limit_test": limit_test,
-                 "device": device, "precision": precision, "pretrained": pretrained, "weights": weights}
+                 "device": device, "precision": precision, "pretrained": pretrained, "weights": weights,
+                 "deterministic": deterministic or None}
     from zoo.api.config import TrainConfig
 
     TrainConfig.build(overrides)  # bad values fail here, before any worker starts
@@ -184,10 +207,26 @@ def compare(
         from zoo.cli.plots import check_plot_path
 
         check_plot_path(plot)
+    from zoo.grid.jobs import RayOptions
+    from zoo.grid.placement import parse_devices
+
+    if executor not in ("local", "ray"):
+        raise UsageError(f"--executor must be local or ray, got {executor!r}")
+    if jobs < 1:
+        raise UsageError(f"--jobs must be at least 1, got {jobs}")
+    if executor == "ray" and (jobs != 1 or devices):
+        raise UsageError("--jobs and --devices are for the local executor; Ray places its tasks itself "
+                         "(--ray-cpus, --ray-gpus)")
+    if executor != "ray" and (address or ray_gpus is not None or ray_cpus != 1.0):
+        raise UsageError("--address, --ray-gpus and --ray-cpus need --executor ray")
+    if ray_cpus <= 0 or (ray_gpus is not None and ray_gpus < 0):
+        raise UsageError("--ray-cpus must be above 0 and --ray-gpus at least 0")
     comparison = run_compare(
         patterns or (), dataset, exclude=exclude, family=family, seeds=parse_seeds(seeds), overrides=overrides,
         rerun=rerun, data_dir=data_dir, bench_steps=bench_steps, bench_warmup=bench_warmup,
         announce=lambda line: stderr.print(line, highlight=False, markup=False, soft_wrap=True),
+        jobs=jobs, devices=parse_devices(devices), executor=executor,
+        ray=RayOptions(address=address, num_gpus=ray_gpus, num_cpus=ray_cpus),
     )
     render(comparison, COMPARE_COLUMNS, fmt, output, f"zoo compare on {dataset}", timings=timings)
     if plot is not None:

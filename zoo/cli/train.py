@@ -18,6 +18,7 @@ stdout = stdout_console()
 stderr = Console(stderr=True)
 
 Opt = typer.Option
+NPROC_HELP = "Data-parallel: zoo-torch processes per node (torchrun, DDP); zoo-keras on JAX: devices."
 COMPILE_HELP = ("torch.compile / XLA; --no-compile: eager \\[unset: the backend chooses; zoo-torch runs CUDA graphs "
                 "on a GPU run long enough to pay for them].")
 
@@ -63,6 +64,11 @@ def train(
     data_dir: Annotated[Optional[Path], Opt(help="Directory holding the dataset's files.")] = None,  # noqa: UP045
     plot: Annotated[Optional[Path], Opt(help="Write training curves to this PNG.")] = None,  # noqa: UP045
     fmt: Annotated[str, Opt("--format", "-f", help="table or json (the result on stdout).")] = "table",
+    nproc_per_node: Annotated[Optional[int], Opt(help=NPROC_HELP)] = None,  # noqa: UP045
+    nnodes: Annotated[int, Opt(help="Data-parallel: nodes (run the same command on each).")] = 1,
+    node_rank: Annotated[int, Opt(help="Data-parallel: this node's rank.")] = 0,
+    master_addr: Annotated[str, Opt(help="Data-parallel: rank 0's host.")] = "127.0.0.1",
+    master_port: Annotated[Optional[int], Opt(help="Data-parallel: rank 0's port \\[one node: a free one].")] = None,  # noqa: UP045
 ) -> None:
     """Train a model, score it on the test split, save a checkpoint and record the run.
 
@@ -94,6 +100,15 @@ def train(
         **opt.compile_settings(compile_, compile_mode), "channels_last": channels_last,
         "deterministic": deterministic or None, "limit": limit, "limit_test": limit_test, "save_every": save_every,
     }
+    from zoo.run import distributed
+
+    if (nproc_per_node is not None or nnodes > 1) and not _devices_here(model, resume, nproc_per_node or 1, nnodes):
+        _launch_data_parallel(model, resume, nproc_per_node or 1, nnodes, node_rank, master_addr, master_port)
+        return
+
+    if distributed.rank() > 0:  # a data-parallel rank under torchrun: rank 0 records and reports
+        distributed.train_replica(model, dataset, overrides=overrides, data_dir=data_dir, resume=resume)
+        return
     if resume is not None:
         result = resume_training(resume, overrides=overrides, data_dir=data_dir, progress=RichTrainingProgress(stderr))
     else:
@@ -122,6 +137,50 @@ def train(
     )
     if plot is not None:
         stderr.print(f"curves written to {plot}")
+
+
+def _backend_of(model: str | None, resume: str | None) -> tuple[str, str]:
+    """(backend, model) of the model named, or of the run resumed."""
+    if model is not None:
+        from zoo.plugins.registry import get_registry
+
+        return get_registry().model(model).spec.backend, model
+    from zoo.run.store import RunStore
+
+    store = RunStore(read_only=True)
+    record = store.get(store.resolve(str(resume)))
+    return record.backend, record.model
+
+
+def _devices_here(model: str | None, resume: str | None, nproc: int, nnodes: int) -> bool:
+    """For a backend that spreads one process over several devices (zoo-keras on JAX): ask for them and say
+    so (True); False for a torchrun backend. Refuses other backends."""
+    from zoo.run import distributed
+
+    backend, name = _backend_of(model, resume)
+    distributed.check_backend(backend, name)
+    if not distributed.in_process(backend):
+        return False
+    if nnodes > 1:
+        raise UsageError(f"{name} trains data-parallel in one process (keras.distribution on JAX): --nnodes is "
+                         "for zoo-torch models")
+    import os
+
+    if os.environ.get("KERAS_BACKEND") != "jax":
+        raise UsageError(f"{name} trains data-parallel on JAX only: add --keras-backend jax")
+    distributed.use_local_devices(nproc)
+    return True
+
+
+def _launch_data_parallel(model: str | None, resume: str | None, nproc: int, nnodes: int, node_rank: int,
+                          master_addr: str, master_port: int | None) -> None:
+    """``zoo train`` again under torchrun, without the launch options; exits with its status."""
+    from zoo.run import distributed
+
+    code = distributed.launch(distributed.without_launch_options(sys.argv[1:]), nproc=nproc, nnodes=nnodes,
+                              node_rank=node_rank, master_addr=master_addr, master_port=master_port)
+    if code:
+        raise typer.Exit(code)
 
 
 def evaluate(

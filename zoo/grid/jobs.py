@@ -93,6 +93,12 @@ class JobResult:
     timings: dict[str, float] = field(default_factory=dict)
     worker_pid: int | None = None
     wall_seconds: float = 0.0
+    # Where and when the job ran (``time.time()`` of its host), to tell which figures were measured while
+    # other jobs shared the same device (``zoo.grid.contention``).
+    host: str = ""
+    device_share: str = ""
+    started_at: float = 0.0
+    ended_at: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -120,3 +126,17 @@ class JobResult:
     def with_wall(self, seconds: float) -> JobResult:
         """This result with the driver's wall seconds for the whole job."""
         return dataclasses.replace(self, wall_seconds=seconds)
+
+
+@dataclass(frozen=True)
+class RayOptions:
+    """How ``zoo compare --executor ray`` reaches its cluster and what each (model, seed) task asks for.
+
+    ``address``: ``None`` starts a local cluster for this comparison, ``"auto"`` joins the one ``ray start``
+    runs on this machine, ``ray://HOST:PORT`` a remote one. ``num_gpus``: ``None`` is one GPU per task on a
+    cluster that has GPUs, none otherwise. ``num_cpus``: the CPU threads a task may use (and reserves).
+    """
+
+    address: str | None = None
+    num_gpus: float | None = None
+    num_cpus: float = 1.0

@@ -46,8 +46,8 @@ class WorkerOutcome:
 class _Worker:
     """One ``python -m zoo.grid.worker --serve`` process: job lines in on stdin, stderr relayed."""
 
-    def __init__(self, announce: Announce | None) -> None:
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    def __init__(self, announce: Announce | None, env: dict[str, str] | None = None) -> None:
+        env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "zoo.grid.worker", "--serve"],
@@ -109,8 +109,9 @@ class _Worker:
 class WorkerPool:
     """Runs jobs in worker processes, reusing the live one while jobs keep the same ``key`` (the backend)."""
 
-    def __init__(self, announce: Announce | None = None, timeout: float | None = None) -> None:
-        self.announce, self.timeout = announce, timeout
+    def __init__(self, announce: Announce | None = None, timeout: float | None = None,
+                 env: dict[str, str] | None = None) -> None:
+        self.announce, self.timeout, self.env = announce, timeout, env
         self._key: str | None = None
         self._worker: _Worker | None = None
 
@@ -126,6 +127,19 @@ class WorkerPool:
             self._worker.close()
         self._worker, self._key = None, None
 
+    @property
+    def key(self) -> str | None:
+        """The backend whose worker is live, if any (a job of the same backend reuses it)."""
+        return self._key
+
+    def interrupt(self) -> None:
+        """Pass Ctrl-C on to the live worker from another thread (``--jobs``): its run saves a resumable state,
+        the job waiting on it ends without a result."""
+        worker = self._worker
+        if worker is not None and worker.process.poll() is None:
+            with contextlib.suppress(OSError):
+                worker.process.send_signal(signal.SIGINT)
+
     def _drop(self) -> None:
         self._worker, self._key = None, None
 
@@ -133,7 +147,7 @@ class WorkerPool:
         if self._worker is not None and (self._key != key or self._worker.process.poll() is not None):
             self.close()
         if self._worker is None:
-            self._worker, self._key = _Worker(self.announce), key
+            self._worker, self._key = _Worker(self.announce, self.env), key
         return self._worker
 
     def run(self, key: str, job: dict[str, Any]) -> WorkerOutcome:

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from zoo.api.atomic import atomic_write_text
 from zoo.api.backend import Backend, BenchConfig, Throughput
@@ -23,6 +25,11 @@ from zoo.api.config import TrainConfig
 from zoo.api.errors import ZooError
 from zoo.api.specs import ModelSpec
 from zoo.grid.jobs import BENCH, Job, JobResult
+
+if TYPE_CHECKING:
+    from zoo.run.records import RunRecord
+
+Finder = Callable[[str], "RunRecord | None"]
 
 # With a steady-state figure from the run, the bare training step only sets the loop efficiency's scale:
 # time this many steps (after this many warm-up steps) instead of --bench-steps and --bench-warmup.
@@ -80,7 +87,13 @@ def _run_phases(metrics: dict[str, float]) -> dict[str, float]:
             "eval": metrics.get("val_seconds", 0.0) + metrics.get("test_seconds", 0.0)}
 
 
-def run_train_job(job: Job) -> JobResult:
+def device_share() -> str:
+    """What this process shares with others on its host: the GPUs it sees, or the CPU."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES", "").strip()
+    return f"cuda:{visible}" if visible and visible != "-1" else "cpu"
+
+
+def run_train_job(job: Job, finished: Finder | None = None) -> JobResult:
     """Train (or reuse a finished run), then measure throughput and size of one model.
 
     ``timings`` says where this worker's seconds went: ``start`` (from the parent's spawn until the run
@@ -88,7 +101,8 @@ def run_train_job(job: Job) -> JobResult:
     fingerprint), then ``compile``, ``train`` and ``eval`` of a run trained now (zero for a reused one),
     and ``bench`` (bare-step timing). The run is planned
     and its data loaded once; the stored run with the same key (model as built, data, recipe, versions)
-    is reused, else the same prepared run trains.
+    is reused, else the same prepared run trains. ``finished`` looks the key up instead of this host's store
+    (a Ray task: the driver's finished runs); new figures of such a run are left to the driver to record.
     """
     from rich.console import Console
 
@@ -98,7 +112,7 @@ def run_train_job(job: Job) -> JobResult:
     from zoo.run.training import train_prepared
 
     assert job.dataset is not None
-    started = time.perf_counter()
+    started, started_at = time.perf_counter(), time.time()
     plan = plan_run(job.model, job.dataset, overrides=job.settings)  # imports the framework on a first job
     timings = {"start": max(0.0, time.time() - job.spawned_at)} if job.spawned_at else {}
     spec, config = plan.spec, plan.config
@@ -107,7 +121,8 @@ def run_train_job(job: Job) -> JobResult:
     prepared = prepare_run(plan, job.data_dir)  # the data, and the model built once to fingerprint it
     prepare_seconds = time.perf_counter() - preparing
     store = RunStore()
-    record = None if job.rerun else store.find_finished(prepared.reuse_key)
+    lookup = finished or store.find_finished
+    record = None if job.rerun else lookup(prepared.reuse_key)
     if record is None:
         print(f"{label}: training", file=sys.stderr, flush=True)
         result = train_prepared(prepared, progress=RichTrainingProgress(Console(stderr=True), label=label))
@@ -126,7 +141,8 @@ def run_train_job(job: Job) -> JobResult:
         base = replace(_bench_config(job, input_size, prepared.data.num_classes, config), execution=record.execution)
         measured = _bare_step(plan.backend, spec, base, steady="train_steady_samples_per_sec" in metrics)
         numeric = {k: float(v) for k, v in measured.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
-        store.log_metrics(record.id, numeric)
+        if finished is None or source == "measured":
+            store.log_metrics(record.id, numeric)
         metrics.update(numeric)
         throughput_source = "measured"
     else:
@@ -138,6 +154,7 @@ def run_train_job(job: Job) -> JobResult:
         history=record.epochs, input_size=input_size, batch_size=config.batch_size, precision=config.precision,
         execution=record.execution, environment=record.environment, recipe=config.recipe(), timings=timings,
         worker_pid=os.getpid(), wall_seconds=time.perf_counter() - started,
+        host=socket.gethostname(), device_share=device_share(), started_at=started_at, ended_at=time.time(),
     )
 
 
@@ -153,7 +170,7 @@ def run_bench_job(job: Job) -> JobResult:
     backend = get_backend(spec.backend)
     input_size = job.input_size or spec.input_size
     check_input_size(spec, input_size[1:])
-    started = time.perf_counter()
+    started, started_at = time.perf_counter(), time.time()
     measured = _measure(backend, spec, _bench_config(job, input_size, job.num_classes, config))
     summary = backend.summarize(spec, num_classes=job.num_classes, input_size=input_size)
     return JobResult(
@@ -162,6 +179,7 @@ def run_bench_job(job: Job) -> JobResult:
         metrics={**measured, "param_count": summary.param_count, "macs": summary.macs},
         environment={**core_environment(), **backend.environment(config.device)},
         worker_pid=os.getpid(), wall_seconds=time.perf_counter() - started,
+        host=socket.gethostname(), device_share=device_share(), started_at=started_at, ended_at=time.time(),
     )
 
 
@@ -191,18 +209,22 @@ def run_job(job_path: str, result_path: str) -> int:
     """Run the job in ``job_path`` and write its result to ``result_path``: 0 when it succeeded,
     1 when it failed (the result says why), 130 when interrupted (no result)."""
     job = Job.from_json(json.loads(Path(job_path).read_text()))
-    runner = run_bench_job if job.kind == BENCH else run_train_job
     try:
-        result = runner(job)
-        code = 0
-    except ZooError as exc:
-        result, code = JobResult.failed(str(exc), model=job.model), 1
+        result = execute(job)
     except KeyboardInterrupt:
         return 130
-    except Exception as exc:
-        result, code = JobResult.failed(f"{type(exc).__name__}: {exc}", model=job.model), 1
     atomic_write_text(result_path, json.dumps(result.to_json(), default=str))
-    return code
+    return 0 if result.ok else 1
+
+
+def execute(job: Job, finished: Finder | None = None) -> JobResult:
+    """Run ``job`` here; an error becomes a failed result that says why (Ctrl-C propagates)."""
+    try:
+        return run_bench_job(job) if job.kind == BENCH else run_train_job(job, finished)
+    except ZooError as exc:
+        return JobResult.failed(str(exc), model=job.model)
+    except Exception as exc:
+        return JobResult.failed(f"{type(exc).__name__}: {exc}", model=job.model)
 
 
 if __name__ == "__main__":

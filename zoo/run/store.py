@@ -13,7 +13,7 @@ import os
 import socket
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from datetime import datetime, timezone
 from fnmatch import fnmatchcase
@@ -151,6 +151,52 @@ class RunStore(SqliteFile):
                              [(run_id, str(name), float(value)) for name, value in (metrics or {}).items()])
             conn.executemany("INSERT INTO artifacts (run_id, kind, path, sha256) VALUES (?, ?, ?, ?)",
                              [(run_id, kind, path, digest) for kind, path, digest in artifacts])
+        return run_id
+
+    def import_run(self, record: Mapping[str, Any], place: Callable[[int], Path]) -> int:
+        """Record a finished run trained elsewhere (a Ray task's private store, ``record`` as
+        :func:`dataclasses.asdict` gives a :class:`RunRecord`) under a new id of this store.
+
+        ``place(run_id)`` puts the run's files in their folder here and returns it. Until that is done the
+        run reads ``running`` (owned by this process, so ``crashed`` should it die); then its epochs, metrics,
+        artifacts (their paths moved to the new folder) and its original times land in one transaction.
+        """
+        now = utc_now()
+        with self._transaction() as conn:
+            cursor = conn.execute(
+                "INSERT INTO runs (model, backend, dataset, recipe, environment, reuse_key, status, pid, hostname,"
+                " started, heartbeat) VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)",
+                (record["model"], record["backend"], record["dataset"], _to_json(record["recipe"]),
+                 _to_json(record["environment"]), record["reuse_key"], os.getpid(), self._host,
+                 record.get("started") or now, now),
+            )
+            run_id = int(cursor.lastrowid)
+        try:
+            folder = place(run_id)
+        except BaseException as exc:
+            self.fail_run(run_id, f"its files could not be brought here: {type(exc).__name__}: {exc}")
+            raise
+        source = str(record.get("output_dir") or "")
+        details = dict(record.get("fit_details") or {})
+        with self._transaction() as conn:
+            for epoch in record.get("epochs", ()):
+                conn.execute(
+                    f"INSERT OR REPLACE INTO epochs (run_id, {', '.join(EPOCH_FIELDS)})"
+                    f" VALUES (?, {', '.join('?' for _ in EPOCH_FIELDS)})", (run_id, *epoch_values(epoch)))
+            conn.executemany("INSERT INTO metrics (run_id, name, value) VALUES (?, ?, ?)",
+                             [(run_id, str(k), float(v)) for k, v in (record.get("metrics") or {}).items()])
+            for artifact in record.get("artifacts", ()):
+                path = str(artifact["path"])
+                if source and path.startswith(source):
+                    path = str(folder) + path[len(source):]
+                conn.execute("INSERT INTO artifacts (run_id, kind, path, sha256) VALUES (?, ?, ?, ?)",
+                             (run_id, artifact["kind"], path, artifact["sha256"]))
+            conn.execute(
+                "UPDATE runs SET status = 'finished', finished = ?, heartbeat = ?, output_dir = ?, execution = ?,"
+                " fit_details = ? WHERE id = ?",
+                (record.get("finished") or utc_now(), utc_now(), str(folder), record.get("execution"),
+                 json.dumps(details, default=str), run_id),
+            )
         return run_id
 
     def heartbeat(self, run_id: int) -> None:

@@ -163,6 +163,16 @@ def fit(build: Any, data: TrainingData, config: TrainConfig, progress: TrainingP
     the saved state and training continues at its epoch and step; an epoch resumed
     part-way is trained by its own ``fit`` call, the remaining epochs by a second one.
     """
+    from zoo_keras.parallel import data_parallel
+
+    with data_parallel(config.batch_size) as parallel:
+        result = _fit(build, data, config, progress, control)
+    result.extra.update(parallel)
+    return result
+
+
+def _fit(build: Any, data: TrainingData, config: TrainConfig, progress: TrainingProgress,
+         control: RunControl | None) -> FitResult:
     started = time.perf_counter()
     device = resolve_device(config.device)
     set_random_seed(config.seed)

@@ -33,7 +33,7 @@ from zoo.api import (
     call_builder,
     load_pretrained,
 )
-from zoo_torch import runtime
+from zoo_torch import distributed, runtime
 from zoo_torch.data import DeviceImages
 from zoo_torch.execution import Execution, choose_execution
 from zoo_torch.state import FORMAT, SUFFIX, PartialEpoch, finite, read_state, restore, write_state
@@ -64,7 +64,10 @@ def fit(
     an epoch included. A NaN/inf loss raises ``NonFiniteLoss`` and saves nothing.
     """
     started = time.perf_counter()
-    device = runtime.resolve_device(config.device)
+    here = distributed.world()
+    device = distributed.device_for(runtime.resolve_device(config.device), here)
+    if here.parallel:
+        distributed.join(device)
     channels_last = runtime.use_channels_last(config.channels_last, device)
     with runtime.deterministic(config.deterministic):
         torch.manual_seed(config.seed)
@@ -88,17 +91,24 @@ def fit(
             "precision": config.precision,
             "optimizer": type(optimizer).__name__,
         }
+        if here.parallel:
+            extra["distributed"] = {"world_size": here.size, "backend": "nccl" if device.type == "cuda" else "gloo",
+                                    "global_batch": config.batch_size, "lr_scaling": "none (the batch is global)"}
         loop = _Loop(model, optimizer, scheduler, generator, device, train, config, data.augmentation, progress,
-                     control, steps)
+                     control, steps, here)
         first_epoch, resumed = 1, None
         if control is not None and control.resume is not None:
             first_epoch, resumed = loop.resume(control.resume, extra)
         to_train = (config.epochs - first_epoch + 1) * steps - (resumed.step if resumed is not None else 0)
-        execution = choose_execution(config.compile, config.compile_mode, device.type, to_train)
+        # DDP hooks into autograd per module: eager steps (torch.compile and CUDA graphs are single-process here).
+        execution = choose_execution(False if here.parallel else config.compile, config.compile_mode,
+                                     device.type, 0 if here.parallel else to_train)
         extra.update(compiled=execution.compiled, compile_mode=execution.compile_mode, execution=execution.name,
-                     execution_reason=execution.reason)
+                     execution_reason="data-parallel (DDP): eager steps" if here.parallel else execution.reason)
         loop.execution = execution
         loop.step_model = torch.compile(model, mode=execution.compile_mode) if execution.compiled else model
+        if here.parallel:
+            loop.step_model = distributed.wrap(model, device)
         # CUDA graphs replay one shape: validation (and each epoch's short last batch) runs eagerly.
         eval_model = model if execution.graphs else loop.step_model
         for epoch in range(first_epoch, config.epochs + 1):
@@ -111,7 +121,7 @@ def fit(
             loss, accuracy = loop.train_epoch(epoch, partial)
             train_seconds = time.perf_counter() - epoch_start  # loss.item() above synchronised
             val_loss = val_accuracy = None
-            if val is not None:
+            if val is not None and here.primary:  # the other ranks go on and wait at the next step's gradients
                 val_loss, val_accuracy = evaluate(eval_model, val, config.batch_size, device, config.precision,
                                                   label_smoothing=config.label_smoothing)
             if scheduler is not None:
@@ -137,6 +147,8 @@ def fit(
             progress.end_epoch(metrics)
             loop.end_epoch(epoch)
         model.eval()
+        if here.parallel:
+            distributed.leave()
         return FitResult(
             model=model,
             history=loop.history,
@@ -172,8 +184,10 @@ class _Loop:
         progress: TrainingProgress,
         control: RunControl | None,
         steps: int,
+        here: distributed.World | None = None,
     ) -> None:
         self.model, self.step_model = model, model
+        self.world = here or distributed.World()
         self.optimizer, self.scheduler, self.generator, self.device = optimizer, scheduler, generator, device
         self.train, self.config, self.augmentation, self.progress = train, config, augmentation, progress
         self.control, self.steps = control, steps
@@ -231,13 +245,16 @@ class _Loop:
         if partial is not None:
             loss_sum, correct = partial.loss_sum.clone(), partial.correct.clone()
             seen, first = partial.seen, partial.step
+            if not self.world.primary:  # the saved sums are the world's: counted once, on rank 0
+                loss_sum.zero_()
+                correct.zero_()
         else:
             loss_sum = torch.zeros((), device=device)
             correct = torch.zeros((), device=device, dtype=torch.int64)
             seen, first = 0, 0
         losses = torch.zeros(self.steps, device=device)
         checked = first
-        stop = self.control.stop_requested if self.control is not None else _never
+        stop = self.stop_requested
         warmup_end = first + min(self.execution.warmup_steps, self.steps - first) if self._warmup_pending else first
         self._warmup_pending = False
         self.warmup = WarmUp()
@@ -245,6 +262,10 @@ class _Loop:
             batch = batches[step - 1]
             x = train.inputs(batch, self.augmentation, self.generator)
             y = train.labels[batch]
+            weight = 1.0
+            if self.world.parallel:  # every rank made the whole batch (same draws); it trains on its slice
+                part, weight = distributed.shard(batch, self.world)
+                x, y = x[part], y[part]
             runner = model
             if graphs:
                 if batch.numel() == config.batch_size:
@@ -255,12 +276,12 @@ class _Loop:
                 logits = runner(x)
                 loss = F.cross_entropy(logits.float(), y, label_smoothing=config.label_smoothing)
             self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            (loss * (weight * len(y)) if self.world.parallel else loss).backward()
             self.optimizer.step()
             loss = loss.detach()
             losses[step - 1] = loss
-            loss_sum += loss * batch.numel()
-            correct += (logits.detach().argmax(1) == y).sum()
+            loss_sum += loss * (len(y) if weight else 0)
+            correct += (logits.detach().argmax(1) == y).sum() if weight else 0
             seen += batch.numel()
             if step == warmup_end:
                 runtime.synchronize(device)  # the warm-up's only synchronisation
@@ -272,18 +293,27 @@ class _Loop:
                 checked = step
             if step < self.steps and stop():
                 _check_losses(losses, checked, step, epoch)
+                if self.world.parallel:
+                    loss_sum, correct = distributed.total(loss_sum), distributed.total(correct)
                 saved = self.save(epoch - 1, step, PartialEpoch(step, loss_sum, correct, seen), epoch_start,
                                   where=(epoch, step))
                 raise TrainingInterrupted(f"training stopped at epoch {epoch}, step {step} of {self.steps}; {saved}",
                                           epoch=epoch - 1, step=step)
         _check_losses(losses, checked, self.steps, epoch)
+        if self.world.parallel:
+            loss_sum, correct = distributed.total(loss_sum), distributed.total(correct)
         return loss_sum.item() / len(train), correct.item() / len(train)
+
+    def stop_requested(self) -> bool:
+        """Whether to stop after this step: asked here, or (data-parallel) on any rank, so that all stop at once."""
+        asked = self.control is not None and self.control.stop_requested()
+        return distributed.agree(asked, self.device) if self.world.parallel else asked
 
     def end_epoch(self, epoch: int) -> None:
         """Save after ``epoch`` when the control asks (or a stop is pending); stop if one is."""
         if self.control is None:
             return
-        stop = self.control.stop_requested()
+        stop = self.stop_requested()
         saved = "no state was saved"
         if self.control.should_save(epoch, self.config.epochs) or stop:
             saved = self.save(epoch, 0, None, self.generator.get_state(), where=(epoch, self.steps))
@@ -311,10 +341,6 @@ class _Loop:
         path = self.control.save_state(epoch=epoch, step=step, history=list(self.history), writer=writer,
                                        suffix=SUFFIX, extra=extra)
         return "no state was saved (no state directory)" if path is None else f"its state is in {path.parent}"
-
-
-def _never() -> bool:
-    return False
 
 
 def _check_losses(losses: Tensor, start: int, end: int, epoch: int) -> None:

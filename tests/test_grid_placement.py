@@ -1,0 +1,58 @@
+"""How ``--jobs N`` shares devices and threads out, which results count as contended, and the torchrun
+command line ``--nproc-per-node`` builds (pure functions: no worker starts here)."""
+
+from __future__ import annotations
+
+import pytest
+
+from zoo.api.errors import UsageError
+from zoo.grid.contention import flag_contended, is_contended
+from zoo.grid.jobs import JobResult
+from zoo.grid.placement import parse_devices, slots
+from zoo.run.distributed import without_launch_options
+
+
+def test_cpu_slots_split_the_cores_and_see_no_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    made = slots(2, ["cpu"], cores=2)
+    assert [slot.threads for slot in made] == [1, 1]
+    for slot in made:
+        assert slot.env["OMP_NUM_THREADS"] == slot.env["TF_NUM_INTRAOP_THREADS"] == "1"
+        assert "intra_op_parallelism_threads=1" in slot.env["XLA_FLAGS"]
+        assert slot.env["CUDA_VISIBLE_DEVICES"] == "-1"
+    assert slots(3, ["cpu"], cores=16)[0].threads == 5  # 3 x 5 <= 16: never oversubscribed
+
+
+def test_gpu_slots_get_one_device_each_round_robin(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")  # an inherited limit is kept
+    made = slots(3, parse_devices("cuda:0, cuda:1"), cores=16)
+    assert [slot.device for slot in made] == ["cuda:0", "cuda:1", "cuda:0"]
+    assert [slot.env["CUDA_VISIBLE_DEVICES"] for slot in made] == ["0", "1", "0"]
+    assert all(slot.threads == 2 for slot in made)
+
+
+@pytest.mark.parametrize("text", ["gpu0", "cuda:x", "cuda"])
+def test_a_bad_device_list_is_a_usage_error(text: str) -> None:
+    with pytest.raises(UsageError, match="--devices"):
+        parse_devices(text)
+
+
+def _result(model: str, start: float, end: float, *, source: str = "measured", device: str = "cpu") -> JobResult:
+    return JobResult(status="ok", model=model, source=source, throughput_source=source, host="h",
+                     device_share=device, started_at=start, ended_at=end)
+
+
+def test_only_measurements_that_overlapped_on_one_device_are_contended() -> None:
+    results = flag_contended([
+        _result("a", 0, 10), _result("b", 5, 15),             # overlap on the CPU
+        _result("c", 20, 30),                                 # alone
+        _result("d", 21, 29, source="reused"),                # overlaps c, but measured nothing now
+        _result("e", 0, 30, device="cuda:1"),                 # another GPU
+    ])
+    assert [is_contended(r) for r in results] == [True, True, True, False, False]
+
+
+def test_the_launch_options_are_left_out_of_the_ranks_command() -> None:
+    argv = ["train", "lenet5-torch", "--nproc-per-node", "2", "--nnodes=1", "--dataset", "digits",
+            "--master-port", "29501", "--epochs", "1"]
+    assert without_launch_options(argv) == ["train", "lenet5-torch", "--dataset", "digits", "--epochs", "1"]
