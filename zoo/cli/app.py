@@ -12,8 +12,6 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
-from rich.text import Text
 
 from zoo.api.config import TrainConfig, check_num_classes
 from zoo.api.errors import EXIT_USAGE, ZooError
@@ -23,7 +21,7 @@ from zoo.cli import compare as cli_compare
 from zoo.cli import plugins_new as cli_plugins_new
 from zoo.cli import train as cli_train
 from zoo.cli.data import app as data_app
-from zoo.cli.report import as_flags, check_format, render_rows, stdout_console
+from zoo.cli.report import as_flags, check_format, key_value_table, plural, render_rows, stdout_console
 from zoo.cli.runs import app as runs_app
 from zoo.plugins.registry import Registered, get_registry
 
@@ -110,6 +108,8 @@ def list_models(
         raise ZooError(f"no model matches {asked} with the given filters; see 'zoo list' for every model")
     rows = [model_row(entry) for entry in entries]
     columns = ["name", "backend", "family", "variant", "input_size", "plugin", "summary"]
+    if fmt == "table":  # family and variant are parts of the name: the summary gets their room
+        columns = [c for c in columns if c not in ("family", "variant")]
     _emit(render_rows(rows, columns, fmt, console=stdout, headers={"input_size": "input (CxHxW)"}))
 
 
@@ -163,9 +163,7 @@ def info(
             details["layers"] = [dataclasses.asdict(layer) for layer in summary.layers]
         _emit(json.dumps(details, indent=2, default=str))
         return
-    table = Table(show_header=False, title=entry.name, title_style="bold")
-    table.add_column("field", style="bold")
-    table.add_column("value", overflow="fold")
+    shown: dict[str, object] = {}
     for key, value in details.items():
         if key in ("summary_at_input",):
             continue
@@ -175,11 +173,13 @@ def info(
             value = ", ".join(f"{k}={v}" for k, v in value.items())
         elif isinstance(value, list):
             value = "x".join(str(v) for v in value)
-        table.add_row(key, Text(str(value) if value != "" else "-"))  # plain text: notes may hold "[extra]"
+        shown[key] = value
+    table = key_value_table(entry.name, shown)
     stdout.print(table)
     if summary is not None:
         rows = [dataclasses.asdict(layer) for layer in summary.layers]
         render_rows(rows, ["name", "kind", "output_shape", "params"], "table", console=stdout,
+                    headers={"output_shape": "output (CxHxW)"},
                     title=f"layers at input {'x'.join(map(str, summary.input_size))}")
         stdout.print(
             f"trainable parameters: {summary.param_count:,}    "
@@ -214,28 +214,20 @@ def plugins(
         _emit(json.dumps({"loaded": loaded, "failed": failed, "warnings": warned, "disabled": registry.disabled},
                          indent=2))
         return
-    table = Table(title="loaded plugins", header_style="bold")
-    for column in ("plugin", "distribution", "hooks", "contributed"):
-        table.add_column(column, overflow="fold")
+    rows = []
     for row in loaded:
-        parts = [f"{len(row[k])} {k}: {', '.join(row[k])}" for k in ("models", "datasets", "backends") if row[k]]
-        hooks = ", ".join(h.removeprefix("zoo_") for h in row["hooks"])
-        table.add_row(row["name"], f"{row['distribution']} {row['version']}", hooks, "\n".join(parts) or "-")
-    stdout.print(table)
-    if failed:
-        bad = Table(title="failed plugins", header_style="bold red")
-        for column in ("plugin", "distribution", "stage", "error"):
-            bad.add_column(column, overflow="fold")
-        for row in failed:
-            bad.add_row(row["plugin"], row["distribution"], row["stage"], row["error"])
-        stdout.print(bad)
-    if warned:
-        notes = Table(title="plugin warnings", header_style="bold yellow")
-        for column in ("plugin", "distribution", "about", "warning"):
-            notes.add_column(column, overflow="fold")
-        for row in warned:
-            notes.add_row(row["plugin"], row["distribution"], row["stage"], Text(row["error"]))
-        stdout.print(notes)
+        parts = [f"{plural(len(row[k]), k)}: {', '.join(row[k])}" for k in ("models", "datasets", "backends") if row[k]]
+        rows.append({"plugin": row["name"], "distribution": f"{row['distribution']} {row['version']}",
+                     "hooks": ", ".join(h.removeprefix("zoo_") for h in row["hooks"]),
+                     "contributed": "\n".join(parts) or "-"})
+    render_rows(rows, ["plugin", "distribution", "hooks", "contributed"], "table", console=stdout,
+                title="loaded plugins", texts=["hooks"])
+    for title, items in (("failed plugins", failed), ("plugin warnings", warned)):
+        if items:
+            rows = [{"plugin": r["plugin"], "distribution": r["distribution"], "stage": r["stage"],
+                     "error": r["error"]} for r in items]
+            render_rows(rows, ["plugin", "distribution", "stage", "error"], "table", console=stdout, title=title,
+                        headers={"stage": "about", "error": "warning"} if items is warned else None)
     if registry.disabled:
         stdout.print(f"disabled by ZOO_DISABLE_PLUGINS: {', '.join(registry.disabled)}")
 

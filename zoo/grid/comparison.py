@@ -93,14 +93,14 @@ def compare(
                     results.append(JobResult.failed("interrupted by the user", status="interrupted"))
                     interrupted = True
                     break
-            row = aggregate(entry.name, entry.spec.backend, entry.spec.variant, results)
+            row = aggregate(entry.name, entry.spec.backend, entry.spec.variant, results, entry.spec.input_size)
             rows.append(row)
             finished.extend(r for r in results if r.ok)
             if on_row is not None:
                 on_row(row)
             if interrupted:
                 break
-    rows.sort(key=lambda r: (r["status"] != "ok", -(r.get("top1_mean") or -1.0)))
+    rows.sort(key=lambda r: (r["status"] != "ok", -(r.get("top1_pct") or -1.0)))
     conditions = conditions_from(
         finished, dataset=dataset, seeds=list(seeds), compile=compile_condition(settings),
         recipe_overrides=settings, bench_steps=bench_steps, bench_warmup=bench_warmup,
