@@ -7,6 +7,7 @@ import json
 import os
 import sys
 import traceback
+from collections.abc import Sequence
 from typing import Annotated, Optional
 
 import typer
@@ -14,7 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from zoo.api.config import TrainConfig, check_num_classes
-from zoo.api.errors import EXIT_USAGE, ZooError
+from zoo.api.errors import EXIT_USAGE, UsageError, ZooError
 from zoo.api.specs import ModelSpec
 from zoo.api.version import ZOO_VERSION as __version__
 from zoo.cli import compare as cli_compare
@@ -104,13 +105,25 @@ def list_models(
         patterns or (), exclude=exclude, backend=backend, family=family, plugin=plugin
     )
     if not entries:
-        asked = " ".join(patterns or ()) or "(all)"
-        raise ZooError(f"no model matches {asked} with the given filters; see 'zoo list' for every model")
+        raise UsageError(_no_match(registry, patterns or (), backend=backend, family=family, plugin=plugin))
     rows = [model_row(entry) for entry in entries]
     columns = ["name", "backend", "family", "variant", "input_size", "plugin", "summary"]
     if fmt == "table":  # family and variant are parts of the name: the summary gets their room
         columns = [c for c in columns if c not in ("family", "variant")]
     _emit(render_rows(rows, columns, fmt, console=stdout, headers={"input_size": "input (CxHxW)"}))
+
+
+def _no_match(registry: object, patterns: Sequence[str], **filters: str | None) -> str:
+    """Why ``zoo list`` found nothing, naming the filter at fault and what it could have been."""
+    choices = {"backend": sorted(getattr(registry, "backends", {})),
+               "family": sorted({e.spec.family for e in getattr(registry, "models", {}).values()}),
+               "plugin": sorted(getattr(registry, "plugins", {}))}
+    for name, value in filters.items():
+        if value is not None and value not in choices[name] and name != "plugin":
+            return f"--{name} {value} is not one zoo knows; choose {', '.join(choices[name])}"
+    asked = " ".join(f"'{p}'" for p in patterns) or "any name"
+    given = ", ".join(f"--{k} {v}" for k, v in filters.items() if v is not None)
+    return f"no model matches {asked}{f' with {given}' if given else ''}; 'zoo list' shows every model"
 
 
 # What an unset (None) recipe field means, for people reading ``zoo info``.

@@ -88,14 +88,12 @@ def bench_warnings(rows: list[dict[str, Any]], steps: int) -> list[str]:
     if steps < MIN_STABLE_STEPS:
         lines.append(f"{steps} timed step{'' if steps == 1 else 's'} per mode are too few for a stable figure: "
                      f"one busy moment moves the median; use --steps {MIN_STABLE_STEPS} or more")
-    for row in rows:
-        for mode in ("infer", "train"):
-            iqr = row.get(f"{mode}_iqr_pct")
-            if iqr is not None and iqr > MAX_STEADY_IQR_PCT:
-                lines.append(f"{row['model']}: its {mode} steps spread {iqr:.0f}% of the median (IQR; slowest "
-                             f"{row.get(f'{mode}_samples_per_sec_min')}, fastest "
-                             f"{row.get(f'{mode}_samples_per_sec_max')} img/s): the machine was busy or the model "
-                             "had not settled; rerun with more --steps or --warmup")
+    unsteady = [f"{row['model']} {mode} {row[f'{mode}_iqr_pct']:.0f}%" for row in rows for mode in ("infer", "train")
+                if (row.get(f"{mode}_iqr_pct") or 0.0) > MAX_STEADY_IQR_PCT]
+    if unsteady:
+        lines.append(f"timed steps disagree (IQR over the median: {', '.join(unsteady)}): the machine was busy or "
+                     "the model had not settled; rerun with more --steps or --warmup (JSON/CSV: each mode's "
+                     "slowest and fastest step's img/s)")
     return lines
 
 
@@ -166,6 +164,8 @@ def render(comparison: Comparison, columns: list[str], fmt: str, output: Path | 
         rows = shown_rows(comparison.rows)
         shown = (COMPARE_TABLE_COLUMNS if columns == COMPARE_COLUMNS
                  else BENCH_TABLE_COLUMNS if columns == BENCH_COLUMNS else columns)
+        if all(row.get("status") == "ok" for row in rows):  # a failure's row says so, and its reason is below
+            shown = [c for c in shown if c != "status"]
         render_rows(rows, shown, "table", console=stdout, title=title, headers=HEADERS)
         if columns == COMPARE_COLUMNS:
             if (note := size_note(rows)) is not None:
@@ -215,7 +215,7 @@ def compare(
     device: opt.Device = None,
     keras_backend: opt.KerasBackend = None,
     precision: opt.Precision = None,
-    rerun: Annotated[bool, Opt(help="Train again even when the store has a matching finished run.")] = False,
+    rerun: Annotated[bool, Opt("--rerun", help="Train again even when the store has a matching finished run.")] = False,
     bench_steps: Annotated[int, Opt(help="Timed throughput steps per mode.")] = 40,
     bench_warmup: Annotated[int, Opt(help="Warm-up steps before timing.")] = 10,
     data_dir: Annotated[Optional[str], Opt(help="Directory holding the dataset's files.")] = None,  # noqa: UP045
@@ -268,12 +268,11 @@ def bench(
     precision: Annotated[str, Opt(help="fp32 or bf16.")] = "fp32",
     device: Annotated[str, Opt(help="auto, cpu, cuda or cuda:N.")] = "auto",
     keras_backend: opt.KerasBackend = None,
-    compile_: Annotated[bool, Opt("--compile", help="torch.compile / XLA.")] = False,
+    compile_: opt.Compile = False,
+    no_compile: opt.NoCompile = False,
     compile_mode: Annotated[Optional[str], Opt(help=opt.compile_mode_help())] = None,  # noqa: UP045
-    channels_last: Annotated[
-        Optional[bool],  # noqa: UP045
-        Opt("--channels-last/--no-channels-last", help="NHWC memory layout (torch) \\[device default: on a GPU].")
-    ] = None,
+    channels_last: opt.ChannelsLast = False,
+    no_channels_last: opt.NoChannelsLast = False,
     train: Annotated[bool, Opt("--train", help="Time training steps only.")] = False,
     infer: Annotated[bool, Opt("--infer", help="Time inference only.")] = False,
     steps: Annotated[int, Opt(help="Timed steps per mode.")] = 40,
@@ -295,8 +294,9 @@ def bench(
     from zoo.api.config import check_num_classes
 
     check_num_classes(num_classes)
-    overrides = {"precision": precision, "device": device, **opt.compile_settings(compile_ or None, compile_mode),
-                 "channels_last": channels_last}
+    overrides = {"precision": precision, "device": device,
+                 **opt.compile_settings(opt.tri_state("compile", compile_, no_compile), compile_mode),
+                 "channels_last": opt.tri_state("channels-last", channels_last, no_channels_last)}
     TrainConfig.build(overrides)
     comparison = run_bench(
         patterns, exclude=exclude, input_size=parse_input_size(input_size) if input_size else None,

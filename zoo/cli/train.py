@@ -18,9 +18,6 @@ stdout = stdout_console()
 stderr = Console(stderr=True)
 
 Opt = typer.Option
-COMPILE_HELP = ("torch.compile / XLA; --no-compile: eager \\[unset: the backend chooses; zoo-torch runs CUDA graphs "
-                "on a GPU run long enough to pay for them].")
-
 
 def _emit_json(payload: object) -> None:
     sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
@@ -44,12 +41,12 @@ def train(
     device: opt.Device = None,
     keras_backend: opt.KerasBackend = None,
     precision: opt.Precision = None,
-    compile_: Annotated[Optional[bool], Opt("--compile/--no-compile", help=COMPILE_HELP)] = None,  # noqa: UP045
+    compile_: opt.Compile = False,
+    no_compile: opt.NoCompile = False,
     compile_mode: Annotated[Optional[str], Opt(help=opt.compile_mode_help())] = None,  # noqa: UP045
-    channels_last: Annotated[
-        Optional[bool], Opt("--channels-last/--no-channels-last", help="Memory layout \\[device default].")  # noqa: UP045
-    ] = None,
-    deterministic: Annotated[bool, Opt(help="Deterministic algorithms (slower).")] = False,
+    channels_last: opt.ChannelsLast = False,
+    no_channels_last: opt.NoChannelsLast = False,
+    deterministic: Annotated[bool, Opt("--deterministic", help="Deterministic algorithms (slower).")] = False,
     save_every: Annotated[Optional[int], Opt(help="Save a resumable state every N epochs [1].")] = None,  # noqa: UP045
     resume: Annotated[Optional[str], Opt(help="Continue run ID (or 'last') from its saved state.")] = None,  # noqa: UP045
     limit: opt.Limit = None,
@@ -89,7 +86,8 @@ def train(
         "val_split": val_split, "seed": seed,
         "augment": augment, "image_size": image_size, "min_image_size": min_image_size,
         "device": device, "precision": precision,
-        **opt.compile_settings(compile_, compile_mode), "channels_last": channels_last,
+        **opt.compile_settings(opt.tri_state("compile", compile_, no_compile), compile_mode),
+        "channels_last": opt.tri_state("channels-last", channels_last, no_channels_last),
         "deterministic": deterministic or None, "limit": limit, "limit_test": limit_test, "save_every": save_every,
     }
     if resume is not None:
