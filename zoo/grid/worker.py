@@ -129,7 +129,8 @@ def run_train_job(job: Job) -> JobResult:
     store = RunStore()
     record = None if job.rerun else store.find_finished(prepared.reuse_key)
     if record is None:
-        print(f"{label}: training", file=sys.stderr, flush=True)
+        why = "--rerun" if job.rerun else "no finished run in the store matches"
+        print(f"{label}: training ({why})", file=sys.stderr, flush=True)
         result = train_prepared(prepared, progress=RichTrainingProgress(Console(stderr=True), label=label))
         record = store.get(result.run_id)
         source = "measured"
@@ -137,7 +138,7 @@ def run_train_job(job: Job) -> JobResult:
         timings["data"] = prepare_seconds
     else:
         timings["data"] = prepare_seconds
-        print(f"{label}: reusing run {record.id} (finished {record.finished[:19]})", file=sys.stderr, flush=True)
+        print(f"{label}: reusing stored run {record.id} (finished {record.finished[:19]})", file=sys.stderr, flush=True)
         source = "reused"
     metrics = dict(record.metrics)
     input_size = prepared.data.preprocessing.input_size  # what the run trained at
