@@ -81,7 +81,7 @@ def add(
         h, w, c = fresh.shape
         stderr.print(
             f"added {fresh.name}: {fresh.num_classes} classes, {len(data.train):,} train / {len(data.test):,} test"
-            f"{f' / {len(data.val):,} val' if data.val is not None else ''} images, {h}x{w}x{c}; "
+            f"{f' / {len(data.val):,} val' if data.val is not None else ''} images, {c}x{h}x{w} (CxHxW); "
             f"'zoo data info {fresh.name}' describes it, 'zoo train MODEL --dataset {fresh.name}' trains on it",
             soft_wrap=True,
         )
