@@ -53,7 +53,8 @@ def test_list_json(run_zoo, store: RunStore) -> None:
 
     rows = json.loads(run_zoo("runs", "list", "--format", "json").stdout)
     assert [row["id"] for row in rows] == [a, b, c]
-    assert list(rows[0]) == ["id", "model", "backend", "dataset", "status", "top1_pct", "epochs", "started", "duration_s"]
+    assert list(rows[0]) == ["id", "model", "backend", "dataset", "status", "top1_pct", "epochs", "started",
+                             "duration_s"]
     assert rows[0]["top1_pct"] == 81.25 and rows[0]["epochs"] == 3 and rows[0]["status"] == "finished"
     assert rows[1]["status"] == "failed" and rows[1]["top1_pct"] is None
     assert rows[2]["status"] == "running" and rows[2]["epochs"] == 1  # its writer (this process) is alive

@@ -23,10 +23,10 @@ PIPE_WIDTH = 200  # tables sent to a file or pipe are not squeezed into 80 colum
 
 
 # Columns whose cells are names: never folded, whatever the terminal's width.
-NAME_COLUMNS = frozenset({"model", "name", "id", "image", "class", "true", "plugin", "dataset", "run"})
+NAME_COLUMNS = frozenset({"model", "name", "id", "class", "true", "plugin", "dataset", "run"})
 # Columns of free text: they fold and take the width the others leave.
 TEXT_COLUMNS = frozenset({"summary", "note", "reason", "detail", "error", "warning", "contributed", "source",
-                          "path", "file", "output_dir"})
+                          "path", "file", "output_dir", "image"})  # a file's path folds: it can be any length
 NUMBER_WIDTH = 10  # a number's cell folds only past this many characters
 
 
@@ -114,12 +114,14 @@ def build_table(
         header = headers.get(column, column)
         word = max((len(part) for part in header.split()), default=1)
         widest = max((cell.cell_len for line in cells for cell in [line[index]]), default=0)
+        snug = max(word, widest)  # a header longer than its cells wraps between its words instead of widening
         if column in NAME_COLUMNS or column in names:
-            table.add_column(header, no_wrap=True, min_width=max(word, widest))
+            table.add_column(header, no_wrap=True, min_width=snug, max_width=snug)
         elif column in TEXT_COLUMNS or column in texts:
             table.add_column(header, overflow="fold", min_width=max(word, min(widest, 16)))
         else:
-            table.add_column(header, overflow="fold", min_width=max(word, min(widest, NUMBER_WIDTH)))
+            table.add_column(header, overflow="fold", min_width=max(word, min(widest, NUMBER_WIDTH)),
+                             max_width=snug)
     for line in cells:
         table.add_row(*line)
     return table
@@ -146,7 +148,8 @@ def key_value_table(title: str, values: Mapping[str, Any]) -> Table:
 
 def plural(count: int, noun: str) -> str:
     """``1 backend``, ``2 backends``, ``1 run``."""
-    return f"{count} {noun}" if count == 1 else f"{count} {noun.removesuffix('s')}s"
+    singular = noun.removesuffix("s")
+    return f"{count} {singular}" if count == 1 else f"{count} {singular}s"
 
 
 _SETTING = re.compile(r"`([a-z][a-z0-9_]*)`")

@@ -39,7 +39,7 @@ EXPORT_COLUMNS = [
 ]
 EPOCH_HEADERS = {
     "train_loss": "loss", "train_accuracy": "acc %", "val_loss": "val loss", "val_accuracy": "val acc %",
-    "images_per_sec": "img/s", "seconds": "s", "warmup_steps": "warm-up", "warmup_seconds": "warm-up s",
+    "images_per_sec": "img/s", "seconds": "epoch s", "warmup_steps": "warm-up steps", "warmup_seconds": "warm-up s",
     "steady_images_per_sec": "steady img/s",
 }
 STATUS_STYLE = {"finished": "green", "running": "yellow", "interrupted": "yellow", "failed": "red", "crashed": "red"}
@@ -91,7 +91,7 @@ def list_row(record: RunRecord, *, human: bool) -> dict[str, Any]:
         planned = record.recipe.get("epochs")
         row["status"] = Text(record.status, style=STATUS_STYLE.get(record.status, "default"))
         row["epochs"] = f"{len(record.epochs)}/{planned}" if isinstance(planned, int) else len(record.epochs)
-        row["started"] = _when(record.started)
+        row["started"] = _when(record.started)[:16]  # to the minute
         row["duration_s"] = _human_seconds(record.duration)
     elif row["duration_s"] is not None:
         row["duration_s"] = round(row["duration_s"], 3)
@@ -121,8 +121,8 @@ def list_runs(
         stderr.print("no run matches the filters" if filtered else "no runs recorded yet; train one with 'zoo train'")
         return
     rows = [list_row(record, human=fmt == "table") for record in records]
-    if fmt == "table":
-        render_rows(rows, LIST_COLUMNS, "table", console=stdout, headers=LIST_HEADERS)
+    if fmt == "table":  # the backend is in the model's name; JSON and CSV keep it
+        render_rows(rows, [c for c in LIST_COLUMNS if c != "backend"], "table", console=stdout, headers=LIST_HEADERS)
         return
     _emit(render_rows(rows, LIST_COLUMNS, fmt) or "")
 

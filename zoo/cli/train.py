@@ -210,7 +210,8 @@ def predict(
         _emit_json(results)
         return
     stderr.print(f"{ckpt.model} expects {expected['description']}", highlight=False, soft_wrap=True)
-    rows = [{"image": r["image"], "rank": rank + 1, "class": p["class"], "probability": f"{100 * p['probability']:.2f}"}
+    rows = [{"image": r["image"] if rank == 0 else "", "rank": rank + 1, "class": p["class"],
+             "probability": f"{100 * p['probability']:.2f}"}
             for r in results for rank, p in enumerate(r["predictions"])]
     render_rows(rows, ["image", "rank", "class", "probability"], "table", console=stdout, title=ckpt.model,
                 headers={"probability": "probability %"})
