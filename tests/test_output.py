@@ -225,3 +225,61 @@ def test_help_pages_read_at_100_columns(env) -> None:
     assert "--channels-last NHWC memory layout" in bench and "[default: 10]" in bench
     runs = zoo(env, "runs", "--help", columns=100).stdout
     assert "list, show, rm, export, rebuild" in " ".join(runs.split()) and "remove" not in runs
+
+
+def test_the_glossary_names_every_column_and_json_field(env, trained, benched, compared) -> None:
+    from tests.conftest import REPO
+    from zoo.cli.runs import EXPORT_COLUMNS, LIST_COLUMNS
+    from zoo.grid.columns import BENCH_COLUMNS, COMPARE_COLUMNS
+    from zoo.run.records import EPOCH_FIELDS
+
+    documented = set(re.findall(r"`([a-z][a-z0-9_]*)`", (REPO / "docs" / "glossary.md").read_text()))
+    fields = {*COMPARE_COLUMNS, *BENCH_COLUMNS, *LIST_COLUMNS, *EXPORT_COLUMNS, *EPOCH_FIELDS, *trained["summary"]}
+    report = json.loads(zoo(env, "compare", *COMPARED, "--dataset", "fashion-mnist", "--epochs", "1", "--limit",
+                            "200", "--limit-test", "100", "--batch-size", "25", "--bench-steps", "2",
+                            "--bench-warmup", "0", "-f", "json").stdout)
+    assert all(row["source"].startswith("reused run") for row in report["rows"])  # compared's runs
+    fields |= {key for row in report["rows"] for key in row} | set(report["conditions"])
+    fields |= {key for row in json.loads(benched["json"].stdout)["rows"] for key in row}
+    fields |= set(json.loads(zoo(env, "list", "-f", "json").stdout)[0])
+    fields |= set(json.loads(zoo(env, "data", "list", "-f", "json").stdout)[0])
+    checkpoint = trained["summary"]["checkpoint"]
+    fields |= set(json.loads(zoo(env, "evaluate", checkpoint, "--limit-test", "50", "-f", "json").stdout))
+    assert not fields - documented, sorted(fields - documented)
+
+
+def test_one_epoch_curves_tell_train_from_validation_in_percent() -> None:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from zoo.cli.plots import _draw_curves
+
+    figure = Figure(layout="constrained")
+    FigureCanvasAgg(figure)
+    loss_axes, accuracy_axes = figure.subplots(1, 2)
+    epoch = {"epoch": 1, "train_loss": 1.2, "train_accuracy": 0.61, "val_loss": 1.4, "val_accuracy": 0.55}
+    _draw_curves(loss_axes, accuracy_axes, {"lenet5-torch": [epoch]})
+    train, val = accuracy_axes.get_lines()
+    assert list(train.get_ydata()) == pytest.approx([61.0]) and list(val.get_ydata()) == pytest.approx([55.0])
+    assert train.get_marker() != val.get_marker() and train.get_markersize() >= 5  # one dot each, told apart
+    assert accuracy_axes.get_ylabel() == "top-1 accuracy (%)" and loss_axes.get_ylabel() == "cross-entropy loss"
+    legend = {handle.get_label(): handle for handle in accuracy_axes.get_legend().legend_handles}
+    assert legend["train"].get_marker() == train.get_marker() and legend["validation"].get_marker() == val.get_marker()
+
+
+def test_a_scatter_label_at_the_right_edge_stays_inside_the_frame() -> None:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from zoo.cli.plots import _separate_labels
+
+    figure = Figure(figsize=(5, 4), layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.subplots()
+    axes.set_xlim(0, 100)
+    axes.set_ylim(0, 100)
+    label = axes.annotate("alexnet-keras-small", (97, 50), textcoords="offset points", xytext=(5, 5))
+    _separate_labels(figure, [label])
+    renderer = figure.canvas.get_renderer()
+    box, frame = label.get_window_extent(renderer), axes.get_window_extent(renderer)
+    assert frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1
