@@ -106,7 +106,7 @@ def test_show_json_table_and_plot(run_zoo, store: RunStore, tmp_path: Path) -> N
     assert result.returncode == 0, result.stderr
     data = plot.read_bytes()
     assert data.startswith(PNG_SIGNATURE) and len(data) > 10_000
-    assert f"wrote training curves to {plot}" in result.stderr
+    assert f"curves written to {plot}" in result.stderr
     assert [p.name for p in plot.parent.iterdir()] == ["curves.png"]  # no temporary file left behind
 
 
