@@ -135,7 +135,7 @@ def test_compare_tables_fit_and_say_the_size_each_model_trained_at(compared, wid
     bn = next(line for line in result.stdout.splitlines() if line.startswith("alexnet-torch-bn "))
     assert "1x56x56*" in bn.split()  # the recipe's 56 px, marked
     note = " ".join(result.stdout.split())
-    assert "alexnet-torch-bn 1x28x28" in note and "params and GMACs are at the trained size" in note
+    assert "alexnet-torch-bn 1x28x28" in note and "params and GMACs are at the size trained" in note
     assert "lenet5-torch seed 0: training (no finished run in the store matches)" in compared[100].stderr
     assert re.search(r"lenet5-torch seed 0: reusing stored run \d+", compared[80].stderr)
 

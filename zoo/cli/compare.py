@@ -45,6 +45,7 @@ MARKDOWN_COLUMNS = [
     {"top1_pct": "top1", "top5_pct": "top5"}.get(c, c) for c in COMPARE_COLUMNS
     if c not in WALL_COLUMNS and c not in ("variant", "device", "train_s", "top1_pct_std", "top5_pct_std")
 ]
+NOTE_WIDTH = 100
 MIN_STABLE_STEPS = 20  # fewer timed steps than this give a median one busy moment can move
 MAX_STEADY_IQR_PCT = 10.0  # a wider spread over the timed steps than this is worth a warning
 
@@ -77,9 +78,9 @@ def size_note(rows: list[dict[str, Any]]) -> str | None:
                and row["input_size"] != row["native_input_size"]]
     if not resized:
         return None
-    return ("* trained at this size, not the native input (" + ", ".join(resized) + "): the recipe's "
-            "--min-image-size or --image-size resized the data (zoo info MODEL); params and GMACs are at the "
-            "trained size")
+    return ("* not the native input (" + ", ".join(resized) + "): a model trains at the data's own size "
+            "unless its recipe's --min-image-size or --image-size resizes it (zoo info MODEL); params and GMACs "
+            "are at the size trained")
 
 
 def bench_warnings(rows: list[dict[str, Any]], steps: int) -> list[str]:
@@ -168,8 +169,8 @@ def render(comparison: Comparison, columns: list[str], fmt: str, output: Path | 
             shown = [c for c in shown if c != "status"]
         render_rows(rows, shown, "table", console=stdout, title=title, headers=HEADERS)
         if columns == COMPARE_COLUMNS:
-            if (note := size_note(rows)) is not None:
-                stdout.print(Text(note, style="dim"))
+            if (note := size_note(rows)) is not None:  # prose: wrapped to 100 columns on a wider terminal
+                stdout.print(Text(note, style="dim"), width=min(stdout.width, NOTE_WIDTH))
             render_rows(rows, COMPARE_SPEED_COLUMNS, "table", console=stdout, headers=SPEED_HEADERS,
                         title=_speed_title(comparison.conditions))
             if timings:

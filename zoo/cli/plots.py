@@ -136,16 +136,16 @@ def plot_comparison(rows: Sequence[Mapping[str, Any]], path: Path, *, title: str
     spread over seeds. Right two: every model's training curves (first seed)."""
     path = Path(path)
     fmt = _image_format(path)
-    done = [row for row in rows if row.get("top1_mean") is not None]
+    done = [row for row in rows if row.get("top1_pct") is not None]
     if not done:
-        raise UsageError("nothing to plot: no model finished")
+        raise ZooError("nothing to plot: no model finished")
     figure = _new_figure(17, 5)
     scatter, loss_axes, accuracy_axes = figure.subplots(1, 3)
     labels = []
     for index, row in enumerate(done):
         x = row.get("infer_samples_per_sec") or 0.0
-        y = row["top1_mean"] * 100
-        scatter.errorbar(x, y, yerr=(row.get("top1_std") or 0.0) * 100, fmt="o", color=f"C{index % 10}", capsize=4)
+        y = row["top1_pct"]
+        scatter.errorbar(x, y, yerr=row.get("top1_pct_std") or 0.0, fmt="o", color=f"C{index % 10}", capsize=4)
         labels.append(scatter.annotate(row["model"], (x, y), textcoords="offset points", xytext=LABEL_SPOTS[0][0],
                                        fontsize="small"))  # moved by _separate_labels if it covers another
     scatter.set_xscale("log")
