@@ -83,6 +83,8 @@ def test_the_tables_of_list_data_plugins_and_info_fit(env, width: int) -> None:
 @pytest.mark.parametrize("width", WIDTHS)
 def test_the_tables_of_runs_evaluate_and_predict_fit(env, trained, tmp_path: Path, width: int) -> None:
     summary = trained["summary"]
+    assert_fits(zoo(env, "data", "info", "fashion-mnist", columns=width), width, ["label", "class", "train", "test"],
+                ["fashion-mnist", "T-shirt/top", "1x28x28"])
     assert_fits(zoo(env, "runs", "list", columns=width), width,
                 ["id", "model", "dataset", "status", "top-1 %", "epochs", "started (UTC)", "duration"],
                 ["lenet5-torch", "fashion-mnist"])
