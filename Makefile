@@ -3,23 +3,27 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.zoo-installed
+# Setup says only what went wrong: -qq hides pip's warnings about this machine's index locations, and
+# PYTHONWARNINGS=ignore setuptools' "editable installation" notice (about 90 lines before the demo's first).
+PIP := PYTHONWARNINGS=ignore $(BIN)/pip install -qq --no-warn-script-location --disable-pip-version-check
 FASHION := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 
 .PHONY: setup data demo test lint bench clean
 
 setup: $(STAMP) data
 
+# torch and torchvision are pinned to the releases this machine's pip serves from local disk.
+# zoo-keras[jax] brings JAX (CPU), so Keras on JAX and on PyTorch are tested too; zoo[ray] brings Ray
+# for zoo compare --executor ray (tested on a local cluster); zoo[onnx] brings zoo export's checks.
 $(STAMP): pyproject.toml plugins/zoo-torch/pyproject.toml plugins/zoo-keras/pyproject.toml plugins/zoo-timm/pyproject.toml \
 	  examples/zoo-lenet/pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	# torch and torchvision are pinned to the releases this machine's pip serves from local disk.
-	# zoo-keras[jax] brings JAX (CPU), so Keras on JAX and on PyTorch are tested too; zoo[ray] brings Ray
-	# for zoo compare --executor ray, tested on a local cluster.
-	$(BIN)/pip install --quiet "torch==2.14.1" "torchvision==0.29.1"
-	$(BIN)/pip install --quiet -e '.[test,onnx,ray]' -e plugins/zoo-torch -e plugins/zoo-timm -e 'plugins/zoo-keras[jax]' \
+	@echo "setting up $(VENV) (a few minutes the first time)"
+	@$(PYTHON) -m venv $(VENV)
+	@$(PIP) --upgrade pip
+	@$(PIP) "torch==2.14.1" "torchvision==0.29.1"
+	@$(PIP) -e '.[test,onnx,ray]' -e plugins/zoo-torch -e plugins/zoo-timm -e 'plugins/zoo-keras[jax]' \
 	  -e examples/zoo-lenet
-	touch $@
+	@touch $@
 
 # Real Fashion-MNIST from Debian (the main job and the tests read it offline).
 data: $(FASHION)

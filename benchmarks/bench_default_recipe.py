@@ -60,6 +60,11 @@ def train(model: str, dataset: str, out: Path, data_dir: Path | None, extra: lis
     result_path(out, model, dataset, tag).write_text(finished.stdout)
 
 
+def percent(result: dict[str, Any], name: str) -> float:
+    """``zoo train``'s ``top1_pct`` (``top5_pct``); results saved before issue 31 hold the fraction ``top1``."""
+    return result[f"{name}_pct"] if f"{name}_pct" in result else 100 * result[name]
+
+
 def table_row(result: dict[str, Any], epochs: list[dict[str, Any]]) -> dict[str, Any]:
     """One table row from a run's ``zoo train`` JSON and its recorded epochs."""
     best = max(epochs, key=lambda e: e.get("val_accuracy") or 0.0)
@@ -67,7 +72,7 @@ def table_row(result: dict[str, Any], epochs: list[dict[str, Any]]) -> dict[str,
     recipe = result["recipe"]
     return {
         "model": result["model"], "dataset": result["dataset"],
-        "top-1 %": f"**{100 * result['top1']:.2f}**", "top-5 %": f"{100 * result['top5']:.2f}",
+        "top-1 %": f"**{percent(result, 'top1'):.2f}**", "top-5 %": f"{percent(result, 'top5'):.2f}",
         "val % (last)": f"{100 * epochs[-1]['val_accuracy']:.2f}",
         "val % (best, epoch)": f"{100 * best['val_accuracy']:.2f} ({best['epoch']})",
         "train img/s (median epoch)": f"{speeds[len(speeds) // 2]:.0f}",
@@ -115,7 +120,7 @@ def main() -> None:
             result = json.loads(path.read_text())
             epochs = store.get(result["run_id"]).epochs
             rows.append(table_row(result, epochs))
-            histories[f"{model} ({100 * result['top1']:.2f}%)"] = epochs
+            histories[f"{model} ({percent(result, 'top1'):.2f}%)"] = epochs
         if histories:
             picture = args.out / f"curves_{dataset}{args.tag}.png"
             plot_training_curves(histories, picture)

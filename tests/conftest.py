@@ -19,7 +19,7 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     # oversubscribing them (torch reads OMP_NUM_THREADS, TensorFlow its own two, XLA a flag).
     for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
         os.environ.setdefault(name, "1")
-    os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
+    os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false")
 
 REPO = Path(__file__).resolve().parent.parent
 ZOO_EXE = Path(sys.executable).with_name("zoo")

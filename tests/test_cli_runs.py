@@ -53,9 +53,10 @@ def test_list_json(run_zoo, store: RunStore) -> None:
 
     rows = json.loads(run_zoo("runs", "list", "--format", "json").stdout)
     assert [row["id"] for row in rows] == [a, b, c]
-    assert list(rows[0]) == ["id", "model", "backend", "dataset", "status", "top1", "epochs", "started", "duration"]
-    assert rows[0]["top1"] == 0.8125 and rows[0]["epochs"] == 3 and rows[0]["status"] == "finished"
-    assert rows[1]["status"] == "failed" and rows[1]["top1"] is None
+    assert list(rows[0]) == ["id", "model", "backend", "dataset", "status", "top1_pct", "epochs", "started",
+                             "duration_s"]
+    assert rows[0]["top1_pct"] == 81.25 and rows[0]["epochs"] == 3 and rows[0]["status"] == "finished"
+    assert rows[1]["status"] == "failed" and rows[1]["top1_pct"] is None
     assert rows[2]["status"] == "running" and rows[2]["epochs"] == 1  # its writer (this process) is alive
 
 
@@ -105,7 +106,7 @@ def test_show_json_table_and_plot(run_zoo, store: RunStore, tmp_path: Path) -> N
     assert result.returncode == 0, result.stderr
     data = plot.read_bytes()
     assert data.startswith(PNG_SIGNATURE) and len(data) > 10_000
-    assert f"wrote training curves to {plot}" in result.stderr
+    assert f"curves written to {plot}" in result.stderr
     assert [p.name for p in plot.parent.iterdir()] == ["curves.png"]  # no temporary file left behind
 
 

@@ -298,4 +298,4 @@ def test_cli_convert_then_evaluate(checkpoints, run_zoo, tmp_path: Path) -> None
     scored = run_zoo("evaluate", str(target), "--limit-test", "500", "-f", "json", env=env)
     assert scored.returncode == 0, scored.stderr
     original = evaluate_checkpoint(checkpoints["lenet5-torch"], limit_test=500, device="cpu")
-    assert json.loads(scored.stdout)["top1"] == original.evaluation.top1
+    assert json.loads(scored.stdout)["top1_pct"] == 100 * original.evaluation.top1

@@ -32,14 +32,14 @@ def test_data_list_json(run_zoo, offline) -> None:
     assert result.returncode == 0, result.stderr
     rows = {row["name"]: row for row in json.loads(result.stdout)}
     assert {"mnist", "fashion-mnist", "cifar10", "cifar100"} <= set(rows)
-    assert rows["cifar100"]["classes"] == 100 and rows["cifar10"]["shape"] == [32, 32, 3]
+    assert rows["cifar100"]["classes"] == 100 and rows["cifar10"]["input_size"] == [3, 32, 32]
     assert rows["mnist"]["plugin"] == "zoo" and rows["mnist"]["cached"] is False
 
 
 def test_data_list_table(run_zoo, offline) -> None:
     result = run_zoo("data", "list", env=offline)
     assert result.returncode == 0, result.stderr
-    assert "fashion-mnist" in result.stdout and "32x32x3" in result.stdout
+    assert "fashion-mnist" in result.stdout and "3x32x32" in result.stdout
 
 
 @needs_fashion
@@ -54,7 +54,8 @@ def test_data_download_info_verify_show_on_real_fashion(run_zoo, offline, shared
     details = json.loads(info.stdout)
     assert details["splits"]["train"]["count"] == 60_000
     assert details["splits"]["train"]["per_class"] == [6_000] * 10
-    assert details["splits"]["test"]["shape"] == [10_000, 28, 28, 1]
+    assert details["splits"]["test"]["count"] == 10_000 and details["input_size"] == [1, 28, 28]
+    assert details["splits"]["test"]["input_size"] == [1, 28, 28]
     assert details["location"].startswith(str(FASHION_DIR)) and details["arrays"].startswith(shared_cache)
 
     table = run_zoo("data", "info", "fashion-mnist", env=env)

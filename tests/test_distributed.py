@@ -140,7 +140,7 @@ def test_jobs_2_runs_workers_side_by_side_and_the_store_stays_whole(local, zoo_e
         record = _show(zoo_exe, base_env, local["home"], run_id)
         folders.add(record["output_dir"])
         assert record["model"] == model and record["metrics"]["contended"] == 1.0
-        assert record["metrics"]["top1"] == pytest.approx(rows[model]["top1_mean"])
+        assert rows[model]["top1_pct"] == pytest.approx(100 * record["metrics"]["top1"], abs=0.005)
         assert Path(record["output_dir"], "checkpoint.json").is_file()
     assert len(folders) == 2
 
@@ -149,7 +149,7 @@ def test_ray_gives_the_local_rows_and_the_same_store_content(local, on_ray, zoo_
     local_rows, ray_rows = _rows(local["report"]), _rows(on_ray["report"])
     for model in LENETS:
         assert ray_rows[model]["status"] == "ok", ray_rows[model]
-        assert ray_rows[model]["top1_mean"] == local_rows[model]["top1_mean"], model
+        assert ray_rows[model]["top1_pct"] == local_rows[model]["top1_pct"], model
         assert ray_rows[model]["source"].startswith("measured run ")
     assert on_ray["report"]["conditions"]["executor"] == "ray"
     local_runs = {run["model"]: run for run in _runs(zoo_exe, base_env, local["home"])}
@@ -181,7 +181,7 @@ def test_a_ray_rerun_reuses_the_finished_runs(on_ray) -> None:
     first, again = _rows(on_ray["report"]), _rows(on_ray["again"])
     for model in LENETS:
         assert again[model]["source"] == first[model]["source"].replace("measured", "reused")
-        assert again[model]["top1_mean"] == first[model]["top1_mean"]
+        assert again[model]["top1_pct"] == first[model]["top1_pct"]
 
 
 def test_ctrl_c_cancels_the_ray_tasks_and_keeps_the_store_consistent(
@@ -227,7 +227,7 @@ def test_ddp_on_two_gloo_processes_matches_one_process(local, zoo_exe, base_env)
     assert len([run for run in runs if run["model"] == "lenet5-torch"]) == 2  # one record per run, not per rank
     scored = _zoo(zoo_exe, base_env, home, "evaluate", summary["checkpoint"], "--limit-test", "200", "-f", "json")
     assert scored.returncode == 0, scored.stderr
-    assert json.loads(scored.stdout)["top1"] == pytest.approx(ddp["metrics"]["top1"])
+    assert json.loads(scored.stdout)["top1_pct"] == pytest.approx(100 * ddp["metrics"]["top1"])
 
 
 def test_ctrl_c_with_jobs_2_interrupts_every_worker_and_records_it(

@@ -18,7 +18,7 @@ def test_cpu_slots_split_the_cores_and_see_no_gpu(monkeypatch: pytest.MonkeyPatc
     assert [slot.threads for slot in made] == [1, 1]
     for slot in made:
         assert slot.env["OMP_NUM_THREADS"] == slot.env["TF_NUM_INTRAOP_THREADS"] == "1"
-        assert "intra_op_parallelism_threads=1" in slot.env["XLA_FLAGS"]
+        assert "--xla_cpu_multi_thread_eigen=false" in slot.env["XLA_FLAGS"]
         assert slot.env["CUDA_VISIBLE_DEVICES"] == "-1"
     assert slots(3, ["cpu"], cores=16)[0].threads == 5  # 3 x 5 <= 16: never oversubscribed
 

@@ -334,12 +334,12 @@ def test_data_add_list_info_verify_show_remove(run_zoo, tmp_path: Path, zoo_env:
     root = write_split_folder(tmp_path / "fm", train=150, test=50)
     add = run_zoo("data", "add", "fm-png", str(root), "--augment", "shift")
     assert add.returncode == 0, add.stderr
-    assert "added fm-png: 10 classes, 150 train / 50 test images, 28x28x1" in add.stderr
+    assert "added fm-png: 10 classes, 150 train / 50 test images, 1x28x28 (CxHxW)" in add.stderr
     registry = json.loads((Path(zoo_env["ZOO_HOME"]) / "datasets.json").read_text())
     assert registry["datasets"]["fm-png"]["source"] == str(root)
 
     rows = {r["name"]: r for r in json.loads(run_zoo("data", "list", "--format", "json").stdout)}
-    assert rows["fm-png"]["classes"] == 10 and rows["fm-png"]["shape"] == [28, 28, 1]
+    assert rows["fm-png"]["classes"] == 10 and rows["fm-png"]["input_size"] == [1, 28, 28]
     assert rows["fm-png"]["cached"] is True and rows["fm-png"]["plugin"] == "zoo"
     assert rows["fm-png"]["augment"] == "shift"
 

@@ -48,7 +48,7 @@ def test_fashion_mnist_as_png_folders_trains_to_the_same_top1_as_the_builtin(
         runs[dataset] = json.loads(result.stdout)
     folder, builtin = runs["fm-png"], runs["fashion-mnist"]
     assert folder["test_count"] == builtin["test_count"] == 200
-    assert folder["top1"] == builtin["top1"] and folder["test_loss"] == builtin["test_loss"]
+    assert folder["top1_pct"] == builtin["top1_pct"] and folder["test_loss"] == builtin["test_loss"]
 
     # The checkpoint records the folders' class names and the dataset's stats; zoo predict prints the names.
     checkpoint = Path(folder["checkpoint"])
@@ -63,7 +63,7 @@ def test_fashion_mnist_as_png_folders_trains_to_the_same_top1_as_the_builtin(
     # zoo evaluate finds the dataset by the name the checkpoint recorded and scores the same.
     evaluate = _zoo(zoo_exe, env, "evaluate", str(checkpoint), "--format", "json")
     assert evaluate.returncode == 0, evaluate.stderr
-    assert json.loads(evaluate.stdout)["top1"] == folder["top1"]
+    assert json.loads(evaluate.stdout)["top1_pct"] == folder["top1_pct"]
 
 
 @pytest.mark.slow

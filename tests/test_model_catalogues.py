@@ -197,7 +197,7 @@ def test_an_alexnet_a_timm_and_a_keras_model_in_one_table(compared: dict) -> Non
     assert rows.keys() == {"alexnet-torch-small", "timm/resnet18", "keras/mobilenet_v2", "timm/mobilenetv2_100"}
     for name, row in rows.items():
         assert row["status"] == "ok", (name, row)
-        assert 0 <= row["top1_mean"] <= 100 and row["param_count"] > 0 and row["gmacs"] > 0
+        assert 0 <= row["top1_pct"] <= 100 and row["param_count"] > 0 and row["gmacs"] > 0
         assert row["input_size"] in ("1x32x32", [1, 32, 32]), row["input_size"]
     assert rows["timm/resnet18"]["param_count"] > rows["keras/mobilenet_v2"]["param_count"]
 
@@ -212,6 +212,6 @@ def test_family_trains_both_halves_of_a_pair(compared: dict) -> None:
     assert all(row["status"] == "ok" for row in rows.values()), rows
     first = {row["model"]: row for row in json.loads(compared["three"].stdout)["rows"]}
     assert all(row["source"].startswith("reused run") for row in rows.values()), rows  # the first compare's runs
-    assert {name: rows[name]["top1_mean"] for name in rows} == {name: first[name]["top1_mean"] for name in rows}
+    assert {name: rows[name]["top1_pct"] for name in rows} == {name: first[name]["top1_pct"] for name in rows}
     timm_params, keras_params = rows["timm/mobilenetv2_100"]["param_count"], rows["keras/mobilenet_v2"]["param_count"]
     assert timm_params == keras_params  # same blocks and widths; BatchNorm epsilon and padding differ (zoo info)

@@ -48,7 +48,7 @@ def test_train_reports_epochs_and_scores_the_whole_requested_test_split(trained)
     summary = trained["summary"]
     assert summary["model"] == "alexnet-torch-bn" and summary["dataset"] == "fashion-mnist"
     assert summary["test_count"] == 300
-    assert 0.0 <= summary["top1"] <= summary["top5"] <= 1.0
+    assert 0.0 <= summary["top1_pct"] <= summary["top5_pct"] <= 100.0
     assert "epoch 1/1" in trained["stderr"] and "img/s" in trained["stderr"]
 
 
@@ -90,7 +90,7 @@ def test_evaluate_reproduces_the_training_score(trained, run_zoo) -> None:
                      "--plot", str(trained["home"] / "confusion.png"), env=trained["env"])
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
-    assert report["top1"] == pytest.approx(trained["summary"]["top1"])
+    assert report["top1_pct"] == pytest.approx(trained["summary"]["top1_pct"])
     assert sum(map(sum, report["confusion"])) == 300
     assert (trained["home"] / "confusion.png").read_bytes()[:4] == b"\x89PNG"
 
@@ -155,7 +155,7 @@ def test_unwritable_output_fails_before_training(run_zoo, env, tmp_path: Path) -
 
 def test_missing_and_corrupt_checkpoints_are_one_line_errors(trained, run_zoo, tmp_path: Path) -> None:
     missing = run_zoo("evaluate", str(tmp_path / "nope"), env=trained["env"])
-    assert missing.returncode == 1 and "does not exist" in missing.stderr
+    assert missing.returncode == 2 and "does not exist" in missing.stderr
     damaged = tmp_path / "damaged"
     damaged.mkdir()
     for item in trained["output"].iterdir():

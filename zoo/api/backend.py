@@ -165,6 +165,7 @@ class Throughput:
     compiled: bool
     channels_last: bool
     note: str = ""
+    step_seconds: tuple[float, ...] = ()  # every timed step, in order: the spread zoo bench reports
 
 
 @runtime_checkable

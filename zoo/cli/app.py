@@ -7,16 +7,15 @@ import json
 import os
 import sys
 import traceback
+from collections.abc import Sequence
 from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
-from rich.text import Text
 
 from zoo.api.config import TrainConfig, check_num_classes
-from zoo.api.errors import EXIT_USAGE, ZooError
+from zoo.api.errors import EXIT_USAGE, UsageError, ZooError
 from zoo.api.specs import ModelSpec
 from zoo.api.version import ZOO_VERSION as __version__
 from zoo.cli import compare as cli_compare
@@ -24,7 +23,7 @@ from zoo.cli import convert as cli_convert
 from zoo.cli import plugins_new as cli_plugins_new
 from zoo.cli import train as cli_train
 from zoo.cli.data import app as data_app
-from zoo.cli.report import as_flags, check_format, render_rows, stdout_console
+from zoo.cli.report import as_flags, check_format, key_value_table, plural, render_rows, stdout_console
 from zoo.cli.runs import app as runs_app
 from zoo.plugins.registry import Registered, get_registry
 
@@ -109,11 +108,25 @@ def list_models(
         patterns or (), exclude=exclude, backend=backend, family=family, plugin=plugin
     )
     if not entries:
-        asked = " ".join(patterns or ()) or "(all)"
-        raise ZooError(f"no model matches {asked} with the given filters; see 'zoo list' for every model")
+        raise UsageError(_no_match(registry, patterns or (), backend=backend, family=family, plugin=plugin))
     rows = [model_row(entry) for entry in entries]
     columns = ["name", "backend", "family", "variant", "input_size", "plugin", "summary"]
+    if fmt == "table":  # family and variant are parts of the name: the summary gets their room
+        columns = [c for c in columns if c not in ("family", "variant")]
     _emit(render_rows(rows, columns, fmt, console=stdout, headers={"input_size": "input (CxHxW)"}))
+
+
+def _no_match(registry: object, patterns: Sequence[str], **filters: str | None) -> str:
+    """Why ``zoo list`` found nothing, naming the filter at fault and what it could have been."""
+    choices = {"backend": sorted(getattr(registry, "backends", {})),
+               "family": sorted({e.spec.family for e in getattr(registry, "models", {}).values()}),
+               "plugin": sorted(getattr(registry, "plugins", {}))}
+    for name, value in filters.items():
+        if value is not None and value not in choices[name] and name != "plugin":
+            return f"--{name} {value} is not one zoo knows; choose {', '.join(choices[name])}"
+    asked = " ".join(f"'{p}'" for p in patterns) or "any name"
+    given = ", ".join(f"--{k} {v}" for k, v in filters.items() if v is not None)
+    return f"no model matches {asked}{f' with {given}' if given else ''}; 'zoo list' shows every model"
 
 
 # What an unset (None) recipe field means, for people reading ``zoo info``.
@@ -166,9 +179,7 @@ def info(
             details["layers"] = [dataclasses.asdict(layer) for layer in summary.layers]
         _emit(json.dumps(details, indent=2, default=str))
         return
-    table = Table(show_header=False, title=entry.name, title_style="bold")
-    table.add_column("field", style="bold")
-    table.add_column("value", overflow="fold")
+    shown: dict[str, object] = {}
     for key, value in details.items():
         if key in ("summary_at_input",):
             continue
@@ -178,11 +189,13 @@ def info(
             value = ", ".join(f"{k}={v}" for k, v in value.items())
         elif isinstance(value, list):
             value = "x".join(str(v) for v in value)
-        table.add_row(key, Text(str(value) if value != "" else "-"))  # plain text: notes may hold "[extra]"
+        shown[key] = value
+    table = key_value_table(entry.name, shown)
     stdout.print(table)
     if summary is not None:
         rows = [dataclasses.asdict(layer) for layer in summary.layers]
         render_rows(rows, ["name", "kind", "output_shape", "params"], "table", console=stdout,
+                    headers={"output_shape": "output (CxHxW)"},
                     title=f"layers at input {'x'.join(map(str, summary.input_size))}")
         stdout.print(
             f"trainable parameters: {summary.param_count:,}    "
@@ -223,29 +236,21 @@ def plugins(
         _emit(json.dumps({"loaded": loaded, "failed": failed, "warnings": warned, "disabled": registry.disabled},
                          indent=2))
         return
-    table = Table(title="loaded plugins", header_style="bold")
-    for column in ("plugin", "distribution", "hooks", "contributed"):
-        table.add_column(column, overflow="fold")
+    rows = []
     for row in loaded:
-        parts = [f"{len(row[k])} {k}: {_some(row[k], row['name'])}" for k in ("models", "datasets", "backends")
-                 if row[k]]
-        hooks = ", ".join(h.removeprefix("zoo_") for h in row["hooks"])
-        table.add_row(row["name"], f"{row['distribution']} {row['version']}", hooks, "\n".join(parts) or "-")
-    stdout.print(table)
-    if failed:
-        bad = Table(title="failed plugins", header_style="bold red")
-        for column in ("plugin", "distribution", "stage", "error"):
-            bad.add_column(column, overflow="fold")
-        for row in failed:
-            bad.add_row(row["plugin"], row["distribution"], row["stage"], row["error"])
-        stdout.print(bad)
-    if warned:
-        notes = Table(title="plugin warnings", header_style="bold yellow")
-        for column in ("plugin", "distribution", "about", "warning"):
-            notes.add_column(column, overflow="fold")
-        for row in warned:
-            notes.add_row(row["plugin"], row["distribution"], row["stage"], Text(row["error"]))
-        stdout.print(notes)
+        parts = [f"{plural(len(row[k]), k)}: {_some(row[k], row['name'])}"
+                 for k in ("models", "datasets", "backends") if row[k]]
+        rows.append({"plugin": row["name"], "distribution": f"{row['distribution']} {row['version']}",
+                     "hooks": ", ".join(h.removeprefix("zoo_") for h in row["hooks"]),
+                     "contributed": "\n".join(parts) or "-"})
+    render_rows(rows, ["plugin", "distribution", "hooks", "contributed"], "table", console=stdout,
+                title="loaded plugins", texts=["hooks"])
+    for title, items in (("failed plugins", failed), ("plugin warnings", warned)):
+        if items:
+            rows = [{"plugin": r["plugin"], "distribution": r["distribution"], "stage": r["stage"],
+                     "error": r["error"]} for r in items]
+            render_rows(rows, ["plugin", "distribution", "stage", "error"], "table", console=stdout, title=title,
+                        headers={"stage": "about", "error": "warning"} if items is warned else None)
     if registry.disabled:
         stdout.print(f"disabled by ZOO_DISABLE_PLUGINS: {', '.join(registry.disabled)}")
 

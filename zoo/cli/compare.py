@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.text import Text
 
 from zoo.api.atomic import atomic_write_text
@@ -17,6 +18,7 @@ from zoo.cli import options as opt
 from zoo.cli.report import as_flags, check_format, render_rows, stdout_console
 from zoo.grid.columns import (
     BENCH_COLUMNS,
+    BENCH_TABLE_COLUMNS,
     COMPARE_COLUMNS,
     COMPARE_SPEED_COLUMNS,
     COMPARE_TABLE_COLUMNS,
@@ -30,15 +32,70 @@ if TYPE_CHECKING:
 stdout = stdout_console()
 stderr = Console(stderr=True)
 Opt = typer.Option
-HEADERS = {"param_count": "params (M)", "top1": "top1 %", "top5": "top5 %", "train_samples_per_sec": "train img/s",
-           "infer_samples_per_sec": "infer img/s", "batch_size": "batch", "input_size": "input",
+HEADERS = {"param_count": "params (M)", "top1": "top-1 %", "top5": "top-5 %", "train_samples_per_sec": "train img/s",
+           "infer_samples_per_sec": "infer img/s", "batch_size": "batch", "input_size": "input (CxHxW)",
+           "gmacs": "GMACs", "infer_gmacs": "GMACs", "infer_iqr_pct": "infer IQR %", "train_iqr_pct": "train IQR %",
            "wall_s": "wall s", **{f"wall_{phase}_s": phase for phase in WALL_PHASES}}
 # The speed table's headers take two lines so that it fits in 100 columns (Markdown joins them).
 SPEED_HEADERS = {**HEADERS, "execution": "steps", "train_steady_samples_per_sec": "train\nimg/s",
                  "train_bare_samples_per_sec": "bare\nimg/s", "loop_efficiency": "loop\neff.",
                  "compile_s": "compile\ns", "infer_samples_per_sec": "infer\nimg/s"}
 # Markdown (for docs) has no width limit: both tables' columns in one, without the wall-time split.
-MARKDOWN_COLUMNS = [c for c in COMPARE_COLUMNS if c not in WALL_COLUMNS and c not in ("variant", "device", "train_s")]
+MARKDOWN_COLUMNS = [
+    {"top1_pct": "top1", "top5_pct": "top5"}.get(c, c) for c in COMPARE_COLUMNS
+    if c not in WALL_COLUMNS and c not in ("variant", "device", "train_s", "top1_pct_std", "top5_pct_std")
+]
+NOTE_WIDTH = 100
+MIN_STABLE_STEPS = 20  # fewer timed steps than this give a median one busy moment can move
+MAX_STEADY_IQR_PCT = 10.0  # a wider spread over the timed steps than this is worth a warning
+
+
+def _pm(mean: float | None, std: float | None) -> str | None:
+    """``93.11 ± 0.12`` (percent, over seeds); the mean alone for one seed."""
+    if mean is None:
+        return None
+    return f"{mean:.2f}" + (f" ± {std:.2f}" if std else "")
+
+
+def shown_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows as people read them: top-1/top-5 as "mean ± std", a trained size other than the native one
+    marked with ``*`` (see :func:`size_note`)."""
+    shown = []
+    for row in rows:
+        extra: dict[str, Any] = {"top1": _pm(row.get("top1_pct"), row.get("top1_pct_std")),
+                                 "top5": _pm(row.get("top5_pct"), row.get("top5_pct_std"))}
+        native = row.get("native_input_size")
+        if row.get("input_size") and native and row["input_size"] != native:
+            extra["input_size"] = f"{row['input_size']}*"
+        shown.append({**row, **extra})
+    return shown
+
+
+def size_note(rows: list[dict[str, Any]]) -> str | None:
+    """The line under the table when a model trained at a size other than its native input."""
+    resized = [f"{row['model']} {row['native_input_size']}" for row in rows
+               if row.get("input_size") and row.get("native_input_size")
+               and row["input_size"] != row["native_input_size"]]
+    if not resized:
+        return None
+    return ("* not the native input (" + ", ".join(resized) + "): a model trains at the data's own size "
+            "unless its recipe's --min-image-size or --image-size resizes it (zoo info MODEL); params and GMACs "
+            "are at the size trained")
+
+
+def bench_warnings(rows: list[dict[str, Any]], steps: int) -> list[str]:
+    """What makes a bench figure unsteady: too few timed steps, or steps that disagree."""
+    lines = []
+    if steps < MIN_STABLE_STEPS:
+        lines.append(f"{steps} timed step{'' if steps == 1 else 's'} per mode are too few for a stable figure: "
+                     f"one busy moment moves the median; use --steps {MIN_STABLE_STEPS} or more")
+    unsteady = [f"{row['model']} {mode} {row[f'{mode}_iqr_pct']:.0f}%" for row in rows for mode in ("infer", "train")
+                if (row.get(f"{mode}_iqr_pct") or 0.0) > MAX_STEADY_IQR_PCT]
+    if unsteady:
+        lines.append(f"timed steps disagree (IQR over the median: {', '.join(unsteady)}): the machine was busy or "
+                     "the model had not settled; rerun with more --steps or --warmup (JSON/CSV: each mode's "
+                     "slowest and fastest step's img/s)")
+    return lines
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -62,6 +119,9 @@ def _conditions_line(conditions: dict[str, Any]) -> str:
     parts.append(_recipe_part(conditions.get("recipe_overrides")))
     if "dataset" in conditions:
         parts.insert(0, f"dataset: {conditions['dataset']} (test split), seeds {conditions['seeds']}")
+    if "num_classes" in conditions:  # zoo bench: synthetic inputs, a head of this many classes
+        parts.append(f"{conditions['num_classes']} classes, {conditions.get('steps')} timed steps after "
+                     f"{conditions.get('warmup')} warm-up")
     return " | ".join(p for p in parts if p)
 
 
@@ -110,11 +170,17 @@ def render(comparison: Comparison, columns: list[str], fmt: str, output: Path | 
     elif fmt == "table":
         if output is not None:
             raise UsageError("--output needs --format json, csv or markdown")
-        stdout.print(f"[dim]{_conditions_line(comparison.conditions)}[/]", highlight=False)
-        shown = COMPARE_TABLE_COLUMNS if columns == COMPARE_COLUMNS else columns
-        render_rows(comparison.rows, shown, "table", console=stdout, title=title, headers=HEADERS)
+        stdout.print(Text(_conditions_line(comparison.conditions), style="dim"), soft_wrap=False)
+        rows = shown_rows(comparison.rows)
+        shown = (COMPARE_TABLE_COLUMNS if columns == COMPARE_COLUMNS
+                 else BENCH_TABLE_COLUMNS if columns == BENCH_COLUMNS else columns)
+        if all(row.get("status") == "ok" for row in rows):  # a failure's row says so, and its reason is below
+            shown = [c for c in shown if c != "status"]
+        render_rows(rows, shown, "table", console=stdout, title=title, headers=HEADERS)
         if columns == COMPARE_COLUMNS:
-            render_rows(comparison.rows, COMPARE_SPEED_COLUMNS, "table", console=stdout, headers=SPEED_HEADERS,
+            if (note := size_note(rows)) is not None:  # prose: wrapped to 100 columns on a wider terminal
+                stdout.print(Text(note, style="dim"), width=min(stdout.width, NOTE_WIDTH))
+            render_rows(rows, COMPARE_SPEED_COLUMNS, "table", console=stdout, headers=SPEED_HEADERS,
                         title=_speed_title(comparison.conditions))
             if timings:
                 render_rows(comparison.rows, ["model", *WALL_COLUMNS, "wall_s"], "table", console=stdout,
@@ -129,10 +195,13 @@ def render(comparison: Comparison, columns: list[str], fmt: str, output: Path | 
         for row in comparison.rows:
             if row.get("reason"):
                 stderr.print(Text.assemble((row["model"], "red"), ": ", row["reason"]))
+            elif row.get("note"):
+                stdout.print(Text.assemble((row["model"], "bold"), ": ", row["note"], style="dim"))
         return
     else:
         shown = MARKDOWN_COLUMNS if fmt == "markdown" and columns == COMPARE_COLUMNS else columns
-        text = render_rows(comparison.rows, shown, fmt, headers=SPEED_HEADERS) or ""
+        rows = shown_rows(comparison.rows) if fmt == "markdown" else comparison.rows
+        text = render_rows(rows, shown, fmt, headers=SPEED_HEADERS) or ""
         if fmt == "markdown":
             text = f"{_conditions_line(comparison.conditions)}\n\n{text}"
     if output is not None:
@@ -168,7 +237,7 @@ def compare(
     device: opt.Device = None,
     keras_backend: opt.KerasBackend = None,
     precision: opt.Precision = None,
-    rerun: Annotated[bool, Opt(help="Train again even when the store has a matching finished run.")] = False,
+    rerun: Annotated[bool, Opt("--rerun", help="Train again even when the store has a matching finished run.")] = False,
     bench_steps: Annotated[int, Opt(help="Timed throughput steps per mode.")] = 40,
     bench_warmup: Annotated[int, Opt(help="Warm-up steps before timing.")] = 10,
     data_dir: Annotated[Optional[str], Opt(help="Directory holding the dataset's files.")] = None,  # noqa: UP045
@@ -249,14 +318,18 @@ def bench(
     precision: Annotated[str, Opt(help="fp32 or bf16.")] = "fp32",
     device: Annotated[str, Opt(help="auto, cpu, cuda or cuda:N.")] = "auto",
     keras_backend: opt.KerasBackend = None,
-    compile_: Annotated[bool, Opt("--compile", help="torch.compile / XLA.")] = False,
+    compile_: opt.Compile = False,
+    no_compile: opt.NoCompile = False,
     compile_mode: Annotated[Optional[str], Opt(help=opt.compile_mode_help())] = None,  # noqa: UP045
-    channels_last: Annotated[Optional[bool], Opt("--channels-last/--no-channels-last")] = None,  # noqa: UP045
+    channels_last: opt.ChannelsLast = False,
+    no_channels_last: opt.NoChannelsLast = False,
     train: Annotated[bool, Opt("--train", help="Time training steps only.")] = False,
     infer: Annotated[bool, Opt("--infer", help="Time inference only.")] = False,
     steps: Annotated[int, Opt(help="Timed steps per mode.")] = 40,
     warmup: Annotated[int, Opt(help="Warm-up steps.")] = 10,
-    num_classes: Annotated[int, Opt(help="Classes of the head (as for a 10-class dataset by default).")] = 10,
+    num_classes: Annotated[
+        int, Opt(help="Classes of the head, as zoo compare on a 10-class dataset builds it.", show_default=True)
+    ] = 10,
     fmt: Annotated[str, Opt("--format", "-f", help="table, json, csv or markdown.")] = "table",
     output: Annotated[Optional[Path], Opt(help="Write the result here instead of stdout.")] = None,  # noqa: UP045
 ) -> None:
@@ -271,8 +344,9 @@ def bench(
     from zoo.api.config import check_num_classes
 
     check_num_classes(num_classes)
-    overrides = {"precision": precision, "device": device, **opt.compile_settings(compile_ or None, compile_mode),
-                 "channels_last": channels_last}
+    overrides = {"precision": precision, "device": device,
+                 **opt.compile_settings(opt.tri_state("compile", compile_, no_compile), compile_mode),
+                 "channels_last": opt.tri_state("channels-last", channels_last, no_channels_last)}
     TrainConfig.build(overrides)
     comparison = run_bench(
         patterns, exclude=exclude, input_size=parse_input_size(input_size) if input_size else None,
@@ -280,7 +354,9 @@ def bench(
         steps=steps, warmup=warmup, num_classes=num_classes,
         announce=lambda line: stderr.print(line, highlight=False, markup=False, soft_wrap=True),
     )
-    render(comparison, BENCH_COLUMNS, fmt, output, "zoo bench (synthetic inputs)")
+    render(comparison, BENCH_COLUMNS, fmt, output, "zoo bench (synthetic inputs; img/s: median step)")
+    for line in bench_warnings(comparison.rows, steps):
+        stderr.print(f"[yellow]warning:[/] {escape(line)}", highlight=False)
     if comparison.interrupted:
         raise typer.Exit(130)
     if not any(row["status"] == "ok" for row in comparison.rows):

@@ -13,11 +13,11 @@ from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.text import Text
 
 from zoo.api.errors import UsageError, ZooError
 from zoo.cli import data_local as cli_data_local
-from zoo.cli.report import stdout_console
+from zoo.cli.report import build_table, key_value_table, render_rows, stdout_console
 
 app = typer.Typer(
     name="data",
@@ -55,6 +55,21 @@ def _shape(values: Any) -> str:
     return "x".join(str(v) for v in values)
 
 
+def chw(hwc: Any) -> list[int]:
+    """A dataset's (H, W, C) image shape as zoo shows every shape: [C, H, W] (``zoo list``'s input_size)."""
+    height, width, channels = (int(v) for v in hwc)
+    return [channels, height, width]
+
+
+def _as_chw(details: dict[str, Any]) -> dict[str, Any]:
+    """``dataset_info``'s HxWxC shapes (arrays as stored) as CxHxW ``input_size``, as every command shows them."""
+    details = dict(details)
+    details["input_size"] = chw(details.pop("shape"))
+    details["splits"] = {split: {"count": stats["count"], "input_size": chw(stats["shape"][1:]),
+                                 "per_class": stats["per_class"]} for split, stats in details["splits"].items()}
+    return details
+
+
 @app.command("list")
 def list_command(fmt: FormatOption = "table") -> None:
     """List registered datasets and whether each is ready locally."""
@@ -71,7 +86,7 @@ def list_command(fmt: FormatOption = "table") -> None:
         rows.append({
             "name": spec.name,
             "classes": spec.num_classes,
-            "shape": list(spec.shape),
+            "input_size": chw(spec.shape),
             "augment": spec.augment,
             "cached": cached,
             "plugin": entry.plugin.distribution,
@@ -80,21 +95,9 @@ def list_command(fmt: FormatOption = "table") -> None:
     if fmt == "json":
         _print_json(rows)
         return
-    table = Table(header_style="bold")
-    for column in ("name", "classes", "shape (HxWxC)", "augment", "cached", "plugin"):
-        table.add_column(column, no_wrap=True)
-    table.add_column("summary", overflow="fold")
-    for row in rows:
-        table.add_row(
-            row["name"],
-            str(row["classes"]),
-            _shape(row["shape"]),
-            row["augment"],
-            "yes" if row["cached"] else "-",
-            row["plugin"],
-            row["summary"],
-        )
-    stdout.print(table)
+    shown = [{**row, "cached": "yes" if row["cached"] else "-"} for row in rows]
+    render_rows(shown, ["name", "classes", "input_size", "augment", "cached", "plugin", "summary"], "table",
+                console=stdout, headers={"input_size": "input (CxHxW)"})
 
 
 @app.command("info")
@@ -103,15 +106,12 @@ def info_command(name: NameArg, data_dir: DataDirOption = None, fmt: FormatOptio
     from zoo.data.datasets import dataset_info
 
     _check_format(fmt)
-    details = dataset_info(name, data_dir=data_dir).to_dict()
+    details = _as_chw(dataset_info(name, data_dir=data_dir).to_dict())
     if fmt == "json":
         _print_json(details)
         return
-    table = Table(show_header=False, title=details["name"], title_style="bold")
-    table.add_column("field", style="bold")
-    table.add_column("value", overflow="fold")
-    table.add_row("summary", details["summary"] or "-")
-    table.add_row("shape (HxWxC)", _shape(details["shape"]))
+    table = key_value_table(details["name"], {"summary": details["summary"],
+                                                 "input (CxHxW)": _shape(details["input_size"])})
     table.add_row("classes", f"{details['num_classes']}")
     table.add_row("mean / std", f"{details['mean']} / {details['std']}")
     table.add_row("augment", details["augment"])
@@ -124,16 +124,15 @@ def info_command(name: NameArg, data_dir: DataDirOption = None, fmt: FormatOptio
         table.add_row("files", "\n".join(details["files"].values()) or "not found locally")
     table.add_row("arrays cache", details["arrays"] or "-")
     for split, stats in details["splits"].items():
-        table.add_row(split, f"{stats['count']:,} images, {_shape(stats['shape'][1:])}")
+        table.add_row(split, f"{stats['count']:,} images, {_shape(stats['input_size'])}")
     stdout.print(table)
     if details["splits"]:
         splits = list(details["splits"])
-        counts = Table(title="images per class", header_style="bold")
-        for column in ("label", "class", *splits):
-            counts.add_column(column, justify="left" if column == "class" else "right")
         per_class = [details["splits"][split]["per_class"] for split in splits]
-        for label, class_name in enumerate(details["classes"]):
-            counts.add_row(str(label), class_name, *(f"{column[label]:,}" for column in per_class))
+        rows = [{"label": label, "class": class_name, **{split: f"{column[label]:,}" for split, column in
+                                                          zip(splits, per_class, strict=True)}}
+                for label, class_name in enumerate(details["classes"])]
+        counts = build_table(rows, ["label", "class", *splits], title="images per class")
         stdout.print(counts)
     else:
         stderr.print(f"{name}: not available locally; 'zoo data download {name}' fetches it")
@@ -176,13 +175,10 @@ def verify_command(name: NameArg, data_dir: DataDirOption = None, fmt: FormatOpt
     if fmt == "json":
         _print_json(rows)
     elif rows:
-        table = Table(title=f"{spec.name}: files", header_style="bold")
-        for column in ("place", "file", "state", "detail"):
-            table.add_column(column, overflow="fold")
-        for row in rows:
-            style = {"ok": "green", "bad": "red"}.get(row["state"], "yellow")
-            table.add_row(row["place"], row["file"], f"[{style}]{row['state']}[/]", row["detail"])
-        stdout.print(table)
+        styled = [{**row, "state": Text(row["state"], style={"ok": "green", "bad": "red"}.get(row["state"], "yellow"))}
+                  for row in rows]
+        render_rows(styled, ["place", "file", "state", "detail"], "table", console=stdout,
+                    title=f"{spec.name}: files")
     bad = [s for s in statuses if s.state == "bad"]
     if bad:
         raise ZooError(
@@ -217,4 +213,4 @@ def show_command(
         raise UsageError(f"--split must be train or test, got {split!r}")
     dataset = load_dataset(name, data_dir=data_dir, progress=not quiet)
     path = render_samples(dataset, output, split=split, count=count, seed=seed)
-    stderr.print(f"wrote {path}")
+    stderr.print(f"samples written to {path}")

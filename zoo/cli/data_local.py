@@ -81,7 +81,7 @@ def add(
         h, w, c = fresh.shape
         stderr.print(
             f"added {fresh.name}: {fresh.num_classes} classes, {len(data.train):,} train / {len(data.test):,} test"
-            f"{f' / {len(data.val):,} val' if data.val is not None else ''} images, {h}x{w}x{c}; "
+            f"{f' / {len(data.val):,} val' if data.val is not None else ''} images, {c}x{h}x{w} (CxHxW); "
             f"'zoo data info {fresh.name}' describes it, 'zoo train MODEL --dataset {fresh.name}' trains on it",
             soft_wrap=True,
         )
@@ -145,12 +145,13 @@ def verify(spec: Any, fmt: str, stdout: Console) -> None:
     if fmt == "json":
         typer.echo(json.dumps({"checked": check.checked, "cache": check.cache, "files": rows}, indent=2))
     elif rows:
-        table = Table(title=f"{spec.name}: files that cannot be decoded", header_style="bold")
-        for column in ("file", "state", "detail"):
-            table.add_column(column, overflow="fold")
-        for row in rows:
-            table.add_row(row["file"], f"[{'yellow' if skipping else 'red'}]{row['state']}[/]", row["detail"])
-        stdout.print(table)
+        from rich.text import Text
+
+        from zoo.cli.report import render_rows
+
+        styled = [{**row, "state": Text(row["state"], style="yellow" if skipping else "red")} for row in rows]
+        render_rows(styled, ["file", "state", "detail"], "table", console=stdout,
+                    title=f"{spec.name}: files that cannot be decoded")
     cache_note = {"current": "the cached arrays match the files", "stale": "the files changed since they were "
                   "cached (the next load decodes what changed)", "none": "nothing is cached yet"}[check.cache]
     if check.bad and not skipping:

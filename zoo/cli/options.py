@@ -110,8 +110,25 @@ def parse_input_size(text: str) -> tuple[int, int, int]:
 
 def compile_mode_help() -> str:
     """The ``--compile-mode`` help text, from :data:`COMPILE_MODES`."""
-    return (f"torch.compile mode: {', '.join(COMPILE_MODES)} (reduce-overhead and max-autotune capture CUDA "
-            "graphs on a GPU); implies --compile. Torch models only: Keras compiles with XLA.")
+    return (f"torch.compile mode: {', '.join(COMPILE_MODES)}; implies --compile (torch models; Keras "
+            "uses XLA).")
+
+
+# A yes/no/unset setting as two flags, the negative one hidden from the option table: a visible
+# "--no-channels-last" column would take 20 of a 100-column help page's width from every description.
+Compile = Annotated[bool, Opt("--compile", help="torch.compile / XLA (--no-compile: eager) \\[the backend "
+                                              "chooses; see docs/torch.md].")]
+NoCompile = Annotated[bool, Opt("--no-compile", hidden=True)]
+ChannelsLast = Annotated[bool, Opt("--channels-last", help="NHWC memory layout (--no-channels-last: NCHW) "
+                                                         "\\[torch on CPU and CUDA: on].")]
+NoChannelsLast = Annotated[bool, Opt("--no-channels-last", hidden=True)]
+
+
+def tri_state(name: str, yes: bool, no: bool) -> bool | None:
+    """``--NAME`` (True), ``--no-NAME`` (False), neither (None: the default decides); both is a usage error."""
+    if yes and no:
+        raise UsageError(f"--{name} and --no-{name} contradict each other; drop one")
+    return True if yes else False if no else None
 
 
 def compile_settings(compile_: bool | None, compile_mode: str | None) -> dict[str, Any]:

@@ -14,7 +14,9 @@ from zoo.api.atomic import atomic_path
 from zoo.api.errors import UsageError, ZooError
 
 IMAGE_FORMATS = ("png", "svg", "pdf")
-SPLIT_STYLES = (("train", "-", "train"), ("val", "--", "validation"))  # key prefix, line style, legend name
+# key prefix, line style, marker, legend name: the markers tell the splits apart where one epoch draws no line.
+SPLIT_STYLES = (("train", "-", "o", "train"), ("val", "--", "s", "validation"))
+ACCURACY_KEYS = ("train_accuracy", "val_accuracy")  # stored as fractions; drawn in percent like every output
 # Where a point's label may go, in offset points from it: above right first, then the other corners.
 LABEL_SPOTS = (((5, 5), "left", "bottom"), ((5, -5), "left", "top"), ((-5, 5), "right", "bottom"),
                ((-5, -5), "right", "top"))
@@ -62,21 +64,28 @@ def _draw_curves(loss_axes: Any, accuracy_axes: Any, histories: Mapping[str, Seq
     from matplotlib.ticker import MaxNLocator
 
     for index, epochs in enumerate(histories.values()):
-        for split, style, _ in SPLIT_STYLES:
+        for split, style, marker, _ in SPLIT_STYLES:
             for axes, quantity in ((loss_axes, "loss"), (accuracy_axes, "accuracy")):
                 points = [e for e in epochs if e.get(f"{split}_{quantity}") is not None]
                 if points:
                     xs = [e["epoch"] for e in points]
-                    ys = [e[f"{split}_{quantity}"] for e in points]
-                    axes.plot(xs, ys, style, color=f"C{index % 10}", marker="o", markersize=3)
-    for axes, title in ((loss_axes, "loss"), (accuracy_axes, "accuracy")):
+                    scale = 100.0 if quantity == "accuracy" else 1.0
+                    ys = [e[f"{split}_{quantity}"] * scale for e in points]
+                    axes.plot(xs, ys, style, color=f"C{index % 10}", marker=marker,
+                              markersize=3 if len(points) > 1 else 6,
+                              markerfacecolor="none" if split == "val" else f"C{index % 10}")
+    for axes, title, ylabel in ((loss_axes, "loss", "cross-entropy loss"),
+                                (accuracy_axes, "accuracy", "top-1 accuracy (%)")):
         axes.set_title(title)
+        axes.set_ylabel(ylabel)
         axes.set_xlabel("epoch")
         axes.grid(True, alpha=0.3)
         axes.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))  # a 1-epoch run gets tick "1" only
-    handles = [Line2D([], [], color=f"C{index % 10}", marker="o", markersize=3, label=label)
+    handles = [Line2D([], [], color=f"C{index % 10}", linewidth=4, label=label)
                for index, label in enumerate(histories)]
-    handles += [Line2D([], [], color="grey", linestyle=style, label=name) for _, style, name in SPLIT_STYLES]
+    handles += [Line2D([], [], color="grey", linestyle=style, marker=marker, markersize=5, label=name,
+                       markerfacecolor="none" if split == "val" else "grey")
+                for split, style, marker, name in SPLIT_STYLES]
     accuracy_axes.legend(handles=handles, fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1),
                          borderaxespad=0)
 
@@ -127,16 +136,16 @@ def plot_comparison(rows: Sequence[Mapping[str, Any]], path: Path, *, title: str
     spread over seeds. Right two: every model's training curves (first seed)."""
     path = Path(path)
     fmt = _image_format(path)
-    done = [row for row in rows if row.get("top1_mean") is not None]
+    done = [row for row in rows if row.get("top1_pct") is not None]
     if not done:
-        raise UsageError("nothing to plot: no model finished")
+        raise ZooError("nothing to plot: no model finished")
     figure = _new_figure(17, 5)
     scatter, loss_axes, accuracy_axes = figure.subplots(1, 3)
     labels = []
     for index, row in enumerate(done):
         x = row.get("infer_samples_per_sec") or 0.0
-        y = row["top1_mean"] * 100
-        scatter.errorbar(x, y, yerr=(row.get("top1_std") or 0.0) * 100, fmt="o", color=f"C{index % 10}", capsize=4)
+        y = row["top1_pct"]
+        scatter.errorbar(x, y, yerr=row.get("top1_pct_std") or 0.0, fmt="o", color=f"C{index % 10}", capsize=4)
         labels.append(scatter.annotate(row["model"], (x, y), textcoords="offset points", xytext=LABEL_SPOTS[0][0],
                                        fontsize="small"))  # moved by _separate_labels if it covers another
     scatter.set_xscale("log")
@@ -186,12 +195,17 @@ def _separate_labels(figure: Any, labels: Sequence[Any]) -> None:
     placed: list[Any] = []
     for index, label in enumerate(labels):
         others = [*placed, *markers[:index], *markers[index + 1:]]
+        frame = label.axes.get_window_extent(renderer)
+        inside = []  # the corners where the label stays inside the panel's frame
         for spot in LABEL_SPOTS:
             _put_label(label, spot)
-            if not any(label.get_window_extent(renderer).overlaps(other) for other in others):
-                break
+            box = label.get_window_extent(renderer)
+            if frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1:
+                inside.append(spot)
+                if not any(box.overlaps(other) for other in others):
+                    break
         else:
-            _put_label(label, LABEL_SPOTS[0])
+            _put_label(label, inside[0] if inside else LABEL_SPOTS[0])
         placed.append(label.get_window_extent(renderer))
 
 

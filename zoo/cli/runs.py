@@ -11,21 +11,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
-from rich import box
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 from rich.text import Text
 
 from zoo.api.errors import UsageError, ZooError
-from zoo.cli.report import check_format, render_rows, stdout_console
+from zoo.cli.report import check_format, key_value_table, render_rows, stdout_console
 from zoo.run.records import EPOCH_FIELDS, RunRecord
 
 if TYPE_CHECKING:
     from zoo.run.store import RunStore
 
 app = typer.Typer(
-    help="Recorded training runs: list, show, remove, export, rebuild.",
+    help="Recorded training runs: list, show, rm, export, rebuild.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
@@ -33,14 +31,15 @@ app = typer.Typer(
 stdout = stdout_console()
 stderr = Console(stderr=True)
 
-LIST_COLUMNS = ["id", "model", "backend", "dataset", "status", "top1", "epochs", "started", "duration"]
+LIST_COLUMNS = ["id", "model", "backend", "dataset", "status", "top1_pct", "epochs", "started", "duration_s"]
+LIST_HEADERS = {"top1_pct": "top-1 %", "started": "started (UTC)", "duration_s": "duration"}
 EXPORT_COLUMNS = [
     "id", "model", "backend", "dataset", "status", "reason", "epochs", "started", "finished", "duration",
     "reuse_key", "output_dir",
 ]
 EPOCH_HEADERS = {
-    "train_loss": "loss", "train_accuracy": "acc", "val_loss": "val loss", "val_accuracy": "val acc",
-    "images_per_sec": "img/s", "seconds": "s", "warmup_steps": "warm-up", "warmup_seconds": "warm-up s",
+    "train_loss": "loss", "train_accuracy": "acc %", "val_loss": "val loss", "val_accuracy": "val acc %",
+    "images_per_sec": "img/s", "seconds": "epoch s", "warmup_steps": "warm-up steps", "warmup_seconds": "warm-up s",
     "steady_images_per_sec": "steady img/s",
 }
 STATUS_STYLE = {"finished": "green", "running": "yellow", "interrupted": "yellow", "failed": "red", "crashed": "red"}
@@ -75,27 +74,27 @@ def _human_seconds(seconds: float | None) -> str:
     return f"{hours}h{minutes:02d}m"
 
 
-def top1(record: RunRecord) -> float | None:
-    """The run's test top-1 accuracy (metric ``top1``), if recorded."""
-    return record.metrics.get("top1")
+def top1_pct(record: RunRecord) -> float | None:
+    """The run's test top-1 accuracy in percent, if recorded (the store keeps the fraction, metric ``top1``)."""
+    value = record.metrics.get("top1")
+    return None if value is None else round(100 * value, 2)
 
 
 def list_row(record: RunRecord, *, human: bool) -> dict[str, Any]:
     """One run as ``zoo runs list`` shows it; ``human`` styles it for a terminal table."""
     row: dict[str, Any] = {
         "id": record.id, "model": record.model, "backend": record.backend, "dataset": record.dataset,
-        "status": record.status, "top1": top1(record), "epochs": len(record.epochs),
-        "started": record.started, "duration": record.duration,
+        "status": record.status, "top1_pct": top1_pct(record), "epochs": len(record.epochs),
+        "started": record.started, "duration_s": record.duration,
     }
     if human:
         planned = record.recipe.get("epochs")
-        row.update({key: escape(row[key]) for key in ("model", "backend", "dataset")})
-        row["status"] = f"[{STATUS_STYLE.get(record.status, 'default')}]{record.status}[/]"
+        row["status"] = Text(record.status, style=STATUS_STYLE.get(record.status, "default"))
         row["epochs"] = f"{len(record.epochs)}/{planned}" if isinstance(planned, int) else len(record.epochs)
-        row["started"] = _when(record.started)
-        row["duration"] = _human_seconds(record.duration)
-    elif row["duration"] is not None:
-        row["duration"] = round(row["duration"], 3)
+        row["started"] = _when(record.started)[:16]  # to the minute
+        row["duration_s"] = _human_seconds(record.duration)
+    elif row["duration_s"] is not None:
+        row["duration_s"] = round(row["duration_s"], 3)
     return row
 
 
@@ -122,8 +121,8 @@ def list_runs(
         stderr.print("no run matches the filters" if filtered else "no runs recorded yet; train one with 'zoo train'")
         return
     rows = [list_row(record, human=fmt == "table") for record in records]
-    if fmt == "table":
-        stdout.print(_grid(rows, LIST_COLUMNS, headers={"started": "started (UTC)"}))
+    if fmt == "table":  # the backend is in the model's name; JSON and CSV keep it
+        render_rows(rows, [c for c in LIST_COLUMNS if c != "backend"], "table", console=stdout, headers=LIST_HEADERS)
         return
     _emit(render_rows(rows, LIST_COLUMNS, fmt) or "")
 
@@ -149,56 +148,11 @@ def show(
         if not record.epochs:
             raise ZooError(f"run {record.id} recorded no epochs; nothing to plot")
         plot_training_curves({f"run {record.id} {record.model}": record.epochs}, plot)
-        stderr.print(f"wrote training curves to {plot}", highlight=False)
+        stderr.print(f"curves written to {plot}", highlight=False)
     if fmt == "json":
         _emit(json.dumps(record.to_dict(), indent=2, default=str))
         return
     _print_record(record)
-
-
-def _grid(
-    rows: list[dict[str, Any]],
-    columns: list[str],
-    *,
-    title: str | None = None,
-    headers: dict[str, str] | None = None,
-) -> Table:
-    """A compact table whose cells wrap, rather than vanish, on a narrow terminal."""
-    headers = headers or {}
-    table = Table(
-        title=title, title_style="bold", title_justify="left", box=box.SIMPLE_HEAD, header_style="bold",
-        collapse_padding=True, pad_edge=False,
-    )
-    for column in columns:
-        header = headers.get(column, column)
-        widest = max((len(_cell(row.get(column))) for row in rows), default=0)
-        table.add_column(header, overflow="fold", min_width=min(max(widest, len(header)), 8))
-    for row in rows:
-        table.add_row(*(_cell(row.get(column)) for column in columns))
-    return table
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
-
-
-def _key_value_table(title: str, values: dict[str, Any]) -> Table:
-    table = Table(title=title, show_header=False, title_style="bold", title_justify="left", box=box.SIMPLE)
-    table.add_column("field", style="bold")
-    table.add_column("value", overflow="fold")
-    for key, value in values.items():
-        if isinstance(value, float):
-            value = f"{value:.6g}"
-        elif isinstance(value, (dict, list)):
-            value = json.dumps(value)
-        if not isinstance(value, Text):
-            value = escape("-" if value is None or value == "" else str(value))
-        table.add_row(escape(str(key)), value)
-    return table
 
 
 def _print_record(record: RunRecord) -> None:
@@ -209,19 +163,20 @@ def _print_record(record: RunRecord) -> None:
         "duration": _human_seconds(record.duration), "process": f"{record.pid} on {record.hostname}",
         "output_dir": record.output_dir, "reuse_key": record.reuse_key,
     }
-    stdout.print(_key_value_table(f"run {record.id}", overview))
-    stdout.print(_key_value_table("recipe", record.recipe))
-    stdout.print(_key_value_table("environment", record.environment))
+    stdout.print(key_value_table(f"run {record.id}", overview))
+    stdout.print(key_value_table("recipe", record.recipe))
+    stdout.print(key_value_table("environment", record.environment))
     if record.metrics:
-        stdout.print(_key_value_table("metrics", record.metrics))
+        stdout.print(key_value_table("metrics (stored: accuracies as fractions, seconds, images/s)",
+                                     record.metrics))
     if record.artifacts:
-        artifacts = [
-            {"kind": escape(a["kind"]), "path": escape(a["path"]), "sha256": f"{(a['sha256'] or '')[:12]}…"}
-            for a in record.artifacts
-        ]
-        stdout.print(_grid(artifacts, ["kind", "path", "sha256"], title="artifacts"))
+        artifacts = [{"kind": a["kind"], "path": a["path"], "sha256": f"{(a['sha256'] or '')[:12]}…"}
+                     for a in record.artifacts]
+        render_rows(artifacts, ["kind", "path", "sha256"], "table", console=stdout, title="artifacts")
     if record.epochs:
-        stdout.print(_grid(record.epochs, list(EPOCH_FIELDS), title="epochs", headers=EPOCH_HEADERS))
+        epochs = [{**epoch, **{key: None if epoch.get(key) is None else round(100 * epoch[key], 2)
+                               for key in ("train_accuracy", "val_accuracy")}} for epoch in record.epochs]
+        render_rows(epochs, list(EPOCH_FIELDS), "table", console=stdout, title="epochs", headers=EPOCH_HEADERS)
     else:
         stdout.print("no epochs recorded")
 

@@ -18,9 +18,13 @@ stdout = stdout_console()
 stderr = Console(stderr=True)
 
 Opt = typer.Option
-NPROC_HELP = "Data-parallel: zoo-torch processes per node (torchrun, DDP); zoo-keras on JAX: devices."
-COMPILE_HELP = ("torch.compile / XLA; --no-compile: eager \\[unset: the backend chooses; zoo-torch runs CUDA graphs "
-                "on a GPU run long enough to pay for them].")
+PARALLEL = "Data-parallel training (docs/distributed.md)"
+NPROC_HELP = "zoo-torch: processes per node (torchrun, DDP); zoo-keras on JAX: devices."
+
+
+def pct(fraction: float) -> float:
+    """An accuracy as every output shows it: percent (the run store keeps the fraction)."""
+    return 100 * fraction
 
 
 def _emit_json(payload: object) -> None:
@@ -47,12 +51,12 @@ def train(
     device: opt.Device = None,
     keras_backend: opt.KerasBackend = None,
     precision: opt.Precision = None,
-    compile_: Annotated[Optional[bool], Opt("--compile/--no-compile", help=COMPILE_HELP)] = None,  # noqa: UP045
+    compile_: opt.Compile = False,
+    no_compile: opt.NoCompile = False,
     compile_mode: Annotated[Optional[str], Opt(help=opt.compile_mode_help())] = None,  # noqa: UP045
-    channels_last: Annotated[
-        Optional[bool], Opt("--channels-last/--no-channels-last", help="Memory layout \\[device default].")  # noqa: UP045
-    ] = None,
-    deterministic: Annotated[bool, Opt(help="Deterministic algorithms (slower).")] = False,
+    channels_last: opt.ChannelsLast = False,
+    no_channels_last: opt.NoChannelsLast = False,
+    deterministic: Annotated[bool, Opt("--deterministic", help="Deterministic algorithms (slower).")] = False,
     save_every: Annotated[Optional[int], Opt(help="Save a resumable state every N epochs [1].")] = None,  # noqa: UP045
     resume: Annotated[Optional[str], Opt(help="Continue run ID (or 'last') from its saved state.")] = None,  # noqa: UP045
     limit: opt.Limit = None,
@@ -64,11 +68,13 @@ def train(
     data_dir: Annotated[Optional[Path], Opt(help="Directory holding the dataset's files.")] = None,  # noqa: UP045
     plot: Annotated[Optional[Path], Opt(help="Write training curves to this PNG.")] = None,  # noqa: UP045
     fmt: Annotated[str, Opt("--format", "-f", help="table or json (the result on stdout).")] = "table",
-    nproc_per_node: Annotated[Optional[int], Opt(help=NPROC_HELP)] = None,  # noqa: UP045
-    nnodes: Annotated[int, Opt(help="Data-parallel: nodes (run the same command on each).")] = 1,
-    node_rank: Annotated[int, Opt(help="Data-parallel: this node's rank.")] = 0,
-    master_addr: Annotated[str, Opt(help="Data-parallel: rank 0's host.")] = "127.0.0.1",
-    master_port: Annotated[Optional[int], Opt(help="Data-parallel: rank 0's port \\[one node: a free one].")] = None,  # noqa: UP045
+    nproc_per_node: Annotated[Optional[int], Opt(help=NPROC_HELP, rich_help_panel=PARALLEL)] = None,  # noqa: UP045
+    nnodes: Annotated[int, Opt(help="Nodes (run the same command on each).", rich_help_panel=PARALLEL)] = 1,
+    node_rank: Annotated[int, Opt(help="This node's rank.", rich_help_panel=PARALLEL)] = 0,
+    master_addr: Annotated[str, Opt(help="Rank 0's host.", rich_help_panel=PARALLEL)] = "127.0.0.1",
+    master_port: Annotated[
+        Optional[int], Opt(help="Rank 0's port \\[one node: a free one].", rich_help_panel=PARALLEL)  # noqa: UP045
+    ] = None,
 ) -> None:
     """Train a model, score it on the test split, save a checkpoint and record the run.
 
@@ -97,7 +103,8 @@ def train(
         "val_split": val_split, "seed": seed,
         "augment": augment, "image_size": image_size, "min_image_size": min_image_size,
         "device": device, "precision": precision, "pretrained": pretrained, "weights": weights,
-        **opt.compile_settings(compile_, compile_mode), "channels_last": channels_last,
+        **opt.compile_settings(opt.tri_state("compile", compile_, no_compile), compile_mode),
+        "channels_last": opt.tri_state("channels-last", channels_last, no_channels_last),
         "deterministic": deterministic or None, "limit": limit, "limit_test": limit_test, "save_every": save_every,
     }
     from zoo.run import distributed
@@ -122,7 +129,7 @@ def train(
         plot_training_curves({result.model: [vars(m) for m in result.history]}, plot)
     summary = {
         "run_id": result.run_id, "model": result.model, "backend": result.backend, "dataset": result.dataset,
-        "top1": result.test.top1, "top5": result.test.top5, "test_loss": result.test.loss,
+        "top1_pct": pct(result.test.top1), "top5_pct": pct(result.test.top5), "test_loss": result.test.loss,
         "test_count": result.test.count, "seconds": round(result.seconds, 2), "device": result.environment["device"],
         "checkpoint": str(result.checkpoint.directory), "recipe": result.config.recipe(),
     }
@@ -213,21 +220,24 @@ def evaluate(
         from zoo.cli.plots import plot_confusion
 
         plot_confusion(result.evaluation.confusion, result.classes, plot, title=f"{result.model} on {result.dataset}")
-    if fmt == "json":
-        _emit_json({"model": result.model, "dataset": result.dataset, **result.evaluation.to_dict(),
-                    "classes": list(result.classes)})
-        return
+        stderr.print(f"confusion matrix written to {plot}", highlight=False)
     ev = result.evaluation
+    if fmt == "json":
+        _emit_json({"model": result.model, "dataset": result.dataset, "count": ev.count, "top1_pct": pct(ev.top1),
+                    "top5_pct": pct(ev.top5), "loss": ev.loss, "per_class_pct": [pct(a) for a in ev.per_class],
+                    "confusion": ev.confusion, "classes": list(result.classes)})
+        return
     stdout.print(f"[bold]{result.model}[/] on {result.dataset} test ({ev.count:,} images): "
                  f"top-1 {ev.top1:.2%}, top-5 {ev.top5:.2%}, loss {ev.loss:.4f}", highlight=False)
-    rows = [{"class": name, "accuracy": f"{acc:.2%}", "count": sum(ev.confusion[i])}
+    rows = [{"label": i, "class": name, "accuracy": f"{100 * acc:.2f}", "count": sum(ev.confusion[i])}
             for i, (name, acc) in enumerate(zip(result.classes, ev.per_class, strict=True))]
-    render_rows(rows, ["class", "accuracy", "count"], "table", console=stdout, title="per-class accuracy")
-    matrix = [
-        {"true": result.classes[i], **{str(j): v for j, v in enumerate(row)}} for i, row in enumerate(ev.confusion)
-    ]
+    render_rows(rows, ["label", "class", "accuracy", "count"], "table", console=stdout, title="per-class accuracy",
+                headers={"accuracy": "top-1 %", "count": "images"})
+    # Rows and columns both by label (the table above names each): ten class names across would not fit.
+    matrix = [{"true": str(i), **{str(j): v for j, v in enumerate(row)}} for i, row in enumerate(ev.confusion)]
     columns = ["true", *[str(j) for j in range(len(result.classes))]]
-    render_rows(matrix, columns, "table", console=stdout, title="confusion matrix (rows: true, columns: predicted)")
+    render_rows(matrix, columns, "table", console=stdout, headers={"true": "true \\ predicted"},
+                title="confusion matrix (images; rows: true label, columns: predicted label)")
 
 
 def predict(
@@ -238,7 +248,7 @@ def predict(
     keras_backend: opt.KerasBackend = None,
     fmt: Annotated[str, Opt("--format", "-f", help="table or json.")] = "table",
 ) -> None:
-    """Classify image files with a checkpoint: class names with probabilities."""
+    """Classify image files with a checkpoint: the top classes with probabilities, the input it expects."""
     import numpy as np
 
     from zoo.data.images import read_images
@@ -254,14 +264,52 @@ def predict(
     with out_of_memory(batch_size=None, what=f"classifying {len(arrays):,} images"):
         probabilities = backend.predict_proba(model, arrays, ckpt.preprocessing, batch_size=64, device=device)
     k = max(1, min(top, len(ckpt.classes)))
+    expected = expected_input(verified.image_shape, ckpt.preprocessing.mean)
     results = []
-    for path, probs in zip(images, probabilities, strict=True):
+    for path, image, probs in zip(images, arrays, probabilities, strict=True):
         order = np.argsort(-probs)[:k]
-        results.append({"image": str(path),
+        results.append({"image": str(path), "expected_input": expected,
+                        "hint": unlike_training(image, ckpt.preprocessing.mean),
                         "predictions": [{"class": ckpt.classes[i], "probability": float(probs[i])} for i in order]})
     if fmt == "json":
         _emit_json(results)
         return
-    rows = [{"image": r["image"], "rank": rank + 1, "class": p["class"], "probability": f"{p['probability']:.2%}"}
+    stderr.print(f"{ckpt.model} expects {expected['description']}", highlight=False, soft_wrap=True)
+    rows = [{"image": r["image"] if rank == 0 else "", "rank": rank + 1, "class": p["class"],
+             "probability": f"{100 * p['probability']:.2f}"}
             for r in results for rank, p in enumerate(r["predictions"])]
-    render_rows(rows, ["image", "rank", "class", "probability"], "table", console=stdout, title=ckpt.model)
+    render_rows(rows, ["image", "rank", "class", "probability"], "table", console=stdout, title=ckpt.model,
+                headers={"probability": "probability %"})
+    for r in results:
+        if r["hint"]:
+            stderr.print(f"[yellow]hint:[/] {r['image']}: {r['hint']}", highlight=False, soft_wrap=True)
+
+
+def expected_input(image_shape: tuple[int, int, int], mean: tuple[float, ...]) -> dict[str, object]:
+    """What a checkpoint was trained on: channels, size, and (from its data's mean) the background."""
+    height, width, channels = image_shape
+    brightness = sum(mean) / len(mean)
+    background = "dark" if brightness < 0.35 else "light" if brightness > 0.65 else "mixed"
+    colour = "grey" if channels == 1 else f"{channels}-channel colour"
+    return {"input_size": [channels, height, width], "mean_brightness": round(brightness, 3),
+            "description": f"{colour} {height}x{width} images (input {channels}x{height}x{width}), mostly "
+                           f"{background} (training data's mean brightness {brightness:.2f} of 1); other "
+                           "images are converted and resized to that"}
+
+
+HINT_BRIGHTNESS_GAP = 0.3  # of 1: an image this much brighter or darker than the training data's mean
+
+
+def unlike_training(image: object, mean: tuple[float, ...]) -> str | None:
+    """A hint when an image (uint8 HxWxC, as fed) looks unlike the training data: far brighter or darker on
+    average, as a dark drawing on a white page is to MNIST's white-on-black digits."""
+    import numpy as np
+
+    brightness = float(np.asarray(image, dtype=np.float64).mean() / 255)
+    trained = sum(mean) / len(mean)
+    if abs(brightness - trained) < HINT_BRIGHTNESS_GAP:
+        return None
+    lighter = "brighter" if brightness > trained else "darker"
+    return (f"this image is much {lighter} than the training data (mean brightness {brightness:.2f} against "
+            f"{trained:.2f}); the answer may mean little: {'invert it' if trained < 0.5 else 'check it'} or "
+            "crop it to the object")

@@ -122,13 +122,13 @@ def compare(
         mine = [result for (owner, _), result in zip(planned, results, strict=False) if owner is entry]
         if not mine:
             continue
-        row = aggregate(entry.name, entry.spec.backend, entry.spec.variant, mine)
+        row = aggregate(entry.name, entry.spec.backend, entry.spec.variant, mine, entry.spec.input_size)
         row["contended"] = any(is_contended(r) for r in mine if r.ok)
         rows.append(row)
         finished.extend(r for r in mine if r.ok)
         if on_row is not None and entry.name not in streamed:
             on_row(row)
-    rows.sort(key=lambda r: (r["status"] != "ok", -(r.get("top1_mean") or -1.0)))
+    rows.sort(key=lambda r: (r["status"] != "ok", -(r.get("top1_pct") or -1.0)))
     conditions = conditions_from(
         finished, dataset=dataset, seeds=list(seeds), compile=compile_condition(settings),
         recipe_overrides=settings, bench_steps=bench_steps, bench_warmup=bench_warmup,

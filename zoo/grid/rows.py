@@ -20,11 +20,9 @@ def _mean_std(values: list[float]) -> tuple[float | None, float | None]:
     return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
 
 
-def _pm(mean: float | None, std: float | None, scale: float = 100.0, digits: int = 2) -> str | None:
-    if mean is None:
-        return None
-    text = f"{mean * scale:.{digits}f}"
-    return text + (f" ± {std * scale:.{digits}f}" if std else "")
+def _pct(value: float | None) -> float | None:
+    """A stored fraction (0.9311) as the percent every output shows (93.11)."""
+    return None if value is None else round(100 * value, 2)
 
 
 def _rounded(value: float | None, digits: int) -> float | None:
@@ -35,10 +33,13 @@ def _mean_of(results: Sequence[JobResult], key: str) -> float | None:
     return _mean_std([r.metrics[key] for r in results if key in r.metrics])[0]
 
 
-def aggregate(model: str, spec_backend: str, variant: str, results: Sequence[JobResult]) -> dict[str, Any]:
-    """One compare row from a model's per-seed results."""
+def aggregate(model: str, spec_backend: str, variant: str, results: Sequence[JobResult],
+              native_input_size: Sequence[int] = ()) -> dict[str, Any]:
+    """One compare row from a model's per-seed results; ``native_input_size`` (C, H, W) is the spec's, shown
+    beside the size the model trained at when the recipe resized the data."""
     ok = [r for r in results if r.ok]
-    row: dict[str, Any] = {"model": model, "backend": spec_backend, "variant": variant or "-"}
+    row: dict[str, Any] = {"model": model, "backend": spec_backend, "variant": variant or "-",
+                           "native_input_size": "x".join(str(v) for v in native_input_size) or None}
     if not ok:
         failed = next((r for r in results if not r.ok), JobResult.failed("no result"))
         row.update(status=failed.status, reason=failed.reason, **wall_breakdown(results))
@@ -56,8 +57,7 @@ def aggregate(model: str, spec_backend: str, variant: str, results: Sequence[Job
         param_count=round(first.metrics.get("param_count", 0) / 1e6, 3),
         gmacs=round(first.metrics.get("macs", 0) / 1e9, 4),
         input_size="x".join(str(v) for v in first.input_size),
-        top1=_pm(top1, top1_std), top5=_pm(top5, top5_std),
-        top1_mean=top1, top1_std=top1_std, top5_mean=top5, top5_std=top5_std,
+        top1_pct=_pct(top1), top1_pct_std=_pct(top1_std), top5_pct=_pct(top5), top5_pct_std=_pct(top5_std),
         seeds=[r.seed for r in ok], run_ids=[r.run_id for r in ok],
         execution=", ".join(dict.fromkeys(r.execution for r in ok if r.execution)) or None,
         train_steady_samples_per_sec=_rounded(steady, 1),
@@ -112,7 +112,11 @@ def bench_row(model: str, result: JobResult) -> dict[str, Any]:
             row[f"{mode}_step_time"] = round(figures[f"{mode}_step_time"], 3)
             row[f"{mode}_batch_size"] = figures[f"{mode}_batch_size"]
             row[f"{mode}_img_size"] = size
+            for key in ("samples_per_sec_min", "samples_per_sec_max", "iqr_pct"):
+                if f"{mode}_{key}" in figures:
+                    row[f"{mode}_{key}"] = round(figures[f"{mode}_{key}"], 1 if key == "iqr_pct" else 2)
     row["infer_gmacs"] = round(figures["macs"] / 1e9, 4)
+    row["input_size"] = "x".join(str(v) for v in result.input_size)
     return row
 
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 import json
 import os
 import socket
+import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -46,12 +47,30 @@ def _bench_config(job: Job, input_size: tuple[int, int, int], num_classes: int, 
     )
 
 
+def step_spread(mode: str, step_seconds: Sequence[float], batch_size: int) -> dict[str, float]:
+    """The spread of ``mode``'s timed steps as images per second: the slowest step's (``_min``), the fastest's
+    (``_max``), and the interquartile range over the median in percent (``_iqr_pct``). Empty for no steps."""
+    if not step_seconds:
+        return {}
+    rates = sorted(batch_size / seconds for seconds in step_seconds if seconds > 0)
+    if not rates:
+        return {}
+    if len(rates) > 1:
+        low, _, high = statistics.quantiles(rates, n=4, method="inclusive")
+    else:
+        low = high = rates[0]
+    median = statistics.median(rates)
+    return {f"{mode}_samples_per_sec_min": rates[0], f"{mode}_samples_per_sec_max": rates[-1],
+            f"{mode}_iqr_pct": 100 * (high - low) / median, f"{mode}_timed_steps": len(rates)}
+
+
 def _measure(backend: Backend, spec: ModelSpec, bench: BenchConfig) -> dict[str, Any]:
     results: list[Throughput] = backend.benchmark(spec, bench)
     out: dict[str, Any] = {}
     for item in results:
         out[f"{item.mode}_samples_per_sec"] = item.samples_per_sec
         out[f"{item.mode}_step_time"] = item.median_step_seconds * 1000
+        out.update(step_spread(item.mode, item.step_seconds, item.batch_size))
         out[f"{item.mode}_batch_size"] = item.batch_size
         out["device"] = item.device
         out["channels_last"] = item.channels_last
@@ -124,7 +143,8 @@ def run_train_job(job: Job, finished: Finder | None = None) -> JobResult:
     lookup = finished or store.find_finished
     record = None if job.rerun else lookup(prepared.reuse_key)
     if record is None:
-        print(f"{label}: training", file=sys.stderr, flush=True)
+        why = "--rerun" if job.rerun else "no finished run in the store matches"
+        print(f"{label}: training ({why})", file=sys.stderr, flush=True)
         result = train_prepared(prepared, progress=RichTrainingProgress(Console(stderr=True), label=label))
         record = store.get(result.run_id)
         source = "measured"
@@ -132,7 +152,7 @@ def run_train_job(job: Job, finished: Finder | None = None) -> JobResult:
         timings["data"] = prepare_seconds
     else:
         timings["data"] = prepare_seconds
-        print(f"{label}: reusing run {record.id} (finished {record.finished[:19]})", file=sys.stderr, flush=True)
+        print(f"{label}: reusing stored run {record.id} (finished {record.finished[:19]})", file=sys.stderr, flush=True)
         source = "reused"
     metrics = dict(record.metrics)
     input_size = prepared.data.preprocessing.input_size  # what the run trained at

@@ -22,7 +22,7 @@ from typing import Any
 from zoo.api.atomic import atomic_write_text
 from zoo.api.backend import Backend, Preprocessing
 from zoo.api.config import MAX_CLASSES, MAX_IMAGE_SIDE
-from zoo.api.errors import DiskFull, ZooError
+from zoo.api.errors import DiskFull, UsageError, ZooError
 from zoo.api.specs import ModelSpec
 from zoo.api.version import ZOO_VERSION as __version__
 
@@ -154,10 +154,11 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
     """The checkpoint at ``path`` (its directory, sidecar or weights file), verified."""
     path = Path(path)
     if not path.exists():
-        raise ZooError(f"checkpoint {path} does not exist; pass the directory 'zoo train' wrote")
+        raise UsageError(f"checkpoint {path} does not exist; pass the directory 'zoo train' wrote")
     sidecar = _sidecar_path(path)
     if not sidecar.is_file():
-        raise ZooError(f"{path} is not a zoo checkpoint: no {SIDECAR_NAME} beside it")
+        raise UsageError(f"{path} is not a zoo checkpoint: no {SIDECAR_NAME} beside it; pass the directory "
+                         "'zoo train' wrote")
     if sidecar.stat().st_size > MAX_SIDECAR_BYTES:
         raise ZooError(f"{sidecar} is {sidecar.stat().st_size:,} bytes, more than a sidecar ever holds; "
                        "the checkpoint is damaged")

@@ -39,6 +39,8 @@ class RichTrainingProgress:
         """Open a bar for this epoch."""
         self._close()
         self._epochs = epochs
+        if not self.console.is_terminal:  # a log or a pipe gets the epoch lines only, not a bar's leftovers
+            return
         self._progress = Progress(
             TextColumn(f"{self.label} epoch {epoch}/{epochs}".strip()),
             BarColumn(),

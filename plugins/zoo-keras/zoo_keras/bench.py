@@ -101,6 +101,7 @@ def benchmark(build: Callable[..., Any], config: BenchConfig) -> list[Throughput
                 compiled=compiled,
                 channels_last=True,
                 note="; ".join(notes),
+                step_seconds=tuple(times),
             )
         )
     return rows

@@ -50,7 +50,8 @@ def benchmark(spec: ModelSpec, config: BenchConfig) -> list[Throughput]:
         batch, note = config.batch_size, ""
         while True:
             try:
-                median = _time_mode(spec, config, mode, batch, device, channels_last)
+                times = _time_mode(spec, config, mode, batch, device, channels_last)
+                median = statistics.median(times)
                 break
             except torch.OutOfMemoryError as exc:
                 if device.type != "cuda" or batch == 1:
@@ -72,6 +73,7 @@ def benchmark(spec: ModelSpec, config: BenchConfig) -> list[Throughput]:
                 compiled=config.compile,
                 channels_last=channels_last,
                 note=note,
+                step_seconds=tuple(times),
             )
         )
     return results
@@ -79,8 +81,8 @@ def benchmark(spec: ModelSpec, config: BenchConfig) -> list[Throughput]:
 
 def _time_mode(
     spec: ModelSpec, config: BenchConfig, mode: str, batch: int, device: torch.device, channels_last: bool
-) -> float:
-    """Median seconds of one step of ``mode`` at ``batch``."""
+) -> list[float]:
+    """The seconds of each timed step of ``mode`` at ``batch``."""
     in_chans, height, width = config.input_size
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
     model = build(spec, num_classes=config.num_classes, in_chans=in_chans, img_size=(height, width))
@@ -104,7 +106,7 @@ def _time_mode(
         step()
         runtime.synchronize(device)
         times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return times
 
 
 def _train_step(
