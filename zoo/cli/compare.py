@@ -206,7 +206,7 @@ def render(comparison: Comparison, columns: list[str], fmt: str, output: Path | 
             text = f"{_conditions_line(comparison.conditions)}\n\n{text}"
     if output is not None:
         atomic_write_text(output, text)
-        stderr.print(f"written to {output}")
+        stderr.print(f"written to {output}", soft_wrap=True)
     else:
         sys.stdout.write(text)
 
@@ -302,7 +302,7 @@ def compare(
         from zoo.cli.plots import plot_comparison
 
         plot_comparison(comparison.rows, plot, title=f"zoo compare on {dataset}")
-        stderr.print(f"plot written to {plot}")
+        stderr.print(f"plot written to {plot}", soft_wrap=True)
     if comparison.interrupted:
         stderr.print("[yellow]interrupted: finished rows kept[/]")
         raise typer.Exit(130)

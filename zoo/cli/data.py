@@ -213,4 +213,4 @@ def show_command(
         raise UsageError(f"--split must be train or test, got {split!r}")
     dataset = load_dataset(name, data_dir=data_dir, progress=not quiet)
     path = render_samples(dataset, output, split=split, count=count, seed=seed)
-    stderr.print(f"samples written to {path}")
+    stderr.print(f"samples written to {path}", soft_wrap=True)

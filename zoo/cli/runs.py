@@ -148,7 +148,7 @@ def show(
         if not record.epochs:
             raise ZooError(f"run {record.id} recorded no epochs; nothing to plot")
         plot_training_curves({f"run {record.id} {record.model}": record.epochs}, plot)
-        stderr.print(f"curves written to {plot}", highlight=False)
+        stderr.print(f"curves written to {plot}", highlight=False, soft_wrap=True)
     if fmt == "json":
         _emit(json.dumps(record.to_dict(), indent=2, default=str))
         return

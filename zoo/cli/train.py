@@ -143,7 +143,7 @@ def train(
         highlight=False,
     )
     if plot is not None:
-        stderr.print(f"curves written to {plot}")
+        stderr.print(f"curves written to {plot}", soft_wrap=True)
 
 
 def _backend_of(model: str | None, resume: str | None) -> tuple[str, str]:
@@ -220,7 +220,7 @@ def evaluate(
         from zoo.cli.plots import plot_confusion
 
         plot_confusion(result.evaluation.confusion, result.classes, plot, title=f"{result.model} on {result.dataset}")
-        stderr.print(f"confusion matrix written to {plot}", highlight=False)
+        stderr.print(f"confusion matrix written to {plot}", highlight=False, soft_wrap=True)
     ev = result.evaluation
     if fmt == "json":
         _emit_json({"model": result.model, "dataset": result.dataset, "count": ev.count, "top1_pct": pct(ev.top1),

@@ -13,7 +13,7 @@ import os
 import socket
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from datetime import datetime, timezone
 from fnmatch import fnmatchcase
@@ -31,7 +31,7 @@ from zoo.run.records import (
     require_resumable,
     utc_now,
 )
-from zoo.run.sqlite_file import SqliteFile
+from zoo.run.store_foreign import ForeignRuns, to_json
 from zoo.run.store_schema import SCHEMA_VERSION
 
 if TYPE_CHECKING:
@@ -42,7 +42,7 @@ STALE_AFTER = 120.0
 BEAT_EVERY = 5.0  # seconds between a running run's heartbeats: a killed run's duration is right to within this
 
 
-class RunStore(SqliteFile):
+class RunStore(ForeignRuns):
     """The SQLite run store; ``path`` defaults to ``zoo_home()/runs.sqlite``."""
 
     def __init__(
@@ -97,107 +97,10 @@ class RunStore(SqliteFile):
             cursor = conn.execute(
                 "INSERT INTO runs (id, model, backend, dataset, recipe, environment, reuse_key, status, output_dir,"
                 " pid, hostname, started, heartbeat) VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?)",
-                (chosen, model, backend, dataset, _to_json(recipe), _to_json(environment), reuse_key,
+                (chosen, model, backend, dataset, to_json(recipe), to_json(environment), reuse_key,
                  None if output_dir is None else str(output_dir), os.getpid(), self._host, now, now),
             )
             return int(cursor.lastrowid)
-
-    def adopt_run(
-        self,
-        *,
-        model: str,
-        backend: str,
-        dataset: str,
-        recipe: Mapping[str, Any],
-        environment: Mapping[str, Any],
-        reuse_key: str,
-        output_dir: Path,
-        started: str,
-        finished: str,
-        epochs: Sequence[Mapping[str, Any]] = (),
-        metrics: Mapping[str, float] | None = None,
-        artifacts: Sequence[tuple[str, str, str]] = (),
-        preferred_id: int | None = None,
-    ) -> int | None:
-        """Register a finished run found on disk (``zoo runs rebuild``); returns its id, or None when a
-        run already records ``output_dir`` (checked and inserted in one transaction: never twice).
-
-        It keeps ``preferred_id`` (the id the folder's checkpoint recorded) when that id is free.
-        """
-        folder = str(Path(output_dir).resolve())
-        with self._transaction() as conn:
-            for (known,) in conn.execute("SELECT output_dir FROM runs WHERE output_dir IS NOT NULL"):
-                if known == folder or Path(known).resolve() == Path(folder):
-                    return None
-            if any(conn.execute("SELECT 1 FROM artifacts WHERE path = ?", (path,)).fetchone()
-                   for _, path, _ in artifacts):
-                return None
-            free = preferred_id is not None and conn.execute(
-                "SELECT 1 FROM runs WHERE id = ?", (preferred_id,)).fetchone() is None
-            cursor = conn.execute(
-                "INSERT INTO runs (id, model, backend, dataset, recipe, environment, reuse_key, status, reason,"
-                " output_dir, pid, hostname, started, finished, heartbeat)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, 'finished', ?, ?, NULL, ?, ?, ?, ?)",
-                (preferred_id if free else None, model, backend, dataset, _to_json(recipe), _to_json(environment),
-                 reuse_key, "registered again by 'zoo runs rebuild' from its checkpoint.json", folder,
-                 environment.get("hostname"), started, finished, finished),
-            )
-            run_id = int(cursor.lastrowid)
-            for epoch in epochs:
-                conn.execute(
-                    f"INSERT OR REPLACE INTO epochs (run_id, {', '.join(EPOCH_FIELDS)})"
-                    f" VALUES (?, {', '.join('?' for _ in EPOCH_FIELDS)})", (run_id, *epoch_values(epoch)))
-            conn.executemany("INSERT INTO metrics (run_id, name, value) VALUES (?, ?, ?)",
-                             [(run_id, str(name), float(value)) for name, value in (metrics or {}).items()])
-            conn.executemany("INSERT INTO artifacts (run_id, kind, path, sha256) VALUES (?, ?, ?, ?)",
-                             [(run_id, kind, path, digest) for kind, path, digest in artifacts])
-        return run_id
-
-    def import_run(self, record: Mapping[str, Any], place: Callable[[int], Path]) -> int:
-        """Record a finished run trained elsewhere (a Ray task's private store, ``record`` as
-        :func:`dataclasses.asdict` gives a :class:`RunRecord`) under a new id of this store.
-
-        ``place(run_id)`` puts the run's files in their folder here and returns it. Until that is done the
-        run reads ``running`` (owned by this process, so ``crashed`` should it die); then its epochs, metrics,
-        artifacts (their paths moved to the new folder) and its original times land in one transaction.
-        """
-        now = utc_now()
-        with self._transaction() as conn:
-            cursor = conn.execute(
-                "INSERT INTO runs (model, backend, dataset, recipe, environment, reuse_key, status, pid, hostname,"
-                " started, heartbeat) VALUES (?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)",
-                (record["model"], record["backend"], record["dataset"], _to_json(record["recipe"]),
-                 _to_json(record["environment"]), record["reuse_key"], os.getpid(), self._host,
-                 record.get("started") or now, now),
-            )
-            run_id = int(cursor.lastrowid)
-        try:
-            folder = place(run_id)
-        except BaseException as exc:
-            self.fail_run(run_id, f"its files could not be brought here: {type(exc).__name__}: {exc}")
-            raise
-        source = str(record.get("output_dir") or "")
-        details = dict(record.get("fit_details") or {})
-        with self._transaction() as conn:
-            for epoch in record.get("epochs", ()):
-                conn.execute(
-                    f"INSERT OR REPLACE INTO epochs (run_id, {', '.join(EPOCH_FIELDS)})"
-                    f" VALUES (?, {', '.join('?' for _ in EPOCH_FIELDS)})", (run_id, *epoch_values(epoch)))
-            conn.executemany("INSERT INTO metrics (run_id, name, value) VALUES (?, ?, ?)",
-                             [(run_id, str(k), float(v)) for k, v in (record.get("metrics") or {}).items()])
-            for artifact in record.get("artifacts", ()):
-                path = str(artifact["path"])
-                if source and path.startswith(source):
-                    path = str(folder) + path[len(source):]
-                conn.execute("INSERT INTO artifacts (run_id, kind, path, sha256) VALUES (?, ?, ?, ?)",
-                             (run_id, artifact["kind"], path, artifact["sha256"]))
-            conn.execute(
-                "UPDATE runs SET status = 'finished', finished = ?, heartbeat = ?, output_dir = ?, execution = ?,"
-                " fit_details = ? WHERE id = ?",
-                (record.get("finished") or utc_now(), utc_now(), str(folder), record.get("execution"),
-                 json.dumps(details, default=str), run_id),
-            )
-        return run_id
 
     def heartbeat(self, run_id: int) -> None:
         """Mark run ``run_id`` as alive now."""
@@ -427,10 +330,6 @@ def _require(conn: sqlite3.Connection, run_id: int) -> sqlite3.Row:
     if row is None:
         raise UsageError(f"no run {run_id}; see 'zoo runs list'")
     return row
-
-
-def _to_json(value: Mapping[str, Any]) -> str:
-    return json.dumps(dict(value), sort_keys=True, default=str)
 
 
 def _chunks(items: Sequence[int], size: int) -> Iterator[list[int]]:
