@@ -13,7 +13,8 @@ when something is added. A major version keeps the previous one's names working
 from __future__ import annotations
 
 ZOO_VERSION = "0.1.0"
-# 2.1 added ModelSpec.pretrained, load_pretrained, TrainConfig.pretrained/weights and namespaced model names.
+# 2.1 added ModelSpec.pretrained, load_pretrained, TrainConfig.pretrained/weights, namespaced model names
+# and the weight maps of zoo convert (WeightMap, LayerMap, ModelSpec.weight_map).
 PLUGIN_API_VERSION = "2.1"
 # Contracts this zoo still runs, through the deprecated names kept for one version (docs/plugins.md).
 SUPPORTED_API_VERSIONS = ("1.0", "2.0", PLUGIN_API_VERSION)
