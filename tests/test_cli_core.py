@@ -142,6 +142,9 @@ def test_listing_imports_no_framework(run_zoo, command) -> None:
     assert "zoo.cli" in imported  # the profile really covers zoo's own imports
     heavy = sorted(m for m in imported if m.split(".")[0] in FRAMEWORKS)
     assert heavy == [], f"'zoo {' '.join(command)}' imported {heavy[:5]}"
+    other_commands = {"zoo.cli.train", "zoo.cli.compare", "zoo.cli.convert", "zoo.cli.runs", "zoo.cli.data"}
+    if command[0] != "--help":  # help lists every command; the others build only the one they run
+        assert imported & other_commands == set(), f"'zoo {' '.join(command)}' built other commands"
 
 
 @pytest.mark.parametrize(
