@@ -38,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default="lenet5-torch")
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--threads", type=int)
+    parser.add_argument("--per-batch", action="store_true", help="convert every batch, as zoo did before 2026-12-07")
     parser.add_argument("--warmup", type=int, default=60, help="loop steps before timing")
     args = parser.parse_args(argv)
     if args.threads:
@@ -46,13 +47,14 @@ def main(argv: list[str] | None = None) -> int:
     config = TrainConfig.build(spec.recipe, {"limit": 20000, "batch_size": BATCH, "device": "cpu"})
     data, _ = prepare_data(spec, load_dataset("fashion-mnist"), config)
     prep, augmentation, cpu = data.preprocessing, data.augmentation, torch.device("cpu")
-    train = DeviceImages(data.train.images, data.train.labels, prep, cpu, channels_last=True)
+    train = DeviceImages(data.train.images, data.train.labels, prep, cpu, channels_last=True,
+                         prepare=not args.per_batch)
     generator = torch.Generator().manual_seed(0)
     batches = torch.randperm(len(train), generator=generator).split(BATCH)[:-1]
-    model = build(spec, num_classes=10, in_chans=prep.in_chans, input_size=prep.input_size)
+    model = build(spec, num_classes=10, in_chans=prep.in_chans, img_size=prep.img_size)
     model = model.to(memory_format=torch.channels_last).train()
     optimizer = runtime.create_optimizer(model, "adam", 1e-3, 0.0)
-    x_bare = torch.randn(BATCH, prep.in_chans, *prep.input_size).contiguous(memory_format=torch.channels_last)
+    x_bare = torch.randn(BATCH, prep.in_chans, *prep.img_size).contiguous(memory_format=torch.channels_last)
     y_bare = torch.randint(0, 10, (BATCH,))
     losses, loss_sum = torch.zeros(len(batches)), torch.zeros(())
     correct = torch.zeros((), dtype=torch.int64)

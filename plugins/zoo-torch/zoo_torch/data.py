@@ -5,7 +5,10 @@ float32's memory). Each batch is then indexed, converted to float,
 normalised, resized (bilinear) when the model wants another size, and
 augmented (zero padding after normalisation, random crop, random horizontal
 flip, cutout, per sample), all on the device: no DataLoader workers, no per-batch
-host-to-device copies, never a resized copy of the whole dataset.
+host-to-device copies. A training split whose normalised, resized float copy
+fits :data:`PREPARED_BUDGET_BYTES` is converted once instead (the same values,
+sample for sample), so each step only gathers and augments: for a small model
+on a CPU the per-batch conversion was a tenth of the step.
 """
 
 from __future__ import annotations
@@ -16,6 +19,9 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from zoo.api import Augmentation, Preprocessing, ZooError
+
+PREPARED_BUDGET_BYTES = 1 << 30  # MNIST at 32x32: 0.25 GB; classic AlexNet's 227 px: never
+_PREPARE_CHUNK = 1024
 
 
 class DeviceImages:
@@ -29,6 +35,7 @@ class DeviceImages:
         device: torch.device,
         *,
         channels_last: bool = False,
+        prepare: bool = False,
     ) -> None:
         if images.ndim != 4 or images.dtype != np.uint8:
             raise ZooError(f"images must be uint8 (N, H, W, C), got {images.dtype} {images.shape}")
@@ -48,6 +55,14 @@ class DeviceImages:
         self._resize = tuple(images.shape[1:3]) != self.img_size
         self._format = torch.channels_last if channels_last else torch.contiguous_format
         self.device = device
+        self._prepared: Tensor | None = None
+        if prepare and self.prepared_bytes() <= PREPARED_BUDGET_BYTES:
+            self._prepared = torch.cat([self._convert(slice(start, start + _PREPARE_CHUNK)).permute(0, 2, 3, 1)
+                                        for start in range(0, len(self), _PREPARE_CHUNK)]).contiguous()
+
+    def prepared_bytes(self) -> int:
+        """Bytes of the whole split as normalised, resized float32."""
+        return len(self) * self.img_size[0] * self.img_size[1] * int(self.images.shape[3]) * 4
 
     def __len__(self) -> int:
         return int(self.images.shape[0])
@@ -56,13 +71,19 @@ class DeviceImages:
         self, index: Tensor | slice, augmentation: Augmentation | None = None, generator: torch.Generator | None = None
     ) -> Tensor:
         """Model inputs (B, C, H, W) float32 for the examples at ``index``."""
+        x = self._convert(index) if self._prepared is None else self._prepared[index].permute(0, 3, 1, 2)
+        if augmentation is not None and augmentation.active:
+            x = augment(x, augmentation, generator)
+        return x.contiguous(memory_format=self._format)
+
+
+    def _convert(self, index: Tensor | slice) -> Tensor:
+        """The examples at ``index`` normalised and resized: (B, C, H, W), channels_last memory."""
         x = torch.addcmul(self._shift, self.images[index].float(), self._scale)  # NHWC, normalised
         x = x.permute(0, 3, 1, 2)  # NCHW view of NHWC memory, i.e. channels_last
         if self._resize:
             x = F.interpolate(x, size=self.img_size, mode="bilinear", align_corners=False)
-        if augmentation is not None and augmentation.active:
-            x = augment(x, augmentation, generator)
-        return x.contiguous(memory_format=self._format)
+        return x
 
 
 def augment(x: Tensor, augmentation: Augmentation, generator: torch.Generator | None = None) -> Tensor:

@@ -79,7 +79,8 @@ def fit(
         model = model.to(device, memory_format=torch.channels_last if channels_last else torch.preserve_format)
         if len(data.train) == 0:
             raise ZooError(f"no training images for {spec.name}; check --limit and --val-split")
-        train = DeviceImages(data.train.images, data.train.labels, prep, device, channels_last=channels_last)
+        train = DeviceImages(data.train.images, data.train.labels, prep, device, channels_last=channels_last,
+                             prepare=True)
         val = None
         if data.val is not None and len(data.val):
             val = DeviceImages(data.val.images, data.val.labels, prep, device, channels_last=channels_last)
