@@ -254,30 +254,15 @@ class _Walker:
         """Image files under ``folder`` (recursively) as listings of ``label``; ``listed``: its
         entries, already listed by a worker thread.
 
-        This loop is most of what a cached load costs (60,000 files): regular
-        files go straight into the columns; links, sub-folders and anything
-        else are looked at one by one afterwards.
+        Listing is most of what a cached load costs (60,000 files): regular
+        image files go straight into the columns (:func:`list_folder`); links,
+        sub-folders and anything else are looked at here, one by one.
         """
         real = os.path.realpath(folder)
         if real in seen:  # a link loop, or a folder linked twice
             return []
         seen.add(real)
-        names, infos = listed.result() if listed is not None else lstat_entries(folder)
-        kept: list[str] = []
-        sizes: list[int] = []
-        mtimes: list[int] = []
-        others: list[tuple[str, os.stat_result]] = []
-        ignored = 0
-        is_regular = stat.S_ISREG
-        for name, info in zip(names, infos, strict=True):
-            if not is_regular(info.st_mode):
-                others.append((name, info))
-            elif name.lower().endswith(IMAGE_SUFFIXES):
-                kept.append(name)
-                sizes.append(info.st_size)
-                mtimes.append(info.st_mtime_ns)
-            else:
-                ignored += 1
+        kept, sizes, mtimes, others, ignored = listed.result() if listed is not None else list_folder(folder)
         listings = [Listing(prefix + "/", folder + "/", label, kept, sizes, mtimes)]
         for name, info in others:
             path = f"{folder}/{name}"
@@ -301,25 +286,42 @@ class _Walker:
         return listings
 
 
-_Entries = tuple[list[str], list[os.stat_result]]
+_Entries = tuple[list[str], list[int], list[int], list[tuple[str, os.stat_result]], int]
 _AT_DIR = os.lstat in os.supports_dir_fd and os.listdir in os.supports_fd
 
 
-def lstat_entries(folder: str) -> _Entries:
-    """The visible entries of ``folder``, sorted by name, each ``lstat``-ed.
+def list_folder(folder: str) -> _Entries:
+    """The visible entries of ``folder`` in name order, each ``lstat``-ed: the regular image files
+    as columns (names, sizes, mtimes), every other entry with its ``lstat`` (links, folders, FIFOs),
+    and how many regular files are not images.
 
     Relative to the open directory where the OS allows (``fstatat``): the
-    kernel does not walk the folder's path again for every file.
+    kernel does not walk the folder's path again for every file. One pass,
+    keeping no ``stat`` result of a plain image file.
     """
-    if not _AT_DIR:
-        names = sorted(name for name in os.listdir(folder) if not name.startswith("."))
-        return names, [os.lstat(f"{folder}/{name}") for name in names]
-    fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0))
+    fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)) if _AT_DIR else None
     try:
-        names = sorted(name for name in os.listdir(fd) if not name.startswith("."))
-        return names, [os.lstat(name, dir_fd=fd) for name in names]
+        names = sorted(name for name in os.listdir(folder if fd is None else fd) if not name.startswith("."))
+        kept: list[str] = []
+        sizes: list[int] = []
+        mtimes: list[int] = []
+        others: list[tuple[str, os.stat_result]] = []
+        ignored = 0
+        lstat, is_regular = os.lstat, stat.S_ISREG
+        for name in names:
+            info = lstat(f"{folder}/{name}") if fd is None else lstat(name, dir_fd=fd)
+            if not is_regular(info.st_mode):
+                others.append((name, info))
+            elif name.lower().endswith(IMAGE_SUFFIXES):
+                kept.append(name)
+                sizes.append(info.st_size)
+                mtimes.append(info.st_mtime_ns)
+            else:
+                ignored += 1
+        return kept, sizes, mtimes, others, ignored
     finally:
-        os.close(fd)
+        if fd is not None:
+            os.close(fd)
 
 
 def _class_folders(walker: _Walker, folder: Path, where: str) -> dict[str, os.DirEntry[str]]:
@@ -393,7 +395,7 @@ def scan_folder(root: Path, options: LocalOptions) -> SourceIndex:
     listings: dict[str, list[Listing]] = {}
     jobs = [(split, name, entry.path) for split, folders in by_split.items() for name, entry in folders.items()]
     with ThreadPoolExecutor(max_workers=min(SCAN_THREADS, len(jobs)), thread_name_prefix="zoo-scan") as pool:
-        listed = {(split, name): pool.submit(lstat_entries, path) for split, name, path in jobs}
+        listed = {(split, name): pool.submit(list_folder, path) for split, name, path in jobs}
         for split, folders in by_split.items():
             folder = root_of_classes[split]
             prefix = os.path.relpath(folder, root).replace(os.sep, "/")
