@@ -16,6 +16,16 @@ from zoo.api.errors import PluginError, UsageError, ZooError
 
 stderr = Console(stderr=True, highlight=False)
 Opt = typer.Option
+CHECK_HELP = (
+    "How later loads notice changed files: files (every file's size and mtime) or dirs (a folder's "
+    "directories only: much quicker on many small files; files added, removed or renamed are noticed, a file "
+    "rewritten in place under the same name is not until 'zoo data verify NAME')."
+)
+CHECK_NOTES = {
+    "files": "files: each load checks every file's size and mtime (a file rewritten in place is noticed)",
+    "dirs": "dirs: each load checks the directories only (mtime, entry count, names): files added, removed or "
+            "renamed are noticed; a file rewritten in place under the same name is not until 'zoo data verify'",
+}
 
 
 def _floats(text: str | None, option: str) -> tuple[float, ...] | None:
@@ -40,6 +50,7 @@ def add(
     = "shuffle",
     classes: Annotated[Optional[str], Opt(help="Class names in label order, comma-separated \\[sorted].")] = None,  # noqa: UP045
     skip_bad: Annotated[bool, Opt("--skip-bad", help="Leave out unreadable files and list them.")] = False,
+    check: Annotated[str, Opt(help=CHECK_HELP)] = "files",
     mean: Annotated[Optional[str], Opt(help="Per-channel mean in [0, 1] \\[the training split's].")] = None,  # noqa: UP045
     std: Annotated[Optional[str], Opt(help="Per-channel std in [0, 1] \\[the training split's].")] = None,  # noqa: UP045
     augment: Annotated[str, Opt(help="Default training augmentation (see zoo train --help).")] = "none",
@@ -67,7 +78,7 @@ def add(
         mode="grey" if grey else "rgb" if rgb else None,
         test_split=test_split, seed=seed, order=order,
         classes=tuple(c.strip() for c in classes.split(",")) if classes else (),
-        skip_bad=skip_bad, mean=_floats(mean, "--mean"), std=_floats(std, "--std"),
+        skip_bad=skip_bad, mean=_floats(mean, "--mean"), std=_floats(std, "--std"), check=check,
     )
     import dataclasses
 
@@ -123,6 +134,7 @@ def info_rows(table: Table, local: dict[str, Any]) -> None:
     table.add_row("order", "shuffled (seed {seed})".format(**options) if options.get("order") == "shuffle"
                   else "by file name, then class")
     table.add_row("mean / std from", local.get("stats", "-"))
+    table.add_row("change check", CHECK_NOTES.get(options.get("check", "files"), "-"))
     skipped = local.get("skipped", [])
     if skipped:
         shown = "\n".join(f"{path} {reason}" for path, reason in skipped[:10])
@@ -143,7 +155,8 @@ def verify(spec: Any, fmt: str, stdout: Console) -> None:
     state = "skipped" if skipping else "bad"
     rows = [{"place": "local", "file": b.path, "state": state, "detail": b.reason} for b in check.bad]
     if fmt == "json":
-        typer.echo(json.dumps({"checked": check.checked, "cache": check.cache, "files": rows}, indent=2))
+        typer.echo(json.dumps({"checked": check.checked, "cache": check.cache, "unseen_by_dirs_check": check.unseen,
+                               "files": rows}, indent=2))
     elif rows:
         from rich.text import Text
 
@@ -154,6 +167,9 @@ def verify(spec: Any, fmt: str, stdout: Console) -> None:
                     title=f"{spec.name}: files that cannot be decoded")
     cache_note = {"current": "the cached arrays match the files", "stale": "the files changed since they were "
                   "cached (the next load decodes what changed)", "none": "nothing is cached yet"}[check.cache]
+    if check.unseen:
+        cache_note = ("a file changed in place since the arrays were cached, which --check dirs does not notice; "
+                      "the next load decodes what changed")
     if check.bad and not skipping:
         raise ZooError(f"{spec.name}: {len(check.bad)} of {check.checked:,} file(s) cannot be decoded, first "
                        f"{check.bad[0].line()}; fix or delete them, or add the dataset with --skip-bad")

@@ -11,6 +11,11 @@ Two sources of image files (``.npz`` arrays are read in :mod:`zoo.data.local`):
 Nothing is decoded here: each file is only ``stat``-ed, so a scan of 60,000
 files takes a fraction of a second and its fingerprint (paths, sizes, mtimes,
 labels, splits, options) says whether cached arrays still match the files.
+A cached load costs little more than the ``lstat`` calls: each class folder is
+listed and ``lstat``-ed relative to an open directory (no path walk per file)
+by a small thread pool (``lstat`` releases the GIL), into columns of names,
+sizes and mtimes that the fingerprint hashes whole; :class:`Sample` objects
+are made only when the files are decoded.
 Problems users can fix are one :class:`~zoo.errors.ZooError` naming the file
 or folder; unreadable entries (broken links, links pointing out of the folder,
 listed files that are missing) are returned as :class:`BadFile` for
@@ -20,12 +25,15 @@ listed files that are missing) are returned as :class:`BadFile` for
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import json
 import os
 import re
 import stat
+from array import array
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
@@ -35,7 +43,8 @@ from zoo.data.local_spec import LocalOptions
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 SPLIT_FOLDERS = ("train", "val", "test")
-SCAN_FORMAT = 1
+SCAN_FORMAT = 2
+SCAN_THREADS = 4  # lstat waits on the kernel with the GIL released; more threads than cores still help
 NOT_REGULAR = "is not a regular file (a FIFO, socket or device)"
 
 
@@ -61,36 +70,74 @@ class BadFile:
         return f"{self.path} {self.reason}"
 
 
+class Listing(NamedTuple):
+    """The image files found in one directory, as columns: ``prefix + name`` is a file's key,
+    ``folder + name`` its path (both prefixes end in ``/``)."""
+
+    prefix: str
+    folder: str
+    label: int
+    names: list[str]
+    sizes: list[int]
+    mtimes: list[int]
+
+    def samples(self) -> list[Sample]:
+        """One :class:`Sample` per file."""
+        prefix, folder, label = self.prefix, self.folder, self.label
+        return [Sample(prefix + name, folder + name, size, mtime, label)
+                for name, size, mtime in zip(self.names, self.sizes, self.mtimes, strict=True)]
+
+
 @dataclass
 class SourceIndex:
     """What a scan found: classes, the files as found (``all``, or ``train``/``val``/``test``), bad entries.
 
-    :meth:`arrange` splits and orders them; the fingerprint does not need to,
-    so a cached load costs the walk and one hash.
+    A folder's files come as :class:`Listing` columns (``listings``), a CSV's as
+    samples (``given``); :attr:`found` gives samples either way. :meth:`arrange`
+    splits and orders them; the fingerprint needs neither, so a cached load
+    costs the walk and one hash.
     """
 
     kind: str
     where: str
     classes: tuple[str, ...]
-    found: dict[str, list[Sample]]
+    listings: dict[str, list[Listing]] = field(default_factory=dict)
     bad: list[BadFile] = field(default_factory=list)
     ignored: int = 0
+    given: dict[str, list[Sample]] | None = None
+
+    @functools.cached_property
+    def found(self) -> dict[str, list[Sample]]:
+        """The files of each split as samples."""
+        if self.given is not None:
+            return self.given
+        return {split: [s for listing in listings for s in listing.samples()]
+                for split, listings in self.listings.items()}
 
     def fingerprint(self, options: LocalOptions) -> str:
         """Identity of the files and the options: any change gives another key."""
         digest = hashlib.sha256()
         header = {"format": SCAN_FORMAT, "options": options.data_key(), "classes": list(self.classes)}
         digest.update(json.dumps(header, sort_keys=True).encode())
-        for split, samples in self.found.items():
+        if self.given is not None:
+            for split, samples in self.given.items():
+                digest.update(f"\n[{split}]\n".encode())
+                digest.update("\n".join(f"{s.key}\0{s.size}\0{s.mtime_ns}\0{s.label}" for s in samples).encode())
+        for split, listings in self.listings.items():
             digest.update(f"\n[{split}]\n".encode())
-            digest.update("\n".join(f"{s.key}\0{s.size}\0{s.mtime_ns}\0{s.label}" for s in samples).encode())
-        digest.update(b"\n[bad]\n" + "\n".join(b.line() for b in self.bad).encode())
+            for listing in listings:
+                digest.update(f"\n{listing.prefix}\0{listing.label}\0{len(listing.names)}\n".encode())
+                digest.update("\0".join(listing.names).encode("utf-8", "surrogateescape"))
+                digest.update(array("q", listing.sizes).tobytes() + array("q", listing.mtimes).tobytes())
+        digest.update(b"\n[bad]\n" + "\n".join(b.line() for b in self.bad).encode("utf-8", "surrogateescape"))
         return digest.hexdigest()[:20]
 
     @property
     def count(self) -> int:
         """Image files found."""
-        return sum(len(s) for s in self.found.values())
+        if self.given is not None:
+            return sum(len(s) for s in self.given.values())
+        return sum(len(listing.names) for listings in self.listings.values() for listing in listings)
 
     def arrange(self, options: LocalOptions) -> tuple[dict[str, list[Sample]], str]:
         """The splits in order (split by ``test_split`` when there is no test split), and the layout in words."""
@@ -202,22 +249,23 @@ class _Walker:
                     found.append(entry)
         return found
 
-    def files(self, folder: str, label: int, prefix: str, seen: set[str]) -> list[Sample]:
-        """Image files under ``folder`` (recursively), as samples of ``label``.
+    def files(self, folder: str, label: int, prefix: str, seen: set[str],
+              listed: Future[_Entries] | None = None) -> list[Listing]:
+        """Image files under ``folder`` (recursively) as listings of ``label``; ``listed``: its
+        entries, already listed by a worker thread.
 
-        One ``lstat`` per entry and no ``DirEntry`` objects: this loop is most of
-        what a cached load costs (60,000 files).
+        Listing is most of what a cached load costs (60,000 files): regular
+        image files go straight into the columns (:func:`list_folder`); links,
+        sub-folders and anything else are looked at here, one by one.
         """
         real = os.path.realpath(folder)
         if real in seen:  # a link loop, or a folder linked twice
             return []
         seen.add(real)
-        samples: list[Sample] = []
-        for name in sorted(os.listdir(folder)):
-            if name.startswith("."):
-                continue
+        kept, sizes, mtimes, others, ignored = listed.result() if listed is not None else list_folder(folder)
+        listings = [Listing(prefix + "/", folder + "/", label, kept, sizes, mtimes)]
+        for name, info in others:
             path = f"{folder}/{name}"
-            info = os.lstat(path)
             if stat.S_ISLNK(info.st_mode):
                 problem = self._link_problem(path)
                 if problem:
@@ -225,14 +273,55 @@ class _Walker:
                     continue
                 info = os.stat(path)
             if stat.S_ISDIR(info.st_mode):
-                samples += self.files(path, label, f"{prefix}/{name}", seen)
+                listings += self.files(path, label, f"{prefix}/{name}", seen)
             elif not name.lower().endswith(IMAGE_SUFFIXES):
-                self.ignored += 1
+                ignored += 1
             elif not stat.S_ISREG(info.st_mode):  # reading a FIFO would wait for a writer forever
                 self.bad.append(BadFile(f"{prefix}/{name}", NOT_REGULAR))
+            else:  # a link to a file inside the root
+                kept.append(name)
+                sizes.append(info.st_size)
+                mtimes.append(info.st_mtime_ns)
+        self.ignored += ignored
+        return listings
+
+
+_Entries = tuple[list[str], list[int], list[int], list[tuple[str, os.stat_result]], int]
+_AT_DIR = os.lstat in os.supports_dir_fd and os.listdir in os.supports_fd
+
+
+def list_folder(folder: str) -> _Entries:
+    """The visible entries of ``folder`` in name order, each ``lstat``-ed: the regular image files
+    as columns (names, sizes, mtimes), every other entry with its ``lstat`` (links, folders, FIFOs),
+    and how many regular files are not images.
+
+    Relative to the open directory where the OS allows (``fstatat``): the
+    kernel does not walk the folder's path again for every file. One pass,
+    keeping no ``stat`` result of a plain image file.
+    """
+    fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)) if _AT_DIR else None
+    try:
+        names = sorted(name for name in os.listdir(folder if fd is None else fd) if not name.startswith("."))
+        kept: list[str] = []
+        sizes: list[int] = []
+        mtimes: list[int] = []
+        others: list[tuple[str, os.stat_result]] = []
+        ignored = 0
+        lstat, is_regular = os.lstat, stat.S_ISREG
+        for name in names:
+            info = lstat(f"{folder}/{name}") if fd is None else lstat(name, dir_fd=fd)
+            if not is_regular(info.st_mode):
+                others.append((name, info))
+            elif name.lower().endswith(IMAGE_SUFFIXES):
+                kept.append(name)
+                sizes.append(info.st_size)
+                mtimes.append(info.st_mtime_ns)
             else:
-                samples.append(Sample(f"{prefix}/{name}", path, info.st_size, info.st_mtime_ns, label))
-        return samples
+                ignored += 1
+        return kept, sizes, mtimes, others, ignored
+    finally:
+        if fd is not None:
+            os.close(fd)
 
 
 def _class_folders(walker: _Walker, folder: Path, where: str) -> dict[str, os.DirEntry[str]]:
@@ -261,9 +350,9 @@ def _split_folders(walker: _Walker, root: Path) -> dict[str, Path]:
     return splits
 
 
-def _check_classes(samples_by_class: dict[str, list[Sample]], where: str) -> None:
-    for name, samples in samples_by_class.items():
-        if not samples:
+def _check_classes(listings_by_class: dict[str, list[Listing]], where: str) -> None:
+    for name, listings in listings_by_class.items():
+        if not any(listing.names for listing in listings):
             raise ZooError(f"class folder {where}/{name} holds no images ({', '.join(IMAGE_SUFFIXES)}); "
                            "add images or remove the folder")
 
@@ -303,17 +392,22 @@ def scan_folder(root: Path, options: LocalOptions) -> SourceIndex:
     if len(classes) < 2:
         raise ZooError(f"{root} has one class ({classes[0]}); a classifier needs at least two class folders")
     label_of = {name: i for i, name in enumerate(classes)}
-    samples: dict[str, list[Sample]] = {}
-    for split, folders in by_split.items():
-        folder = root_of_classes[split]
-        prefix = os.path.relpath(folder, root).replace(os.sep, "/")
-        prefix = "" if prefix == "." else prefix + "/"
-        seen: set[str] = set()
-        per_class = {name: walker.files(entry.path, label_of[name], prefix + entry.name, seen)
-                     for name, entry in folders.items()}
-        _check_classes(per_class, str(folder))
-        samples[split] = [s for name in classes for s in per_class[name]]
-    return SourceIndex("folders", str(root), classes, samples, walker.bad, walker.ignored)
+    listings: dict[str, list[Listing]] = {}
+    jobs = [(split, name, entry.path) for split, folders in by_split.items() for name, entry in folders.items()]
+    with ThreadPoolExecutor(max_workers=min(SCAN_THREADS, len(jobs)), thread_name_prefix="zoo-scan") as pool:
+        listed = {(split, name): pool.submit(list_folder, path) for split, name, path in jobs}
+        for split, folders in by_split.items():
+            folder = root_of_classes[split]
+            prefix = os.path.relpath(folder, root).replace(os.sep, "/")
+            prefix = "" if prefix == "." else prefix + "/"
+            seen: set[str] = set()
+            per_class = {name: walker.files(entry.path, label_of[name], prefix + entry.name, seen,
+                                            listed[(split, name)])
+                         for name, entry in folders.items()}
+            _check_classes(per_class, str(folder))
+            listings[split] = [listing for name in classes for listing in per_class[name]]
+    return SourceIndex("folders", str(root), classes, listings, walker.bad, walker.ignored)
+
 
 
 # -- CSV ------------------------------------------------------------------------------
@@ -380,7 +474,7 @@ def scan_csv(path: Path, options: LocalOptions) -> SourceIndex:
             bad.append(BadFile(key, NOT_REGULAR))
             continue
         samples[split].append(Sample(key, file_path, info.st_size, info.st_mtime_ns, label_of[label]))
-    return SourceIndex("csv", str(path), classes, samples, bad)
+    return SourceIndex("csv", str(path), classes, bad=bad, given=samples)
 
 
 def scan_source(source: Path, options: LocalOptions) -> SourceIndex:

@@ -11,6 +11,9 @@ Cache layout, beside the built-in datasets' entries::
 
 The fingerprint hashes every file's path, size and mtime (and labels, splits
 and options), so a later load costs a scan of the folder plus memory maps.
+With ``check="dirs"`` (:mod:`zoo.data.folder_dirs`) a later load reads only
+the directories and maps the arrays last checked in full under the same
+directories (``dirs.json`` beside the entries).
 When the folder changed, :mod:`zoo.data.local_images` builds the new entry
 from the previous one (only new or changed files are decoded);
 :mod:`zoo.data.local_npz` reads an ``.npz``. Entries are written in a temporary directory renamed into place when
@@ -38,6 +41,7 @@ from zoo.api.specs import DatasetSpec
 from zoo.data import cache
 from zoo.data.arrays import Dataset
 from zoo.data.decode import decode_files
+from zoo.data.folder_dirs import directory_key, forget, remember, remembered
 from zoo.data.folders import BadFile, SourceIndex, scan_source
 from zoo.data.local_decoded import Decoded
 from zoo.data.local_images import build_images
@@ -79,10 +83,23 @@ def _spec_from(spec: LocalDatasetSpec, decoded: Decoded, key: str) -> LocalDatas
 # -- resolving --------------------------------------------------------------------------------
 
 
-def _fingerprint(spec: LocalDatasetSpec) -> tuple[str, SourceIndex | None]:
+def _check_source(spec: LocalDatasetSpec) -> None:
     if not os.path.exists(spec.source):
         hint = f"; restore it, or 'zoo data remove {spec.name}'" if spec.registered else ""
         raise UsageError(f"dataset {spec.name!r}: {spec.source} does not exist{hint}")
+    if spec.options.check == "dirs" and not os.path.isdir(spec.source):
+        raise UsageError(f"dataset {spec.name!r}: `check` dirs applies to a folder, and {spec.source} is a file; "
+                         "leave `check` at files")
+
+
+def _quick_key(spec: LocalDatasetSpec) -> str | None:
+    """The directories' key under ``check="dirs"``; None under the full check."""
+    _check_source(spec)
+    return directory_key(spec.source) if spec.options.check == "dirs" else None
+
+
+def _fingerprint(spec: LocalDatasetSpec) -> tuple[str, SourceIndex | None]:
+    _check_source(spec)
     if spec.source.lower().endswith(".npz"):
         return npz_fingerprint(spec), None
     index = scan_source(Path(spec.source), spec.options)
@@ -125,6 +142,11 @@ def resolve(spec: LocalDatasetSpec, *, progress: bool = True) -> tuple[LocalData
         opened = _open(pinned)
         if opened is not None:
             return spec, Dataset(spec, opened[0]["train"], opened[0]["test"], opened[0].get("val")), pinned
+    quick = _quick_key(spec)
+    known = remembered(cache_dir_for(spec), quick) if quick else None
+    opened = _open(cache_dir_for(spec) / f"arrays-{known}") if known else None
+    if opened is not None:
+        return _resolved(spec, opened, known, cache_dir_for(spec) / f"arrays-{known}")  # type: ignore[arg-type]
     key, index = _fingerprint(spec)
     entry = cache_dir_for(spec) / f"arrays-{key}"
     opened = _open(entry)
@@ -141,6 +163,13 @@ def resolve(spec: LocalDatasetSpec, *, progress: bool = True) -> tuple[LocalData
         opened = _open(entry)
         if opened is None:
             raise ZooError(f"the arrays just written to {entry} cannot be read back; delete {entry.parent} and retry")
+    if quick:
+        remember(entry.parent, quick, key)
+    return _resolved(spec, opened, key, entry)
+
+
+def _resolved(spec: LocalDatasetSpec, opened: tuple[dict[str, Split], Decoded], key: str,
+              entry: Path) -> tuple[LocalDatasetSpec, Dataset, Path]:
     splits, decoded = opened
     fresh = _spec_from(spec, decoded, key)
     if spec.registered and (fresh.classes, fresh.shape, fresh.mean, fresh.std) != (
@@ -167,18 +196,33 @@ def load_local_arrays(directory: Path) -> dict[str, tuple[np.ndarray, np.ndarray
 
 @dataclass(frozen=True)
 class LocalCheck:
-    """What ``zoo data verify`` found: files decoded, the bad ones, and whether the cache is current."""
+    """What ``zoo data verify`` found: files decoded, the bad ones, and whether the cache is current.
+
+    ``unseen``: under ``check="dirs"``, loads were mapping arrays older than the
+    files (a file rewritten in place); the quick key is dropped, so the next
+    load checks every file and decodes what changed.
+    """
 
     checked: int
     bad: tuple[BadFile, ...]
     cache: str
+    unseen: bool = False
 
 
 def verify_local(spec: LocalDatasetSpec, *, progress: bool = True) -> LocalCheck:
-    """Decode every file of the source again (nothing is written) and compare with the cache."""
+    """Decode every file of the source again (no arrays are written) and compare with the cache.
+
+    Under ``check="dirs"``, arrays older than the files (a file rewritten in
+    place) are reported, and the quick key dropped so the next load decodes
+    what changed.
+    """
+    quick = _quick_key(spec)
     key, index = _fingerprint(spec)
     entry = cache_dir_for(spec) / f"arrays-{key}"
     state = "current" if (entry / cache.META).is_file() else ("stale" if is_cached(spec) else "none")
+    unseen = False
+    if quick and remembered(entry.parent, quick) not in (None, key):
+        unseen = forget(entry.parent)
     if index is None:
         present, _ = read_npz(spec)
         return LocalCheck(sum(len(labels) for _, labels in present.values()), (), state)
@@ -186,7 +230,7 @@ def verify_local(spec: LocalDatasetSpec, *, progress: bool = True) -> LocalCheck
     label = f"verifying {Path(spec.source).name}" if progress else None
     result = decode_files([s.path for s in samples], Target(1, 1, "grey"), label=label)
     bad = [*index.bad, *(BadFile(samples[p].key, reason) for p, reason in sorted(result.bad.items()))]
-    return LocalCheck(len(samples) + len(index.bad), tuple(bad), state)
+    return LocalCheck(len(samples) + len(index.bad), tuple(bad), state, unseen)
 
 
 def refresh(entry: Registered[DatasetSpec]) -> Registered[DatasetSpec]:

@@ -16,6 +16,7 @@ from zoo.api.specs import DatasetSpec
 
 MODES = ("grey", "rgb")
 ORDERS = ("shuffle", "name")
+CHECKS = ("files", "dirs")
 LOCAL_LOADER = "zoo.data.local:load_local_arrays"
 DEFAULT_TEST_SPLIT = 0.2
 _SIZE = re.compile(r"^\s*(\d+)\s*(?:[xX]\s*(\d+))?\s*$")
@@ -49,6 +50,11 @@ class LocalOptions:
         skip_bad: leave out unreadable files (and list them) instead of failing.
         mean: per-channel mean in [0, 1] instead of the training split's.
         std: per-channel standard deviation in [0, 1] instead of the training split's.
+        check: how a later load tells that a folder changed: ``"files"`` (every
+            file's size and mtime: a file rewritten in place is noticed) or
+            ``"dirs"`` (every directory's mtime, entry count and names: much
+            quicker on many small files; a file rewritten in place under the
+            same name is not noticed until ``zoo data verify``). Folders only.
     """
 
     image_size: tuple[int, int] | None = None
@@ -60,10 +66,13 @@ class LocalOptions:
     skip_bad: bool = False
     mean: tuple[float, ...] | None = None
     std: tuple[float, ...] | None = None
+    check: str = "files"
 
     def __post_init__(self) -> None:
         if self.mode is not None and self.mode not in MODES:
             raise UsageError(f"mode must be grey or rgb, got {self.mode!r}")
+        if self.check not in CHECKS:
+            raise UsageError(f"`check` must be {' or '.join(CHECKS)}, got {self.check!r}")
         if self.order not in ORDERS:
             raise UsageError(f"`order` must be {' or '.join(ORDERS)}, got {self.order!r}")
         if not 0 < self.test_split < 1:
@@ -80,7 +89,7 @@ class LocalOptions:
     def data_key(self) -> dict[str, Any]:
         """The options that change the arrays (a cache key's part)."""
         data = asdict(self)
-        for name in ("mean", "std"):
+        for name in ("mean", "std", "check"):
             data.pop(name)
         return data
 
