@@ -55,6 +55,17 @@ def onnx_logits(path: Path, inputs: np.ndarray, layout: str, *, batch_size: int 
     return np.concatenate(outputs).astype(np.float32, copy=False)
 
 
+def _checked_logits(path: Path, inputs: np.ndarray, layout: str, model: str) -> np.ndarray:
+    """:func:`onnx_logits`, with onnxruntime refusing the graph as a one-line error (e.g. jax2onnx 0.17's
+    MaxPool over all four NHWC axes, which onnxruntime does not run)."""
+    try:
+        return onnx_logits(path, inputs, layout)
+    except Exception as exc:  # onnxruntime's errors (Fail, InvalidArgument, ...) share no public base class
+        reason = " ".join(str(exc).split())[:200]
+        raise ZooError(f"onnxruntime cannot run the graph exported for {model} ({reason}); nothing written; "
+                       "export it with another exporter (zoo-keras: --keras-backend tensorflow or torch)") from None
+
+
 def export_checkpoint(
     path: str | Path,
     *,
@@ -94,7 +105,7 @@ def export_checkpoint(
         with disk_errors(f"cannot write {target}"):
             backend.export_onnx(model, partial, example=inputs[:1], opset=opset)
         parity = compare_logits(backend.logits(model, inputs, batch_size=256),
-                                onnx_logits(partial, inputs, backend.layout))
+                                _checked_logits(partial, inputs, backend.layout, checkpoint.model))
         if parity.top1_agreement < 1.0:
             raise ZooError(f"onnxruntime's top-1 predictions differ from {checkpoint.model}'s on "
                            f"{1 - parity.top1_agreement:.2%} of {parity.images:,} test images (max |logit "

@@ -88,7 +88,7 @@ def export_onnx(model: Any, path: Path, *, example: np.ndarray, opset: int) -> N
     needed = ONNX_EXPORTERS.get(backend)
     if needed is None or importlib.util.find_spec(needed) is None:
         able = [name for name, module in ONNX_EXPORTERS.items() if importlib.util.find_spec(module) is not None]
-        where = f"run with --keras-backend {able[0]}" if able else "pip install 'zoo[onnx]'"
+        where = f"run with --keras-backend {' or '.join(able)}" if able else "pip install 'zoo[onnx]'"
         raise UsageError(f"Keras on {backend} exports ONNX through {needed or 'no exporter'}, which is not "
                          f"installed; {where}")
     model(example[:1], training=False)  # Keras exports only a model that has been called
