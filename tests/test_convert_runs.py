@@ -1,15 +1,19 @@
 """A converted checkpoint is a run: ``zoo convert`` records it, ``zoo runs`` lists it, ``zoo compare``
-reuses it for the twin, ``zoo train --resume RUN --epochs N`` trains it on in the other framework.
+reuses it for the twin, ``zoo train --resume RUN --epochs N`` trains it on in the other framework;
+and the converted Keras checkpoint exports to ONNX on Keras' PyTorch backend.
 
 One real lenet5-torch run (Fashion-MNIST, 256 images, one epoch), converted to Keras once, serves
-every test of the module, in order: the compare runs before the resume (a run trained on is no
-longer what its recipe alone trains, so compare must not take it afterwards).
+every test of the module, in order: compare and export run before the resume (a run trained on is
+no longer what its recipe alone trains, so compare must not take it afterwards).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
+import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,8 +24,8 @@ from zoo.api.errors import EXIT_USAGE
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 RECIPE = {"epochs": 1, "limit": 256, "limit_test": 200, "batch_size": 64, "augment": "none", "scheduler": "none"}
-FLAGS = ["--dataset", "fashion-mnist", "--epochs", "1", "--limit", "256", "--limit-test", "200", "--batch-size",
-         "64", "--augment", "none", "--scheduler", "none", "--device", "cpu"]
+TOLERANCE = 1e-4
+ONNX_IMAGES = 256
 
 
 @pytest.fixture(scope="module")
@@ -90,46 +94,73 @@ def test_zoo_runs_lists_where_it_came_from(source, converted, home, run_zoo) -> 
     assert f"converted from torch run {source.run_id}" in shown.stdout
 
 
-def test_compare_reuses_the_converted_run_for_the_twin(source, converted, home, run_zoo) -> None:
-    done = run_zoo("compare", "lenet5-keras", *FLAGS, "--bench-steps", "2", "--bench-warmup", "0", "-f", "json",
-                   env=home)
-    assert done.returncode == 0, done.stderr[-2000:]
-    row = json.loads(done.stdout)["rows"][0]
-    assert row["status"] == "ok", row
+def test_compare_reuses_the_converted_run_for_the_twin(source, converted) -> None:
+    """zoo compare's worker and row code, in this process (Keras is imported here already)."""
+    from zoo.grid.jobs import TRAIN, Job, Timing
+    from zoo.grid.rows import aggregate
+    from zoo.grid.worker import run_train_job
+
+    job = Job(kind=TRAIN, model="lenet5-keras", settings={**RECIPE, "seed": 0, "device": "cpu"},
+              dataset="fashion-mnist", timing=Timing(steps=2, warmup=0))
+    result = run_train_job(job)
+    assert (result.status, result.source, result.run_id) == ("ok", "converted", converted.run_id), result.reason
+    row = aggregate("lenet5-keras", "keras", "", [result])
     assert row["source"] == f"converted run {converted.run_id} (from torch run {source.run_id})"
-    assert row["run_ids"] == [converted.run_id] and row["top1_pct"] == round(100 * source.test.top1, 2)
-    # No training happened: the training figures are empty, not the source's.
+    assert row["top1_pct"] == round(100 * source.test.top1, 2)
+    # No training happened: the training figures are empty, not the source's; the bare step is timed now.
     assert row["train_steady_samples_per_sec"] is None and row["loop_efficiency"] is None
     assert row["train_s"] is None and row["compile_s"] is None
-    assert "training" not in done.stderr.split("reusing stored run")[0][-200:]
+    assert row["train_bare_samples_per_sec"] > 0 and row["throughput_source"] == "measured"
+
+
+def test_keras_on_torch_exports_the_converted_checkpoint_to_onnx(converted, home, tmp_path: Path) -> None:
+    """Keras binds its backend when imported: Keras on PyTorch runs in a process of its own. The export
+    publishes only a graph whose top-1 equals the checkpoint's; the logits agree within 1e-4."""
+    script = textwrap.dedent(f"""
+        import json
+        from zoo.run.onnx_export import export_checkpoint
+        from zoo_keras.runtime import keras
+        result = export_checkpoint({str(converted.target.directory)!r}, output={str(tmp_path / "m.onnx")!r},
+                                   check_images={ONNX_IMAGES})
+        print(json.dumps({{"backend": keras.backend.backend(), **result.parity.to_dict()}}))
+    """)
+    env = {**os.environ, **home, "KERAS_BACKEND": "torch", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    assert figures["backend"] == "torch" and figures["images"] == ONNX_IMAGES
+    assert figures["top1_agreement"] == 1.0 and figures["max_abs_logit_diff"] < TOLERANCE, figures
+    assert (tmp_path / "m.onnx").stat().st_size > 0
 
 
 def test_train_resume_trains_the_converted_run_on_in_keras(source, converted, home, run_zoo) -> None:
+    """The refusals through the command line (one line, exit 2); the training itself through the library
+    in this process (Keras is imported here already: a second process would import it again)."""
     from zoo.run.checkpoint import load_checkpoint, read_checkpoint
+    from zoo.run.training import resume_training
 
     refused = run_zoo("train", "--resume", str(converted.run_id), env=home)
-    assert refused.returncode == EXIT_USAGE and "--epochs" in refused.stderr
+    assert refused.returncode == EXIT_USAGE and "pass --epochs N above 1" in refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+    changed = run_zoo("train", "--resume", str(converted.run_id), "--epochs", "2", "--lr", "0.1", env=home)
+    assert changed.returncode == EXIT_USAGE and "drop --lr" in changed.stderr
     before = converted.target.metadata["weights_sha256"]
-    done = run_zoo("train", "--resume", str(converted.run_id), "--epochs", "2", "--device", "cpu", "-f", "json",
-                   env=home)
-    assert done.returncode == 0, done.stderr[-2000:]
-    summary = json.loads(done.stdout)
-    assert summary["run_id"] == converted.run_id and summary["model"] == "lenet5-keras" and summary["epochs"] == 2
-    assert "fresh optimizer state" in summary["note"]
 
+    result = resume_training(str(converted.run_id), overrides={"epochs": 2, "device": "cpu"})
+    assert result.run_id == converted.run_id and result.model == "lenet5-keras"
+    assert [m.epoch for m in result.history] == [2] and "fresh optimizer state" in result.note
     record = _store().get(converted.run_id)
     assert record.status == "finished" and record.recipe["epochs"] == 2
     assert [e["epoch"] for e in record.epochs] == [1, 2]
     assert record.epochs[1]["images_per_sec"] > 0  # trained here, on Keras
     assert record.fit_details["continuation"]["epochs_before"] == 1 and record.converted_from["run_id"] == source.run_id
-    assert not record.reuse_key.startswith(_store().get(source.run_id).reuse_key)
+    assert record.fit_details["keras_backend"] == "tensorflow" and record.reuse_key.startswith("continued-")
     # A valid checkpoint of the trained-on model: new weights, still saying where they came from.
     checkpoint = read_checkpoint(record.output_dir)
     assert checkpoint.metadata["weights_sha256"] != before and checkpoint.metadata["recipe"]["epochs"] == 2
     assert checkpoint.metadata["converted_from"]["run_id"] == source.run_id
-    assert load_checkpoint(checkpoint)[1].name == "lenet5-keras"
-    assert os.path.isfile(record.artifacts[0]["path"]) and record.artifacts[0]["sha256"] == checkpoint.metadata[
-        "weights_sha256"]
+    assert checkpoint.metadata["run_id"] == converted.run_id and load_checkpoint(checkpoint)[1].name == "lenet5-keras"
+    assert [(a["path"], a["sha256"]) for a in record.artifacts] == [
+        (str(checkpoint.weights), checkpoint.metadata["weights_sha256"])]
     again = run_zoo("train", "--resume", str(converted.run_id), "--epochs", "2", env=home)
     assert again.returncode == EXIT_USAGE and "above 2" in again.stderr
