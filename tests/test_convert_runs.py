@@ -133,6 +133,19 @@ def test_keras_on_torch_exports_the_converted_checkpoint_to_onnx(converted, home
     assert (tmp_path / "m.onnx").stat().st_size > 0
 
 
+def test_a_converted_keras_run_converts_back_and_trains_on_in_torch(converted, tmp_path: Path) -> None:
+    """The other direction: the Keras run converted to torch is a run converted from it, and trains on in torch."""
+    from zoo.run.convert import convert_checkpoint
+    from zoo.run.training import resume_training
+
+    back = convert_checkpoint(converted.target.directory, to="torch", output=tmp_path / "back", check_images=32)
+    record = _store().get(back.run_id)
+    assert record.model == "lenet5-torch" and record.origin == f"converted from keras run {converted.run_id}"
+    result = resume_training(str(back.run_id), overrides={"epochs": 2, "device": "cpu"})
+    assert [m.epoch for m in result.history] == [2] and result.checkpoint.directory == tmp_path / "back"
+    assert [e["epoch"] for e in _store().get(back.run_id).epochs] == [1, 2]
+
+
 def test_train_resume_trains_the_converted_run_on_in_keras(source, converted, home, run_zoo) -> None:
     """The refusals through the command line (one line, exit 2); the training itself through the library
     in this process (Keras is imported here already: a second process would import it again)."""
