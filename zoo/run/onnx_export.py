@@ -48,10 +48,16 @@ def onnx_logits(path: Path, inputs: np.ndarray, layout: str, *, batch_size: int 
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 3
     session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    name = session.get_inputs()[0].name
+    name, batch = session.get_inputs()[0].name, session.get_inputs()[0].shape[0]
+    fixed = batch if isinstance(batch, int) else None  # a graph exported for a fixed batch (Keras on PyTorch)
+    step = fixed or batch_size
     x = inputs.transpose(0, 3, 1, 2) if layout == "torch" else inputs
-    outputs = [session.run(None, {name: np.ascontiguousarray(x[i:i + batch_size])})[0]
-               for i in range(0, len(x), batch_size)]
+    outputs = []
+    for i in range(0, len(x), step):
+        chunk = np.ascontiguousarray(x[i:i + step])
+        short = step - len(chunk) if fixed else 0  # the last chunk, padded to the graph's batch
+        padded = np.concatenate([chunk, np.zeros((short, *chunk.shape[1:]), chunk.dtype)]) if short else chunk
+        outputs.append(session.run(None, {name: padded})[0][:len(chunk)])
     return np.concatenate(outputs).astype(np.float32, copy=False)
 
 
