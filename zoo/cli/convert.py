@@ -14,11 +14,12 @@ from zoo.cli.report import check_format, render_rows, stdout_console
 
 stderr = Console(stderr=True)
 COLUMNS = ["model", "output", "images", "max_abs_logit_diff", "top1_agreement"]
-HEADERS = {"max_abs_logit_diff": "max |Δlogit|", "top1_agreement": "same top-1"}
+CONVERT_COLUMNS = ["run_id", *COLUMNS]
+HEADERS = {"max_abs_logit_diff": "max |Δlogit|", "top1_agreement": "same top-1", "run_id": "run"}
 
 
-def _report(row: dict[str, Any], fmt: str, title: str) -> None:
-    text = render_rows([row], COLUMNS, fmt, title=title, console=stdout_console(), headers=HEADERS)
+def _report(row: dict[str, Any], fmt: str, title: str, columns: list[str] = COLUMNS) -> None:
+    text = render_rows([row], columns, fmt, title=title, console=stdout_console(), headers=HEADERS)
     if text is not None:
         typer.echo(text)
 
@@ -41,12 +42,16 @@ def convert(
         result = convert_checkpoint(checkpoint, to=to.lower(), output=output, overwrite=overwrite,
                                     check_images=check, data_dir=data_dir)
     parity = result.parity
-    row = {"model": result.target.model, "output": str(result.target.directory),
+    row = {"run_id": result.run_id, "model": result.target.model, "output": str(result.target.directory),
            "images": parity.images if parity else 0,
            "max_abs_logit_diff": parity.max_abs_logit_diff if parity else None,
            "top1_agreement": f"{parity.top1_agreement:.2%}" if parity and fmt == "table" else
            (parity.top1_agreement if parity else None)}
-    _report(row, fmt, f"{result.source.model} -> {result.target.model}")
+    _report(row, fmt, f"{result.source.model} -> {result.target.model}", CONVERT_COLUMNS)
+    if fmt == "table" and result.run_id is not None:
+        stderr.print(f"recorded as run {result.run_id}; 'zoo train --resume {result.run_id} --epochs N' trains it on "
+                     f"in {result.target.metadata['backend']} (fresh optimizer state)", highlight=False,
+                     soft_wrap=True)
 
 
 def export(

@@ -32,7 +32,7 @@ stdout = stdout_console()
 stderr = Console(stderr=True)
 
 LIST_COLUMNS = ["id", "model", "backend", "dataset", "status", "top1_pct", "epochs", "started", "duration_s"]
-LIST_HEADERS = {"top1_pct": "top-1 %", "started": "started (UTC)", "duration_s": "duration"}
+LIST_HEADERS = {"top1_pct": "top-1 %", "started": "started (UTC)", "duration_s": "duration", "origin": "from"}
 EXPORT_COLUMNS = [
     "id", "model", "backend", "dataset", "status", "reason", "epochs", "started", "finished", "duration",
     "reuse_key", "output_dir",
@@ -85,7 +85,7 @@ def list_row(record: RunRecord, *, human: bool) -> dict[str, Any]:
     row: dict[str, Any] = {
         "id": record.id, "model": record.model, "backend": record.backend, "dataset": record.dataset,
         "status": record.status, "top1_pct": top1_pct(record), "epochs": len(record.epochs),
-        "started": record.started, "duration_s": record.duration,
+        "started": record.started, "duration_s": record.duration, "origin": record.origin,
     }
     if human:
         planned = record.recipe.get("epochs")
@@ -121,10 +121,12 @@ def list_runs(
         stderr.print("no run matches the filters" if filtered else "no runs recorded yet; train one with 'zoo train'")
         return
     rows = [list_row(record, human=fmt == "table") for record in records]
+    # Where a run came from (zoo convert's runs), in a column of its own only when some run has one.
+    columns = [*LIST_COLUMNS, "origin"] if any(record.origin for record in records) else LIST_COLUMNS
     if fmt == "table":  # the backend is in the model's name; JSON and CSV keep it
-        render_rows(rows, [c for c in LIST_COLUMNS if c != "backend"], "table", console=stdout, headers=LIST_HEADERS)
+        render_rows(rows, [c for c in columns if c != "backend"], "table", console=stdout, headers=LIST_HEADERS)
         return
-    _emit(render_rows(rows, LIST_COLUMNS, fmt) or "")
+    _emit(render_rows(rows, columns, fmt) or "")
 
 
 @app.command("show")
@@ -162,6 +164,7 @@ def _print_record(record: RunRecord) -> None:
         "started (UTC)": _when(record.started), "finished (UTC)": _when(record.finished),
         "duration": _human_seconds(record.duration), "process": f"{record.pid} on {record.hostname}",
         "output_dir": record.output_dir, "reuse_key": record.reuse_key,
+        **({"from": record.origin} if record.origin else {}),
     }
     stdout.print(key_value_table(f"run {record.id}", overview))
     stdout.print(key_value_table("recipe", record.recipe))

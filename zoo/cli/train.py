@@ -58,7 +58,10 @@ def train(
     no_channels_last: opt.NoChannelsLast = False,
     deterministic: Annotated[bool, Opt("--deterministic", help="Deterministic algorithms (slower).")] = False,
     save_every: Annotated[Optional[int], Opt(help="Save a resumable state every N epochs [1].")] = None,  # noqa: UP045
-    resume: Annotated[Optional[str], Opt(help="Continue run ID (or 'last') from its saved state.")] = None,  # noqa: UP045
+    resume: Annotated[
+        Optional[str],  # noqa: UP045
+        Opt(help="Continue run ID (or 'last') from its saved state; a converted run trains on to --epochs N."),
+    ] = None,
     limit: opt.Limit = None,
     limit_test: opt.LimitTest = None,
     output: Annotated[Optional[Path], Opt(help="Checkpoint directory \\[zoo home/runs/...].")] = None,  # noqa: UP045
@@ -132,6 +135,8 @@ def train(
         "top1_pct": pct(result.test.top1), "top5_pct": pct(result.test.top5), "test_loss": result.test.loss,
         "test_count": result.test.count, "seconds": round(result.seconds, 2), "device": result.environment["device"],
         "checkpoint": str(result.checkpoint.directory), "recipe": result.config.recipe(),
+        "epochs": result.history[-1].epoch if result.history else None,
+        **({"note": result.note} if result.note else {}),
     }
     if fmt == "json":
         _emit_json(summary)
@@ -144,6 +149,8 @@ def train(
     )
     if plot is not None:
         stderr.print(f"curves written to {plot}", soft_wrap=True)
+    if result.note:
+        stderr.print(f"note: {result.note}", highlight=False, soft_wrap=True)
 
 
 def _backend_of(model: str | None, resume: str | None) -> tuple[str, str]:

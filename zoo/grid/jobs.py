@@ -80,7 +80,8 @@ class JobResult:
     variant: str = ""
     seed: int = 0
     run_id: int | None = None
-    source: str = ""  # "measured" (trained now) or "reused" (a finished run in the store)
+    source: str = ""  # "measured" (trained now), "reused" (a finished run in the store) or "converted" (zoo convert's)
+    origin: str = ""  # a converted run's "converted from torch run 3"
     throughput_source: str = ""
     metrics: dict[str, Any] = field(default_factory=dict)
     history: list[dict[str, Any]] = field(default_factory=list)

@@ -68,13 +68,21 @@ def aggregate(model: str, spec_backend: str, variant: str, results: Sequence[Job
         throughput_source=first.throughput_source, worker_pid=first.worker_pid,
         batch_size=first.batch_size, precision=first.precision,
         device=environment.get("device_name") or environment.get("device", ""),
-        train_s=round(sum(r.metrics.get("train_seconds", 0.0) for r in ok), 1),  # the runs' own, when trained
+        # the runs' own, when trained (a converted run's: none, it was not trained here)
+        train_s=(round(sum(r.metrics.get("train_seconds", 0.0) for r in ok), 1)
+                 if any("train_seconds" in r.metrics for r in ok) else None),
         **wall_breakdown(results),
-        source=", ".join(sorted({f"{r.source} run {r.run_id}" for r in ok})),
+        source=", ".join(sorted({_source(r) for r in ok})),
         recipe=first.recipe,
         histories={str(r.seed): r.history for r in ok},
     )
     return row
+
+
+def _source(result: JobResult) -> str:
+    """``measured run 4``, ``reused run 4``, or ``converted run 5 (from torch run 3)``."""
+    origin = result.origin.removeprefix("converted ")
+    return f"{result.source} run {result.run_id}" + (f" ({origin})" if result.source == "converted" and origin else "")
 
 
 def wall_breakdown(results: Sequence[JobResult]) -> dict[str, float]:

@@ -152,8 +152,10 @@ def run_train_job(job: Job, finished: Finder | None = None) -> JobResult:
         timings["data"] = prepare_seconds
     else:
         timings["data"] = prepare_seconds
-        print(f"{label}: reusing stored run {record.id} (finished {record.finished[:19]})", file=sys.stderr, flush=True)
-        source = "reused"
+        how = f"{record.origin}, " if record.converted_from else ""
+        print(f"{label}: reusing stored run {record.id} ({how}finished {record.finished[:19]})", file=sys.stderr,
+              flush=True)
+        source = "converted" if record.converted_from else "reused"
     metrics = dict(record.metrics)
     input_size = prepared.data.preprocessing.input_size  # what the run trained at
     bench_started = time.perf_counter()
@@ -170,7 +172,7 @@ def run_train_job(job: Job, finished: Finder | None = None) -> JobResult:
     timings["bench"] = time.perf_counter() - bench_started
     return JobResult(
         status="ok", model=spec.name, backend=spec.backend, variant=spec.variant, seed=config.seed,
-        run_id=record.id, source=source, throughput_source=throughput_source, metrics=metrics,
+        run_id=record.id, source=source, origin=record.origin, throughput_source=throughput_source, metrics=metrics,
         history=record.epochs, input_size=input_size, batch_size=config.batch_size, precision=config.precision,
         execution=record.execution, environment=record.environment, recipe=config.recipe(), timings=timings,
         worker_pid=os.getpid(), wall_seconds=time.perf_counter() - started,

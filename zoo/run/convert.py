@@ -52,6 +52,7 @@ class Conversion:
     source: Checkpoint
     target: Checkpoint
     parity: Parity | None
+    run_id: int | None = None  # the finished run of the twin it is recorded as (``record``)
 
 
 def compare_logits(reference: np.ndarray, other: np.ndarray) -> Parity:
@@ -189,9 +190,13 @@ def convert_checkpoint(
     check_images: int = 256,
     data_dir: str | Path | None = None,
     batch_size: int = 64,
+    record: bool = True,
 ) -> Conversion:
     """Convert the checkpoint at ``path`` to its twin in backend ``to``, check that both give the
-    same logits on ``check_images`` real test images (0: no check), and write it to ``output``."""
+    same logits on ``check_images`` real test images (0: no check), and write it to ``output``.
+
+    With ``record`` the result is registered in the run store as a finished run of the twin
+    (``zoo.run.converted``): ``zoo train --resume`` trains it on, ``zoo compare`` reuses it."""
     from zoo.plugins.backends import get_backend
     from zoo.plugins.registry import get_registry
 
@@ -237,4 +242,9 @@ def convert_checkpoint(
         )
 
     target = publish_folder(target_dir, overwrite=overwrite, write=write)
-    return Conversion(source, target, parity)
+    if not record:
+        return Conversion(source, target, parity)
+    from zoo.run.converted import register
+
+    run_id = register(source, target, origin["parity"])
+    return Conversion(source, read_checkpoint(target.directory), parity, run_id)

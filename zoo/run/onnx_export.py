@@ -48,11 +48,28 @@ def onnx_logits(path: Path, inputs: np.ndarray, layout: str, *, batch_size: int 
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 3
     session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    name = session.get_inputs()[0].name
+    name, batch = session.get_inputs()[0].name, session.get_inputs()[0].shape[0]
+    fixed = batch if isinstance(batch, int) else None  # a graph exported for a fixed batch (Keras on PyTorch)
+    step = fixed or batch_size
     x = inputs.transpose(0, 3, 1, 2) if layout == "torch" else inputs
-    outputs = [session.run(None, {name: np.ascontiguousarray(x[i:i + batch_size])})[0]
-               for i in range(0, len(x), batch_size)]
+    outputs = []
+    for i in range(0, len(x), step):
+        chunk = np.ascontiguousarray(x[i:i + step])
+        short = step - len(chunk) if fixed else 0  # the last chunk, padded to the graph's batch
+        padded = np.concatenate([chunk, np.zeros((short, *chunk.shape[1:]), chunk.dtype)]) if short else chunk
+        outputs.append(session.run(None, {name: padded})[0][:len(chunk)])
     return np.concatenate(outputs).astype(np.float32, copy=False)
+
+
+def _checked_logits(path: Path, inputs: np.ndarray, layout: str, model: str) -> np.ndarray:
+    """:func:`onnx_logits`, with onnxruntime refusing the graph as a one-line error (e.g. jax2onnx 0.17's
+    MaxPool over all four NHWC axes, which onnxruntime does not run)."""
+    try:
+        return onnx_logits(path, inputs, layout)
+    except Exception as exc:  # onnxruntime's errors (Fail, InvalidArgument, ...) share no public base class
+        reason = " ".join(str(exc).split())[:200]
+        raise ZooError(f"onnxruntime cannot run the graph exported for {model} ({reason}); nothing written; "
+                       "export it with another exporter (zoo-keras: --keras-backend tensorflow or torch)") from None
 
 
 def export_checkpoint(
@@ -94,7 +111,7 @@ def export_checkpoint(
         with disk_errors(f"cannot write {target}"):
             backend.export_onnx(model, partial, example=inputs[:1], opset=opset)
         parity = compare_logits(backend.logits(model, inputs, batch_size=256),
-                                onnx_logits(partial, inputs, backend.layout))
+                                _checked_logits(partial, inputs, backend.layout, checkpoint.model))
         if parity.top1_agreement < 1.0:
             raise ZooError(f"onnxruntime's top-1 predictions differ from {checkpoint.model}'s on "
                            f"{1 - parity.top1_agreement:.2%} of {parity.images:,} test images (max |logit "

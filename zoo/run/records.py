@@ -7,6 +7,7 @@ import sys
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from zoo.api.errors import UsageError
@@ -70,6 +71,22 @@ class RunRecord:
     heartbeat: str | None = None
     execution: str | None = None  # how the backend ran the steps (e.g. eager, cuda-graphs); None before it said
     fit_details: dict[str, Any] = field(default_factory=dict)  # FitResult.extra: notes, where a resume started
+
+    @property
+    def converted_from(self) -> dict[str, Any] | None:
+        """Where a run ``zoo convert`` registered came from (source run, checkpoint, backend), else None."""
+        origin = self.fit_details.get("converted_from")
+        return origin if isinstance(origin, dict) else None
+
+    @property
+    def origin(self) -> str:
+        """``converted from torch run 3`` (or ``... from torch checkpoint NAME``) for a converted run, else ``""``."""
+        origin = self.converted_from
+        if origin is None:
+            return ""
+        source = (f"run {origin['run_id']}" if origin.get("run_id") is not None
+                  else f"checkpoint {Path(str(origin.get('path', '?'))).name}")
+        return f"converted from {origin.get('backend', '')} {source}".replace("  ", " ")
 
     @property
     def duration(self) -> float | None:

@@ -194,6 +194,22 @@ class RunStore(ForeignRuns):
             )
         return self.get(run_id)
 
+    def continue_run(self, run_id: int, *, recipe: Mapping[str, Any], reuse_key: str) -> RunRecord:
+        """Mark a finished converted run ``running`` again, owned by this process, with the ``recipe`` it now
+        trains to and a new ``reuse_key`` (``zoo train --resume`` on a converted run: ``zoo.run.converted``)."""
+        with self._transaction() as conn:
+            row = _require(conn, run_id)
+            if row["status"] != "finished":
+                raise UsageError(f"run {run_id} is {self._effective_status(row)}; only a finished converted run "
+                                 "trains on")
+            now = utc_now()
+            conn.execute(
+                "UPDATE runs SET status = 'running', reason = NULL, finished = NULL, pid = ?, hostname = ?,"
+                " heartbeat = ?, recipe = ?, reuse_key = ? WHERE id = ?",
+                (os.getpid(), self._host, now, to_json(recipe), reuse_key, run_id),
+            )
+        return self.get(run_id)
+
     def finish_run(self, run_id: int) -> None:
         """Mark a running run ``finished``."""
         self._end(run_id, "finished", None)

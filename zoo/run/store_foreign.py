@@ -1,5 +1,6 @@
 """The part of the run store that records runs made elsewhere: folders found on disk
-(``zoo runs rebuild``) and runs a Ray task trained in a private store (``zoo.run.transfer``)."""
+(``zoo runs rebuild``), runs a Ray task trained in a private store (``zoo.run.transfer``) and
+checkpoints ``zoo convert`` moved to the other framework (``zoo.run.converted``)."""
 
 from __future__ import annotations
 
@@ -79,6 +80,40 @@ class ForeignRuns(SqliteFile):
                 (preferred_id if free else None, model, backend, dataset, to_json(recipe), to_json(environment),
                  reuse_key, "registered again by 'zoo runs rebuild' from its checkpoint.json", folder,
                  environment.get("hostname"), started, finished, finished),
+            )
+            run_id = int(cursor.lastrowid)
+            _insert_results(conn, run_id, epochs, metrics, artifacts)
+        return run_id
+
+    def record_conversion(
+        self,
+        *,
+        model: str,
+        backend: str,
+        dataset: str,
+        recipe: Mapping[str, Any],
+        environment: Mapping[str, Any],
+        reuse_key: str,
+        output_dir: Path,
+        epochs: Sequence[Mapping[str, Any]],
+        metrics: Mapping[str, float],
+        artifacts: Sequence[tuple[str, str, str]],
+        converted_from: Mapping[str, Any],
+    ) -> int:
+        """Register a converted checkpoint as a finished run of ``model`` (its ``fit_details`` hold
+        ``converted_from``); a converted run already recorded in ``output_dir`` (a conversion written
+        again with ``--overwrite``) is replaced, in the same transaction."""
+        folder = str(Path(output_dir).resolve())
+        now = utc_now()
+        with self._transaction() as conn:
+            conn.execute("DELETE FROM runs WHERE output_dir = ? AND fit_details LIKE '%\"converted_from\"%'",
+                         (folder,))
+            cursor = conn.execute(
+                "INSERT INTO runs (model, backend, dataset, recipe, environment, reuse_key, status, output_dir,"
+                " pid, hostname, started, finished, heartbeat, fit_details)"
+                " VALUES (?, ?, ?, ?, ?, ?, 'finished', ?, NULL, ?, ?, ?, ?, ?)",
+                (model, backend, dataset, to_json(recipe), to_json(environment), reuse_key, folder, self._host,
+                 now, now, now, json.dumps({"converted_from": dict(converted_from)}, default=str)),
             )
             run_id = int(cursor.lastrowid)
             _insert_results(conn, run_id, epochs, metrics, artifacts)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +49,23 @@ class TrainResult:
     checkpoint: Checkpoint
     environment: dict[str, str]
     seconds: float
+    note: str | None = None  # said after the result (a converted run trained on: fresh optimizer state)
+
+
+@dataclass(frozen=True)
+class Continuation:
+    """A converted run trained on (``zoo.run.converted``): what it records instead of the fit's own view.
+
+    The backend trains the added epochs as a run of its own (epochs 1..k); they are recorded as
+    ``epochs_before + 1 ..``, the checkpoint and record get ``recipe`` (the whole run's), the sidecar
+    keeps ``converted_from`` and the run's fit details add ``details``.
+    """
+
+    recipe: dict[str, Any]
+    epochs_before: int
+    converted_from: dict[str, Any]
+    details: dict[str, Any] = field(default_factory=dict)
+    note: str | None = None
 
 
 def train(
@@ -149,6 +166,10 @@ def resume_training(
 
     store = RunStore()
     record = store.get(store.resolve(ref))
+    if record.converted_from is not None:  # a checkpoint zoo convert registered: trained on in its new framework
+        from zoo.run.converted import train_on
+
+        return train_on(store, record, overrides=overrides, data_dir=data_dir, progress=progress)
     require_resumable(record.id, record.status)
     changed = {k for k, v in (overrides or {}).items() if v is not None and k not in RUNTIME_SETTINGS}
     if changed:
@@ -186,11 +207,15 @@ def _execute(
     progress: TrainingProgress | None,
     resume: ResumePoint | None,
     lock: FolderLock | None,
+    continuation: Continuation | None = None,
 ) -> TrainResult:
     plan, data, test = prepared.plan, prepared.data, prepared.test
     spec, config, backend = plan.spec, plan.config, plan.backend
     run_id = recorder.run_id
     shown = recorder.progress(progress or SilentProgress())
+    before = continuation.epochs_before if continuation is not None else 0
+    if before:
+        shown = _ShiftedProgress(shown, before)
     control = run_control(directory / STATE_DIR, run_id=run_id, save_every=config.save_every, resume=resume)
     hint = f"; resume with 'zoo train --resume {run_id}'" if run_id is not None else ""
     started = time.perf_counter()
@@ -214,10 +239,13 @@ def _execute(
                 checkpoint = save_checkpoint(
                     directory, backend=backend, model=fit.model, spec=spec, dataset=plan.dataset.name,
                     classes=prepared.arrays.spec.classes, image_shape=tuple(prepared.arrays.train.images.shape[1:]),
-                    preprocessing=data.preprocessing, recipe=config.recipe(),
+                    preprocessing=data.preprocessing,
+                    recipe=continuation.recipe if continuation is not None else config.recipe(),
                     environment={**plan.environment, "device": fit.device}, metrics=metrics, run_id=run_id,
+                    converted_from=continuation.converted_from if continuation is not None else None,
                 )
-                recorder.finish(metrics, dict(fit.extra), checkpoint)
+                details = {**fit.extra, **(continuation.details if continuation is not None else {})}
+                recorder.finish(metrics, details, checkpoint)
     except TrainingInterrupted as exc:
         recorder.end(str(exc), "interrupted")
         raise TrainingInterrupted(f"{exc}{hint}", epoch=exc.epoch, step=exc.step) from None
@@ -241,9 +269,26 @@ def _execute(
             lock.release()
     return TrainResult(
         run_id=run_id, model=spec.name, backend=spec.backend, dataset=plan.dataset.name, config=config,
-        history=tuple(fit.history), test=evaluation, checkpoint=checkpoint,
-        environment={**plan.environment, "device": fit.device}, seconds=time.perf_counter() - started,
+        history=tuple(replace(m, epoch=m.epoch + before) for m in fit.history), test=evaluation,
+        checkpoint=checkpoint, environment={**plan.environment, "device": fit.device},
+        seconds=time.perf_counter() - started, note=continuation.note if continuation is not None else None,
     )
+
+
+class _ShiftedProgress:
+    """Progress of epochs 1..k shown and recorded as ``by + 1 .. by + k`` (a converted run trained on)."""
+
+    def __init__(self, inner: TrainingProgress, by: int) -> None:
+        self.inner, self.by = inner, by
+
+    def start_epoch(self, epoch: int, epochs: int, steps: int) -> None:
+        self.inner.start_epoch(epoch + self.by, epochs + self.by, steps)
+
+    def advance(self, steps: int = 1) -> None:
+        self.inner.advance(steps)
+
+    def end_epoch(self, metrics: EpochMetrics) -> None:
+        self.inner.end_epoch(replace(metrics, epoch=metrics.epoch + self.by))
 
 
 def _run_metrics(prepared: PreparedRun, fit_seconds: float, history: list[EpochMetrics], evaluation: Evaluation,

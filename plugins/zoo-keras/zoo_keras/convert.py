@@ -8,6 +8,7 @@ and ``docs/convert.md``.
 from __future__ import annotations
 
 import importlib.util
+import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -88,9 +89,28 @@ def export_onnx(model: Any, path: Path, *, example: np.ndarray, opset: int) -> N
     needed = ONNX_EXPORTERS.get(backend)
     if needed is None or importlib.util.find_spec(needed) is None:
         able = [name for name, module in ONNX_EXPORTERS.items() if importlib.util.find_spec(module) is not None]
-        where = f"run with --keras-backend {able[0]}" if able else "pip install 'zoo[onnx]'"
+        where = f"run with --keras-backend {' or '.join(able)}" if able else "pip install 'zoo[onnx]'"
         raise UsageError(f"Keras on {backend} exports ONNX through {needed or 'no exporter'}, which is not "
                          f"installed; {where}")
     model(example[:1], training=False)  # Keras exports only a model that has been called
-    with atomic_path(Path(path)) as partial, quiet_numpy_copy_warning():
-        model.export(str(partial), format="onnx", verbose=False, opset_version=opset)
+    try:
+        _export(model, Path(path), opset, None)
+    except Exception as exc:  # the exporters raise many types; TorchScript's message holds the whole graph
+        if backend != "torch":
+            raise
+        try:
+            # Keras on PyTorch keeps the batch axis dynamic only through TorchScript, whose trace cannot
+            # export "same" padding computed from the input's size (the AlexNets): one image at a time.
+            _export(model, Path(path), opset, keras.InputSpec(shape=(1, *example.shape[1:]), dtype="float32"))
+        except Exception:
+            reason = " ".join(str(exc).split("Torch IR graph")[0].split())[:160]
+            raise ZooError(f"Keras on {backend} cannot export {model.name} to ONNX ({type(exc).__name__}: "
+                           f"{reason}); run with --keras-backend tensorflow") from None
+
+
+def _export(model: Any, path: Path, opset: int, spec: Any) -> None:
+    """``model.export`` to ONNX, atomically; ``spec`` fixes the input's shape (None: batch axis dynamic)."""
+    signature = None if spec is None else [spec]
+    with atomic_path(path) as partial, quiet_numpy_copy_warning(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the tracers' warnings about shapes taken as constants
+        model.export(str(partial), format="onnx", verbose=False, opset_version=opset, input_signature=signature)
