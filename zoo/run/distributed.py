@@ -27,7 +27,8 @@ from zoo.run.signals import stop_on_signals
 from zoo.run.states import load_resume_point
 
 # Backends whose fit joins torchrun's process group (a plugin's own torch-based backend may be added), and
-# those that spread one process's batches over several devices (zoo-keras on JAX: keras.distribution).
+# those that spread one process's batches over several devices (zoo-keras: keras.distribution on JAX,
+# MirroredStrategy on TensorFlow).
 TORCHRUN_BACKENDS = ("torch",)
 IN_PROCESS_BACKENDS = ("keras",)
 DEVICES_ENV = "ZOO_DATA_PARALLEL_DEVICES"
@@ -48,7 +49,7 @@ def world_size() -> int:
 def check_backend(backend: str, model: str) -> None:
     """Refuse a data-parallel run of a model whose backend cannot train one."""
     if backend not in (*TORCHRUN_BACKENDS, *IN_PROCESS_BACKENDS):
-        raise UsageError(f"--nproc-per-node trains zoo-torch and zoo-keras (JAX) models data-parallel; {model} is "
+        raise UsageError(f"--nproc-per-node trains zoo-torch and zoo-keras (JAX, TensorFlow) models data-parallel; {model} is "
                          f"a {backend} model: train it in one process")
 
 
@@ -65,6 +66,27 @@ def use_local_devices(count: int) -> None:
     os.environ[DEVICES_ENV] = str(count)
     flag = f"--xla_force_host_platform_device_count={count}"
     os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {flag}".strip()
+
+
+def resume_flags(environment: dict[str, str] | None = None) -> str:
+    """The options a resume needs to run as this run did (`` --nproc-per-node 2``, `` --keras-backend jax``, ...):
+    torchrun's layout of this process, the devices asked of an in-process backend, a Keras backend other than
+    the default one (``environment`` is the run's)."""
+    flags: list[str] = []
+    local = int(os.environ.get("LOCAL_WORLD_SIZE", "0") or 0)
+    if local and world_size() > 1:
+        flags.append(f"--nproc-per-node {local}")
+        nodes = world_size() // local
+        if nodes > 1:
+            flags.append(f"--nnodes {nodes} --node-rank {os.environ.get('GROUP_RANK', '0')} "
+                         f"--master-addr {os.environ.get('MASTER_ADDR', '127.0.0.1')} "
+                         f"--master-port {os.environ.get('MASTER_PORT', DEFAULT_PORT)}")
+    elif os.environ.get(DEVICES_ENV, "1").strip() not in ("", "1"):
+        flags.append(f"--nproc-per-node {os.environ[DEVICES_ENV].strip()}")
+    keras_backend = (environment or {}).get("keras_backend")
+    if keras_backend and keras_backend != "tensorflow":
+        flags.append(f"--keras-backend {keras_backend}")
+    return "".join(f" {flag}" for flag in flags)
 
 
 def without_launch_options(argv: Sequence[str]) -> list[str]:
