@@ -1,0 +1,145 @@
+"""zoo-keras on TensorFlow, data-parallel: ``zoo train lenet5-keras --nproc-per-node 2`` trains under
+``tf.distribute.MirroredStrategy`` over two logical CPU devices (two real replicas), against one replica at the
+same global batch, on real Fashion-MNIST (300 images, one epoch, 6 steps of 50: the last one 20 real images
+and 30 filler rows, so one replica holds no real image at all)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import MakeDir
+
+pytest.importorskip("tensorflow")
+FASHION = Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
+pytestmark = pytest.mark.skipif(not FASHION.exists(), reason="needs Debian's dataset-fashion-mnist (make setup)")
+
+TRAIN = ["lenet5-keras", "--dataset", "fashion-mnist", "--epochs", "1", "--limit", "300", "--limit-test", "200",
+         "--batch-size", "50", "--deterministic", "--keras-backend", "tensorflow", "--format", "json"]
+# Two replicas against one at the same global batch: the same batches, each replica's share of the batch's
+# mean loss summed by the strategy, so only the order of float sums differs (measured: 3e-7, the same top-1).
+LOSS_TOLERANCE = 1e-4
+TOP1_TOLERANCE = 0.01  # two images of 200
+STEP_FUNCTIONS = ("train_step", "test_step", "predict_step")
+# Runs `zoo ARGS` in this process with Keras' step methods counted: their Python bodies run only while
+# tf.function traces them (once per replica and trace), so the counts are the traces times the replicas.
+COUNTING = """
+import collections, json, sys
+from zoo_keras.runtime import keras
+counts = collections.Counter()
+def counted(name, original):
+    def step(self, *args, **kwargs):
+        counts[name] += 1
+        return original(self, *args, **kwargs)
+    return step
+for name in {names}:
+    setattr(keras.Model, name, counted(name, getattr(keras.Model, name)))
+from zoo.cli import main
+out, sys.argv = sys.argv[1], ["zoo", *sys.argv[2:]]
+try:
+    main()
+finally:
+    with open(out, "w") as f:
+        json.dump(counts, f)
+"""
+
+
+@pytest.fixture(scope="module")
+def env(module_tmp: MakeDir, dataset_cache: Path) -> dict[str, str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("ZOO_", "KERAS_BACKEND", "XLA_FLAGS"))}
+    base.update(ZOO_HOME=str(module_tmp("keras-mirrored-home")), ZOO_CACHE_DIR=str(dataset_cache), COLUMNS="200",
+                TF_CPP_MIN_LOG_LEVEL="2")
+    return base
+
+
+def _zoo(zoo_exe: Path, env: dict[str, str], *args: str, **extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(zoo_exe), *args], capture_output=True, text=True, env={**env, **extra}, timeout=600)
+
+
+def _show(zoo_exe: Path, env: dict[str, str], run_id: int) -> dict:
+    shown = _zoo(zoo_exe, env, "runs", "show", str(run_id), "-f", "json")
+    assert shown.returncode == 0, shown.stderr
+    return json.loads(shown.stdout)
+
+
+@pytest.fixture(scope="module")
+def single(zoo_exe: Path, env: dict[str, str]) -> dict:
+    done = _zoo(zoo_exe, env, "train", *TRAIN)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout)
+
+
+@pytest.fixture(scope="module")
+def mirrored(env: dict[str, str], module_tmp: MakeDir) -> tuple[dict, dict[str, int]]:
+    """``zoo train ... --nproc-per-node 2`` (in a fresh process, with its step traces counted): its result and
+    the counts. The devices are asked for before TensorFlow loads, as the CLI does."""
+    out = module_tmp("traces") / "counts.json"
+    script = COUNTING.format(names=STEP_FUNCTIONS)
+    done = subprocess.run([sys.executable, "-c", script, str(out), "train", *TRAIN, "--nproc-per-node", "2"],
+                          capture_output=True, text=True, timeout=600,
+                          env={**env, "ZOO_DATA_PARALLEL_DEVICES": "2", "KERAS_BACKEND": "tensorflow"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout), json.loads(out.read_text())
+
+
+def test_two_mirrored_replicas_train_like_one_and_the_record_says_how(zoo_exe, env, single, mirrored) -> None:
+    result, _ = mirrored
+    parallel, one = _show(zoo_exe, env, result["run_id"]), _show(zoo_exe, env, single["run_id"])
+    details = parallel["fit_details"]["distributed"]
+    assert details["strategy"] == "MirroredStrategy" and details["replicas"] == 2
+    assert [device.rsplit(":", 2)[-2:] for device in details["devices"]] == [["CPU", "0"], ["CPU", "1"]]
+    assert (details["global_batch"], details["per_replica_batch"]) == (50, 25)
+    assert parallel["fit_details"]["steps_per_execution"] == 1  # keras-team/keras#19246 (zoo_keras.training)
+    assert "distributed" not in one["fit_details"]
+    assert parallel["reuse_key"] == one["reuse_key"]  # the same recipe and data
+    for mine, theirs in zip(parallel["epochs"], one["epochs"], strict=True):
+        assert mine["train_loss"] == pytest.approx(theirs["train_loss"], abs=LOSS_TOLERANCE)
+        assert mine["val_loss"] == pytest.approx(theirs["val_loss"], abs=LOSS_TOLERANCE)
+    assert parallel["metrics"]["top1"] == pytest.approx(one["metrics"]["top1"], abs=TOP1_TOLERANCE)
+    assert parallel["metrics"]["top1"] > 0.2  # it learned (chance: 0.1)
+
+
+def test_each_step_function_is_traced_once_under_the_strategy(mirrored) -> None:
+    _, counts = mirrored
+    assert counts == {name: 2 for name in STEP_FUNCTIONS}, counts  # one trace, run once per replica
+
+
+def test_the_checkpoint_is_saved_once_and_loads_in_one_process(zoo_exe, env, mirrored) -> None:
+    result, _ = mirrored
+    checkpoint = Path(result["checkpoint"])
+    assert len(list(checkpoint.glob("*.keras"))) == 1
+    scored = _zoo(zoo_exe, env, "evaluate", str(checkpoint), "--limit-test", "200", "-f", "json")
+    assert scored.returncode == 0, scored.stderr[-2000:]
+    assert json.loads(scored.stdout)["top1_pct"] == pytest.approx(result["top1_pct"])
+
+
+def test_an_interrupted_mirrored_run_resumes_with_the_hint_to_the_same_end(zoo_exe, env, mirrored) -> None:
+    expected, _ = mirrored
+    stopped = _zoo(zoo_exe, env, "train", *TRAIN, "--nproc-per-node", "2", ZOO_STOP_AFTER_STEPS="3")
+    assert stopped.returncode == 130, stopped.stderr[-2000:]
+    line = stopped.stderr.strip().splitlines()[-1]
+    assert "training stopped at epoch 1, step 3 of 6" in line and "Traceback" not in stopped.stderr
+    hint = re.search(r"resume with 'zoo (train --resume \d+[^']*)'", line)
+    assert hint is not None and hint[1].endswith(" --nproc-per-node 2"), line
+    resumed = _zoo(zoo_exe, env, *hint[1].split(), "--format", "json")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    result = json.loads(resumed.stdout)
+    record = _show(zoo_exe, env, result["run_id"])
+    assert record["status"] == "finished" and record["fit_details"]["resumed_from"] == {"epoch": 0, "step": 3}
+    assert record["fit_details"]["distributed"]["replicas"] == 2
+    uninterrupted = _show(zoo_exe, env, expected["run_id"])
+    assert record["epochs"][0]["val_loss"] == pytest.approx(uninterrupted["epochs"][0]["val_loss"],
+                                                            abs=LOSS_TOLERANCE)
+    assert result["top1_pct"] == pytest.approx(expected["top1_pct"], abs=100 * TOP1_TOLERANCE)
+
+
+def test_keras_on_pytorch_is_refused_in_one_line_naming_the_backends_that_can(zoo_exe, env) -> None:
+    refused = _zoo(zoo_exe, env, "train", *TRAIN[:-4], "--keras-backend", "torch", "--nproc-per-node", "2")
+    assert refused.returncode == 2 and refused.stderr.strip().count("\n") == 0, refused.stderr
+    assert "add --keras-backend jax or --keras-backend tensorflow" in refused.stderr
