@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -205,14 +206,19 @@ def test_ctrl_c_cancels_the_ray_tasks_and_keeps_the_store_consistent(
     assert _runs(zoo_exe, base_env, home) == []  # nothing half-imported
 
 
-def test_ddp_on_two_gloo_processes_matches_one_process(local, zoo_exe, base_env) -> None:
-    """Rank 0 records and checkpoints the run; its losses and top-1 are the one-process run's (the same recipe
-    trained by ``--jobs 2`` above) within the stated tolerance; the checkpoint loads in one process."""
-    home = local["home"]
-    result = _zoo(zoo_exe, base_env, home, "train", "lenet5-torch", *TRAIN, "--nproc-per-node", "2",
+@pytest.fixture(scope="module")
+def ddp(local: dict, zoo_exe: Path, base_env: dict[str, str]) -> dict:
+    """``zoo train lenet5-torch --nproc-per-node 2`` (torchrun, two gloo processes), uninterrupted: its result."""
+    result = _zoo(zoo_exe, base_env, local["home"], "train", "lenet5-torch", *TRAIN, "--nproc-per-node", "2",
                   "--format", "json")
     assert result.returncode == 0, result.stderr[-3000:]
-    summary = json.loads(result.stdout)
+    return json.loads(result.stdout)
+
+
+def test_ddp_on_two_gloo_processes_matches_one_process(local, ddp, zoo_exe, base_env) -> None:
+    """Rank 0 records and checkpoints the run; its losses and top-1 are the one-process run's (the same recipe
+    trained by ``--jobs 2`` above) within the stated tolerance; the checkpoint loads in one process."""
+    home, summary = local["home"], ddp
     ddp = _show(zoo_exe, base_env, home, summary["run_id"])
     assert ddp["fit_details"]["distributed"]["world_size"] == 2
     assert ddp["fit_details"]["distributed"]["backend"] == "gloo"
@@ -228,6 +234,34 @@ def test_ddp_on_two_gloo_processes_matches_one_process(local, zoo_exe, base_env)
     scored = _zoo(zoo_exe, base_env, home, "evaluate", summary["checkpoint"], "--limit-test", "200", "-f", "json")
     assert scored.returncode == 0, scored.stderr
     assert json.loads(scored.stdout)["top1_pct"] == pytest.approx(100 * ddp["metrics"]["top1"])
+
+
+def test_an_interrupted_ddp_run_resumes_to_the_uninterrupted_runs_end(local, ddp, zoo_exe, base_env,
+                                                                      module_tmp) -> None:
+    """Stopped at step 3 of 6 (``ZOO_STOP_AFTER_STEPS``: a signal would race six short steps), the two-process
+    run says how to resume, launch options included; resumed so, it ends where the uninterrupted run did, and
+    its checkpoint loads in one process."""
+    home = module_tmp("ddp-resume")
+    stopped = _zoo(zoo_exe, {**base_env, "ZOO_STOP_AFTER_STEPS": "3"}, home, "train", "lenet5-torch", *TRAIN,
+                   "--nproc-per-node", "2", "--format", "json")
+    assert stopped.returncode == 130, stopped.stderr[-3000:]
+    assert "training stopped at epoch 1, step 3 of 6" in stopped.stderr and "Traceback" not in stopped.stderr
+    hint = re.search(r"resume with 'zoo (train --resume \d+[^']*)'", stopped.stderr)
+    assert hint is not None and hint[1].endswith(" --nproc-per-node 2"), stopped.stderr[-2000:]
+    (run,) = _runs(zoo_exe, base_env, home)  # one record, not one per rank
+    assert run["status"] == "interrupted"
+    resumed = _zoo(zoo_exe, base_env, home, *hint[1].split(), "--format", "json")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    result = json.loads(resumed.stdout)
+    record = _show(zoo_exe, base_env, home, result["run_id"])
+    assert record["status"] == "finished" and record["fit_details"]["distributed"]["world_size"] == 2
+    uninterrupted = _show(zoo_exe, base_env, local["home"], ddp["run_id"])
+    assert record["epochs"][0]["val_loss"] == pytest.approx(uninterrupted["epochs"][0]["val_loss"],
+                                                            abs=LOSS_TOLERANCE)
+    assert result["top1_pct"] == pytest.approx(ddp["top1_pct"], abs=100 * TOP1_TOLERANCE)
+    scored = _zoo(zoo_exe, base_env, home, "evaluate", result["checkpoint"], "--limit-test", "200", "-f", "json")
+    assert scored.returncode == 0, scored.stderr
+    assert json.loads(scored.stdout)["top1_pct"] == pytest.approx(result["top1_pct"])
 
 
 def test_ctrl_c_with_jobs_2_interrupts_every_worker_and_records_it(

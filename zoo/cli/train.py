@@ -175,7 +175,8 @@ def _devices_here(model: str | None, resume: str | None, nproc: int, nnodes: int
 
     if os.environ.get("KERAS_BACKEND", "tensorflow") not in ("jax", "tensorflow"):
         raise UsageError(f"{name} trains data-parallel on JAX or TensorFlow, not on Keras' "
-                         f"{os.environ['KERAS_BACKEND']} backend: add --keras-backend jax or --keras-backend tensorflow")
+                         f"{os.environ['KERAS_BACKEND']} backend: add --keras-backend jax or "
+                         "--keras-backend tensorflow")
     distributed.use_local_devices(nproc)
     return True
 

@@ -11,7 +11,6 @@ from collections.abc import Iterator
 
 from zoo.api.control import RunControl
 
-
 # `ZOO_STOP_AFTER_STEPS=N`: the run stops as on Ctrl-C when the backend asks for the Nth time whether to stop
 # (after step N for zoo-torch, and for zoo-keras at one step per execution): an interruption at a known step,
 # for fault drills and tests, where a signal's timing would race a short run.
@@ -30,8 +29,9 @@ class _StopAfter(threading.Event):
             self.left -= 1
             if self.left <= 0:
                 self.set()
-                print(f"zoo: stopping as {STOP_AFTER_STEPS} asks and saving a resumable state", file=sys.stderr,
-                      flush=True)
+                if os.environ.get("RANK", "0") == "0":  # one line for a data-parallel run's ranks
+                        print(f"zoo: stopping as {STOP_AFTER_STEPS} asks and saving a resumable state",
+                          file=sys.stderr, flush=True)
         return super().is_set()
 
 
