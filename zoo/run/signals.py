@@ -30,7 +30,7 @@ class _StopAfter(threading.Event):
             if self.left <= 0:
                 self.set()
                 if os.environ.get("RANK", "0") == "0":  # one line for a data-parallel run's ranks
-                        print(f"zoo: stopping as {STOP_AFTER_STEPS} asks and saving a resumable state",
+                    print(f"zoo: stopping as {STOP_AFTER_STEPS} asks and saving a resumable state",
                           file=sys.stderr, flush=True)
         return super().is_set()
 
