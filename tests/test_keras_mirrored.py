@@ -143,3 +143,17 @@ def test_keras_on_pytorch_is_refused_in_one_line_naming_the_backends_that_can(zo
     refused = _zoo(zoo_exe, env, "train", *TRAIN[:-4], "--keras-backend", "torch", "--nproc-per-node", "2")
     assert refused.returncode == 2 and refused.stderr.strip().count("\n") == 0, refused.stderr
     assert "add --keras-backend jax or --keras-backend tensorflow" in refused.stderr
+
+
+def test_a_one_thread_keras_workers_conditions_say_one_thread(env) -> None:
+    """``zoo compare --jobs 2`` gives each worker on this 2-core CPU one thread through its environment
+    (zoo.grid.placement); the run's recorded ``threads`` (the conditions line's "N threads") must say so."""
+    from zoo.grid.placement import slots
+
+    (slot, _) = slots(2, cores=2)
+    show = "from zoo_keras.runtime import environment; print(environment('cpu')['threads'])"
+    processes = {name: subprocess.Popen([sys.executable, "-c", show], stdout=subprocess.PIPE, text=True,
+                                        env={**env, **slot.env, "KERAS_BACKEND": name})
+                 for name in ("tensorflow", "jax")}
+    said = {name: process.communicate(timeout=300)[0].strip() for name, process in processes.items()}
+    assert slot.threads == 1 and said == {"tensorflow": "1", "jax": "1"}, said

@@ -243,18 +243,29 @@ def device_label(device: str) -> str:
     return device if device == "cpu" else f"{device} ({device_name(device)})"
 
 
+ONE_THREAD_XLA = "--xla_cpu_multi_thread_eigen=false"  # as zoo compare --jobs sets it for one-thread workers
+
+
 def threads() -> int:
-    """Threads the backend uses for one op on the CPU."""
+    """Threads the backend uses for one op on the CPU: TensorFlow's setting, else its ``TF_NUM_INTRAOP_THREADS``;
+    PyTorch's; on JAX one where XLA's CPU ops are single-threaded (``XLA_FLAGS``); else the cores this process
+    may run on."""
     name = backend_name()
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
     if name == "tensorflow":
         import tensorflow as tf
 
-        return tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count() or 1
+        variable = os.environ.get("TF_NUM_INTRAOP_THREADS", "").strip()
+        from_variable = int(variable) if variable.isdecimal() else 0
+        return tf.config.threading.get_intra_op_parallelism_threads() or from_variable or cores
     if name == "torch":
         import torch
 
         return torch.get_num_threads()
-    return os.cpu_count() or 1
+    return 1 if ONE_THREAD_XLA in os.environ.get("XLA_FLAGS", "") else cores
 
 
 def environment(device: str) -> dict[str, str]:
