@@ -68,24 +68,44 @@ def _show(zoo_exe: Path, env: dict[str, str], run_id: int) -> dict:
     return json.loads(shown.stdout)
 
 
-@pytest.fixture(scope="module")
-def single(zoo_exe: Path, env: dict[str, str]) -> dict:
-    done = _zoo(zoo_exe, env, "train", *TRAIN)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout)
+def _start(args: list[str], env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def _finish(process: subprocess.Popen) -> subprocess.CompletedProcess:
+    out, err = process.communicate(timeout=600)
+    return subprocess.CompletedProcess(process.args, process.returncode, out, err)
 
 
 @pytest.fixture(scope="module")
-def mirrored(env: dict[str, str], module_tmp: MakeDir) -> tuple[dict, dict[str, int]]:
-    """``zoo train ... --nproc-per-node 2`` (in a fresh process, with its step traces counted): its result and
-    the counts. The devices are asked for before TensorFlow loads, as the CLI does."""
+def runs(zoo_exe: Path, env: dict[str, str], module_tmp: MakeDir) -> dict:
+    """Three runs side by side (each is mostly TensorFlow's start-up, one thread): one replica; two replicas
+    (``--nproc-per-node 2``, in a fresh process with its step traces counted, the devices asked for before
+    TensorFlow loads as the CLI does); two replicas stopped at step 3 of 6. Their outcomes and the counts."""
     out = module_tmp("traces") / "counts.json"
-    script = COUNTING.format(names=STEP_FUNCTIONS)
-    done = subprocess.run([sys.executable, "-c", script, str(out), "train", *TRAIN, "--nproc-per-node", "2"],
-                          capture_output=True, text=True, timeout=600,
-                          env={**env, "ZOO_DATA_PARALLEL_DEVICES": "2", "KERAS_BACKEND": "tensorflow"})
-    assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout), json.loads(out.read_text())
+    started = {
+        "single": _start([str(zoo_exe), "train", *TRAIN], env),
+        "mirrored": _start([sys.executable, "-c", COUNTING.format(names=STEP_FUNCTIONS), str(out), "train", *TRAIN,
+                            "--nproc-per-node", "2"],
+                           {**env, "ZOO_DATA_PARALLEL_DEVICES": "2", "KERAS_BACKEND": "tensorflow"}),
+        "stopped": _start([str(zoo_exe), "train", *TRAIN, "--nproc-per-node", "2"],
+                          {**env, "ZOO_STOP_AFTER_STEPS": "3"}),
+    }
+    done = {name: _finish(process) for name, process in started.items()}
+    for name in ("single", "mirrored"):
+        assert done[name].returncode == 0, done[name].stderr[-3000:]
+    return {"single": json.loads(done["single"].stdout), "mirrored": json.loads(done["mirrored"].stdout),
+            "counts": json.loads(out.read_text()), "stopped": done["stopped"]}
+
+
+@pytest.fixture(scope="module")
+def single(runs: dict) -> dict:
+    return runs["single"]
+
+
+@pytest.fixture(scope="module")
+def mirrored(runs: dict) -> tuple[dict, dict[str, int]]:
+    return runs["mirrored"], runs["counts"]
 
 
 def test_two_mirrored_replicas_train_like_one_and_the_record_says_how(zoo_exe, env, single, mirrored) -> None:
@@ -119,9 +139,9 @@ def test_the_checkpoint_is_saved_once_and_loads_in_one_process(zoo_exe, env, mir
     assert json.loads(scored.stdout)["top1_pct"] == pytest.approx(result["top1_pct"])
 
 
-def test_an_interrupted_mirrored_run_resumes_with_the_hint_to_the_same_end(zoo_exe, env, mirrored) -> None:
+def test_an_interrupted_mirrored_run_resumes_with_the_hint_to_the_same_end(zoo_exe, env, runs, mirrored) -> None:
     expected, _ = mirrored
-    stopped = _zoo(zoo_exe, env, "train", *TRAIN, "--nproc-per-node", "2", ZOO_STOP_AFTER_STEPS="3")
+    stopped = runs["stopped"]
     assert stopped.returncode == 130, stopped.stderr[-2000:]
     line = stopped.stderr.strip().splitlines()[-1]
     assert "training stopped at epoch 1, step 3 of 6" in line and "Traceback" not in stopped.stderr
