@@ -141,6 +141,7 @@ def test_jobs_2_runs_workers_side_by_side_and_the_store_stays_whole(local, zoo_e
         record = _show(zoo_exe, base_env, local["home"], run_id)
         folders.add(record["output_dir"])
         assert record["model"] == model and record["metrics"]["contended"] == 1.0
+        assert record["environment"]["threads"] == "1"  # each worker's thread variables: the conditions line too
         assert rows[model]["top1_pct"] == pytest.approx(100 * record["metrics"]["top1"], abs=0.005)
         assert Path(record["output_dir"], "checkpoint.json").is_file()
     assert len(folders) == 2

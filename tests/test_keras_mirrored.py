@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import MakeDir
+from zoo.grid.placement import slots
 
 pytest.importorskip("tensorflow")
 FASHION = Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
@@ -26,6 +27,7 @@ TRAIN = ["lenet5-keras", "--dataset", "fashion-mnist", "--epochs", "1", "--limit
 # mean loss summed by the strategy, so only the order of float sums differs (measured: 3e-7, the same top-1).
 LOSS_TOLERANCE = 1e-4
 TOP1_TOLERANCE = 0.01  # two images of 200
+ONE_THREAD = slots(2, cores=2)[0].env  # TF_NUM_INTRAOP_THREADS=1, ...
 STEP_FUNCTIONS = ("train_step", "test_step", "predict_step")
 # Runs `zoo ARGS` in this process with Keras' step methods counted: their Python bodies run only while
 # tf.function traces them (once per replica and trace), so the counts are the traces times the replicas.
@@ -79,12 +81,13 @@ def _finish(process: subprocess.Popen) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def runs(zoo_exe: Path, env: dict[str, str], module_tmp: MakeDir) -> dict:
-    """Three runs side by side (each is mostly TensorFlow's start-up, one thread): one replica; two replicas
+    """Three runs side by side (each is mostly TensorFlow's start-up): one replica, with the thread variables
+    ``zoo compare --jobs 2`` gives a worker on this 2-core CPU (``ONE_THREAD``); two replicas
     (``--nproc-per-node 2``, in a fresh process with its step traces counted, the devices asked for before
     TensorFlow loads as the CLI does); two replicas stopped at step 3 of 6. Their outcomes and the counts."""
     out = module_tmp("traces") / "counts.json"
     started = {
-        "single": _start([str(zoo_exe), "train", *TRAIN], env),
+        "single": _start([str(zoo_exe), "train", *TRAIN], {**env, **ONE_THREAD}),
         "mirrored": _start([sys.executable, "-c", COUNTING.format(names=STEP_FUNCTIONS), str(out), "train", *TRAIN,
                             "--nproc-per-node", "2"],
                            {**env, "ZOO_DATA_PARALLEL_DEVICES": "2", "KERAS_BACKEND": "tensorflow"}),
@@ -117,6 +120,7 @@ def test_two_mirrored_replicas_train_like_one_and_the_record_says_how(zoo_exe, e
     assert (details["global_batch"], details["per_replica_batch"]) == (50, 25)
     assert parallel["fit_details"]["steps_per_execution"] == 1  # keras-team/keras#19246 (zoo_keras.training)
     assert "distributed" not in one["fit_details"]
+    assert one["environment"]["threads"] == "1"  # as its thread variables say (the conditions line's "N threads")
     assert parallel["reuse_key"] == one["reuse_key"]  # the same recipe and data
     for mine, theirs in zip(parallel["epochs"], one["epochs"], strict=True):
         assert mine["train_loss"] == pytest.approx(theirs["train_loss"], abs=LOSS_TOLERANCE)
@@ -164,16 +168,3 @@ def test_keras_on_pytorch_is_refused_in_one_line_naming_the_backends_that_can(zo
     assert refused.returncode == 2 and refused.stderr.strip().count("\n") == 0, refused.stderr
     assert "add --keras-backend jax or --keras-backend tensorflow" in refused.stderr
 
-
-def test_a_one_thread_keras_workers_conditions_say_one_thread(env) -> None:
-    """``zoo compare --jobs 2`` gives each worker on this 2-core CPU one thread through its environment
-    (zoo.grid.placement); the run's recorded ``threads`` (the conditions line's "N threads") must say so."""
-    from zoo.grid.placement import slots
-
-    (slot, _) = slots(2, cores=2)
-    show = "from zoo_keras.runtime import environment; print(environment('cpu')['threads'])"
-    processes = {name: subprocess.Popen([sys.executable, "-c", show], stdout=subprocess.PIPE, text=True,
-                                        env={**env, **slot.env, "KERAS_BACKEND": name})
-                 for name in ("tensorflow", "jax")}
-    said = {name: process.communicate(timeout=300)[0].strip() for name, process in processes.items()}
-    assert slot.threads == 1 and said == {"tensorflow": "1", "jax": "1"}, said
