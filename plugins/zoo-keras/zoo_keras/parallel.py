@@ -6,8 +6,9 @@ starts. Replicas map to devices: the first N GPUs; on a machine without GPUs, N 
 flag that shows N of them; on TensorFlow, the CPU split into N logical devices by :mod:`zoo_keras.runtime`),
 which share the CPU's cores. Each global batch of ``batch_size`` images is split over the N replicas along
 its first axis (``batch_size / N`` each), the variables replicated and the gradients the whole batch's (on
-TensorFlow each replica's mean loss is scaled by 1/N and the gradients summed), so ``batch_size`` is the
-global batch and the learning rate is not scaled. One process drives all N devices; several hosts
+TensorFlow each replica's loss is its share of the batch's mean, :class:`zoo_keras.losses.ReplicaShareOfMean`,
+and the strategy sums the gradients), so ``batch_size`` is the global batch and the learning rate is not
+scaled. One process drives all N devices; several hosts
 (``jax.distributed``, ``MultiWorkerMirroredStrategy``) are not wired in, nor is Keras on PyTorch.
 """
 
