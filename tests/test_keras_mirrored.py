@@ -5,6 +5,7 @@ and 30 filler rows, so one replica holds no real image at all)."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -17,9 +18,11 @@ import pytest
 from tests.conftest import MakeDir
 from zoo.grid.placement import slots
 
-pytest.importorskip("tensorflow")
 FASHION = Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
-pytestmark = pytest.mark.skipif(not FASHION.exists(), reason="needs Debian's dataset-fashion-mnist (make setup)")
+pytestmark = [  # TensorFlow is looked for, not imported: the runs import it in their own processes
+    pytest.mark.skipif(importlib.util.find_spec("tensorflow") is None, reason="needs TensorFlow (zoo-keras)"),
+    pytest.mark.skipif(not FASHION.exists(), reason="needs Debian's dataset-fashion-mnist (make setup)"),
+]
 
 TRAIN = ["lenet5-keras", "--dataset", "fashion-mnist", "--epochs", "1", "--limit", "300", "--limit-test", "200",
          "--batch-size", "50", "--deterministic", "--keras-backend", "tensorflow", "--format", "json"]
@@ -168,3 +171,23 @@ def test_keras_on_pytorch_is_refused_in_one_line_naming_the_backends_that_can(zo
     assert refused.returncode == 2 and refused.stderr.strip().count("\n") == 0, refused.stderr
     assert "add --keras-backend jax or --keras-backend tensorflow" in refused.stderr
 
+
+
+@pytest.mark.parametrize(("variables", "environment", "flags"), [
+    ({"WORLD_SIZE": "2", "LOCAL_WORLD_SIZE": "2", "RANK": "0"}, {}, " --nproc-per-node 2"),
+    ({"WORLD_SIZE": "16", "LOCAL_WORLD_SIZE": "8", "GROUP_RANK": "0", "MASTER_ADDR": "node0", "MASTER_PORT": "29400"},
+     {}, " --nproc-per-node 8 --nnodes 2 --node-rank 0 --master-addr node0 --master-port 29400"),
+    ({"ZOO_DATA_PARALLEL_DEVICES": "2"}, {"keras_backend": "jax"}, " --nproc-per-node 2 --keras-backend jax"),
+    ({"ZOO_DATA_PARALLEL_DEVICES": "2"}, {"keras_backend": "tensorflow"}, " --nproc-per-node 2"),
+    ({}, {"keras_backend": "tensorflow"}, ""),
+], ids=["torchrun", "two-nodes", "keras-jax", "keras-tensorflow", "one-process"])
+def test_the_resume_hint_carries_the_launch_options(monkeypatch, variables, environment, flags) -> None:
+    """What an interrupted run's hint adds after ``zoo train --resume ID`` (torchrun's variables as it sets them)."""
+    from zoo.run.distributed import resume_flags
+
+    for name in ("WORLD_SIZE", "LOCAL_WORLD_SIZE", "RANK", "GROUP_RANK", "MASTER_ADDR", "MASTER_PORT",
+                 "ZOO_DATA_PARALLEL_DEVICES"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    assert resume_flags(environment) == flags
