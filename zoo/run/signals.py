@@ -17,6 +17,11 @@ from zoo.api.control import RunControl
 STOP_AFTER_STEPS = "ZOO_STOP_AFTER_STEPS"
 
 
+def _speaks() -> bool:
+    """Whether this process says that it stops: not a data-parallel rank above 0 (one line for all ranks)."""
+    return os.environ.get("RANK", "0") == "0"
+
+
 class _StopAfter(threading.Event):
     """A stop request that also sets itself at its ``checks``-th look."""
 
@@ -29,7 +34,7 @@ class _StopAfter(threading.Event):
             self.left -= 1
             if self.left <= 0:
                 self.set()
-                if os.environ.get("RANK", "0") == "0":  # one line for a data-parallel run's ranks
+                if _speaks():
                     print(f"zoo: stopping as {STOP_AFTER_STEPS} asks and saving a resumable state",
                           file=sys.stderr, flush=True)
         return super().is_set()
@@ -55,8 +60,9 @@ def stop_on_signals(control: RunControl) -> Iterator[None]:
         if control.stop.is_set():
             raise KeyboardInterrupt
         control.stop.set()
-        print("zoo: stopping after the current step and saving a resumable state "
-              "(Ctrl-C again to quit at once)", file=sys.stderr, flush=True)
+        if _speaks():
+            print("zoo: stopping after the current step and saving a resumable state "
+                  "(Ctrl-C again to quit at once)", file=sys.stderr, flush=True)
 
     previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
