@@ -137,24 +137,37 @@ def test_each_step_function_is_traced_once_under_the_strategy(mirrored) -> None:
     assert counts == {name: 2 for name in STEP_FUNCTIONS}, counts  # one trace, run once per replica
 
 
-def test_the_checkpoint_is_saved_once_and_loads_in_one_process(zoo_exe, env, mirrored) -> None:
+@pytest.fixture(scope="module")
+def afterwards(zoo_exe: Path, env: dict[str, str], runs: dict) -> dict:
+    """Side by side: the two-replica checkpoint scored by ``zoo evaluate`` in one process, and the stopped run
+    resumed with the command its hint gives (or ``None`` when there is no hint: the test says why)."""
+    stopped = runs["stopped"]
+    hint = re.search(r"resume with 'zoo (train --resume \d+[^']*)'", stopped.stderr)
+    scoring = _start([str(zoo_exe), "evaluate", runs["mirrored"]["checkpoint"], "--limit-test", "200", "-f", "json"],
+                     env)
+    resuming = _start([str(zoo_exe), *hint[1].split(), "--format", "json"], env) if hint else None
+    return {"scored": _finish(scoring), "hint": hint[1] if hint else None,
+            "resumed": _finish(resuming) if resuming else None}
+
+
+def test_the_checkpoint_is_saved_once_and_loads_in_one_process(mirrored, afterwards) -> None:
     result, _ = mirrored
-    checkpoint = Path(result["checkpoint"])
-    assert len(list(checkpoint.glob("*.keras"))) == 1
-    scored = _zoo(zoo_exe, env, "evaluate", str(checkpoint), "--limit-test", "200", "-f", "json")
+    assert len(list(Path(result["checkpoint"]).glob("*.keras"))) == 1
+    scored = afterwards["scored"]
     assert scored.returncode == 0, scored.stderr[-2000:]
     assert json.loads(scored.stdout)["top1_pct"] == pytest.approx(result["top1_pct"])
 
 
-def test_an_interrupted_mirrored_run_resumes_with_the_hint_to_the_same_end(zoo_exe, env, runs, mirrored) -> None:
+def test_an_interrupted_mirrored_run_resumes_with_the_hint_to_the_same_end(zoo_exe, env, runs, mirrored,
+                                                                           afterwards) -> None:
     expected, _ = mirrored
     stopped = runs["stopped"]
     assert stopped.returncode == 130, stopped.stderr[-2000:]
     line = stopped.stderr.strip().splitlines()[-1]
     assert "training stopped at epoch 1, step 3 of 6" in line and "Traceback" not in stopped.stderr
-    hint = re.search(r"resume with 'zoo (train --resume \d+[^']*)'", line)
-    assert hint is not None and hint[1].endswith(" --nproc-per-node 2"), line
-    resumed = _zoo(zoo_exe, env, *hint[1].split(), "--format", "json")
+    assert line.endswith(f"resume with 'zoo {afterwards['hint']}'"), line
+    assert afterwards["hint"].endswith(" --nproc-per-node 2"), line
+    resumed = afterwards["resumed"]
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     result = json.loads(resumed.stdout)
     record = _show(zoo_exe, env, result["run_id"])
