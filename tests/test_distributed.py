@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -140,6 +141,7 @@ def test_jobs_2_runs_workers_side_by_side_and_the_store_stays_whole(local, zoo_e
         record = _show(zoo_exe, base_env, local["home"], run_id)
         folders.add(record["output_dir"])
         assert record["model"] == model and record["metrics"]["contended"] == 1.0
+        assert record["environment"]["threads"] == "1"  # each worker's thread variables: the conditions line too
         assert rows[model]["top1_pct"] == pytest.approx(100 * record["metrics"]["top1"], abs=0.005)
         assert Path(record["output_dir"], "checkpoint.json").is_file()
     assert len(folders) == 2
@@ -205,14 +207,26 @@ def test_ctrl_c_cancels_the_ray_tasks_and_keeps_the_store_consistent(
     assert _runs(zoo_exe, base_env, home) == []  # nothing half-imported
 
 
-def test_ddp_on_two_gloo_processes_matches_one_process(local, zoo_exe, base_env) -> None:
+@pytest.fixture(scope="module")
+def ddp(local: dict, zoo_exe: Path, base_env: dict[str, str], module_tmp: MakeDir) -> dict:
+    """``zoo train lenet5-torch --nproc-per-node 2`` (torchrun, two gloo processes) twice side by side (mostly
+    start-up): uninterrupted, in the ``--jobs 2`` home (its result), and stopped at step 3 of 6 in a home of
+    its own (``ZOO_STOP_AFTER_STEPS``: a signal would race six short steps)."""
+    args = [str(zoo_exe), "train", "lenet5-torch", *TRAIN, "--nproc-per-node", "2", "--format", "json"]
+    stopped_home = module_tmp("ddp-resume")
+    processes = [subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                  env={**base_env, "ZOO_HOME": str(home), **extra})
+                 for home, extra in ((local["home"], {}), (stopped_home, {"ZOO_STOP_AFTER_STEPS": "3"}))]
+    (out, err), stopped = processes[0].communicate(timeout=600), processes[1].communicate(timeout=600)
+    assert processes[0].returncode == 0, err[-3000:]
+    return {"result": json.loads(out), "stopped_home": stopped_home, "stopped_code": processes[1].returncode,
+            "stopped_stderr": stopped[1]}
+
+
+def test_ddp_on_two_gloo_processes_matches_one_process(local, ddp, zoo_exe, base_env) -> None:
     """Rank 0 records and checkpoints the run; its losses and top-1 are the one-process run's (the same recipe
     trained by ``--jobs 2`` above) within the stated tolerance; the checkpoint loads in one process."""
-    home = local["home"]
-    result = _zoo(zoo_exe, base_env, home, "train", "lenet5-torch", *TRAIN, "--nproc-per-node", "2",
-                  "--format", "json")
-    assert result.returncode == 0, result.stderr[-3000:]
-    summary = json.loads(result.stdout)
+    home, summary = local["home"], ddp["result"]
     ddp = _show(zoo_exe, base_env, home, summary["run_id"])
     assert ddp["fit_details"]["distributed"]["world_size"] == 2
     assert ddp["fit_details"]["distributed"]["backend"] == "gloo"
@@ -228,6 +242,30 @@ def test_ddp_on_two_gloo_processes_matches_one_process(local, zoo_exe, base_env)
     scored = _zoo(zoo_exe, base_env, home, "evaluate", summary["checkpoint"], "--limit-test", "200", "-f", "json")
     assert scored.returncode == 0, scored.stderr
     assert json.loads(scored.stdout)["top1_pct"] == pytest.approx(100 * ddp["metrics"]["top1"])
+
+
+def test_an_interrupted_ddp_run_resumes_to_the_uninterrupted_runs_end(local, ddp, zoo_exe, base_env) -> None:
+    """Stopped at step 3 of 6, the two-process run exits 130 and says how to resume, launch options included;
+    resumed so, it ends where the uninterrupted run did, and its checkpoint loads in one process."""
+    home, stderr = ddp["stopped_home"], ddp["stopped_stderr"]
+    assert ddp["stopped_code"] == 130, stderr[-3000:]
+    assert "training stopped at epoch 1, step 3 of 6" in stderr and "Traceback" not in stderr
+    hint = re.search(r"resume with 'zoo (train --resume \d+[^']*)'", stderr)
+    assert hint is not None and hint[1].endswith(" --nproc-per-node 2"), stderr[-2000:]
+    (run,) = _runs(zoo_exe, base_env, home)  # one record, not one per rank
+    assert run["status"] == "interrupted"
+    resumed = _zoo(zoo_exe, base_env, home, *hint[1].split(), "--format", "json")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    result = json.loads(resumed.stdout)
+    record = _show(zoo_exe, base_env, home, result["run_id"])
+    assert record["status"] == "finished" and record["fit_details"]["distributed"]["world_size"] == 2
+    uninterrupted = _show(zoo_exe, base_env, local["home"], ddp["result"]["run_id"])
+    assert record["epochs"][0]["val_loss"] == pytest.approx(uninterrupted["epochs"][0]["val_loss"],
+                                                            abs=LOSS_TOLERANCE)
+    assert result["top1_pct"] == pytest.approx(ddp["result"]["top1_pct"], abs=100 * TOP1_TOLERANCE)
+    scored = _zoo(zoo_exe, base_env, home, "evaluate", result["checkpoint"], "--limit-test", "200", "-f", "json")
+    assert scored.returncode == 0, scored.stderr
+    assert json.loads(scored.stdout)["top1_pct"] == pytest.approx(result["top1_pct"])
 
 
 def test_ctrl_c_with_jobs_2_interrupts_every_worker_and_records_it(

@@ -136,7 +136,8 @@ def test_keras_on_jax_resumes_after_ctrl_c_then_evaluates_and_predicts(zoo_exe, 
     training.process.send_signal(signal.SIGINT)
     code, _, stderr = training.finish()
     assert code == 130, stderr
-    run_id = int(stderr.split("--resume ")[1].split("'")[0])
+    assert "--keras-backend jax'" in stderr  # the hint names the backend the state needs
+    run_id = int(re.search(r"--resume (\d+)", stderr)[1])
     assert run_record(env, run_id)["status"] == "interrupted"
 
     wrong = zoo(zoo_exe, env, "train", "--resume", str(run_id), "--keras-backend", "tensorflow")

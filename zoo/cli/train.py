@@ -19,7 +19,7 @@ stderr = Console(stderr=True)
 
 Opt = typer.Option
 PARALLEL = "Data-parallel training (docs/distributed.md)"
-NPROC_HELP = "zoo-torch: processes per node (torchrun, DDP); zoo-keras on JAX: devices."
+NPROC_HELP = "zoo-torch: processes per node (torchrun, DDP); zoo-keras on JAX or TensorFlow: devices."
 
 
 def pct(fraction: float) -> float:
@@ -176,12 +176,14 @@ def _devices_here(model: str | None, resume: str | None, nproc: int, nnodes: int
     if not distributed.in_process(backend):
         return False
     if nnodes > 1:
-        raise UsageError(f"{name} trains data-parallel in one process (keras.distribution on JAX): --nnodes is "
-                         "for zoo-torch models")
+        raise UsageError(f"{name} trains data-parallel in one process (keras.distribution on JAX, MirroredStrategy "
+                         "on TensorFlow): --nnodes is for zoo-torch models")
     import os
 
-    if os.environ.get("KERAS_BACKEND") != "jax":
-        raise UsageError(f"{name} trains data-parallel on JAX only: add --keras-backend jax")
+    if os.environ.get("KERAS_BACKEND", "tensorflow") not in ("jax", "tensorflow"):
+        raise UsageError(f"{name} trains data-parallel on JAX or TensorFlow, not on Keras' "
+                         f"{os.environ['KERAS_BACKEND']} backend: add --keras-backend jax or "
+                         "--keras-backend tensorflow")
     distributed.use_local_devices(nproc)
     return True
 

@@ -9,10 +9,12 @@ no record. The backend does the data parallelism (zoo-torch: DDP, ``zoo_torch.di
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -20,18 +22,24 @@ from typing import Any
 from zoo.api.backend import SilentProgress
 from zoo.api.config import TrainConfig
 from zoo.api.control import RunControl
-from zoo.api.errors import UsageError
+from zoo.api.errors import TrainingInterrupted, UsageError
 from zoo.run.outputs import STATE_DIR
 from zoo.run.plan import plan_run, prepare_run
 from zoo.run.signals import stop_on_signals
 from zoo.run.states import load_resume_point
 
 # Backends whose fit joins torchrun's process group (a plugin's own torch-based backend may be added), and
-# those that spread one process's batches over several devices (zoo-keras on JAX: keras.distribution).
+# those that spread one process's batches over several devices (zoo-keras: keras.distribution on JAX,
+# MirroredStrategy on TensorFlow).
 TORCHRUN_BACKENDS = ("torch",)
 IN_PROCESS_BACKENDS = ("keras",)
 DEVICES_ENV = "ZOO_DATA_PARALLEL_DEVICES"
 DEFAULT_PORT = 29500
+# torchrun reports any rank's non-zero exit as a failure (a "ChildFailedError" panel, exit 1), an interrupted
+# run's included; so an interrupted rank 0 leaves its exit status (130) in this file and exits 0, and the
+# launcher exits with it.
+STATUS_ENV = "ZOO_LAUNCH_STATUS_FILE"
+INTERRUPTED = 130
 LAUNCH_OPTIONS = ("--nproc-per-node", "--nnodes", "--node-rank", "--master-addr", "--master-port")
 
 
@@ -48,8 +56,8 @@ def world_size() -> int:
 def check_backend(backend: str, model: str) -> None:
     """Refuse a data-parallel run of a model whose backend cannot train one."""
     if backend not in (*TORCHRUN_BACKENDS, *IN_PROCESS_BACKENDS):
-        raise UsageError(f"--nproc-per-node trains zoo-torch and zoo-keras (JAX) models data-parallel; {model} is "
-                         f"a {backend} model: train it in one process")
+        raise UsageError(f"--nproc-per-node trains zoo-torch and zoo-keras (JAX, TensorFlow) models data-parallel; "
+                         f"{model} is a {backend} model: train it in one process")
 
 
 def in_process(backend: str) -> bool:
@@ -65,6 +73,27 @@ def use_local_devices(count: int) -> None:
     os.environ[DEVICES_ENV] = str(count)
     flag = f"--xla_force_host_platform_device_count={count}"
     os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {flag}".strip()
+
+
+def resume_flags(environment: dict[str, str] | None = None) -> str:
+    """The options a resume needs to run as this run did (`` --nproc-per-node 2``, `` --keras-backend jax``, ...):
+    torchrun's layout of this process, the devices asked of an in-process backend, a Keras backend other than
+    the default one (``environment`` is the run's)."""
+    flags: list[str] = []
+    local = int(os.environ.get("LOCAL_WORLD_SIZE", "0") or 0)
+    if local and world_size() > 1:
+        flags.append(f"--nproc-per-node {local}")
+        nodes = world_size() // local
+        if nodes > 1:
+            flags.append(f"--nnodes {nodes} --node-rank {os.environ.get('GROUP_RANK', '0')} "
+                         f"--master-addr {os.environ.get('MASTER_ADDR', '127.0.0.1')} "
+                         f"--master-port {os.environ.get('MASTER_PORT', DEFAULT_PORT)}")
+    elif os.environ.get(DEVICES_ENV, "1").strip() not in ("", "1"):
+        flags.append(f"--nproc-per-node {os.environ[DEVICES_ENV].strip()}")
+    keras_backend = (environment or {}).get("keras_backend")
+    if keras_backend and keras_backend != "tensorflow":
+        flags.append(f"--keras-backend {keras_backend}")
+    return "".join(f" {flag}" for flag in flags)
 
 
 def without_launch_options(argv: Sequence[str]) -> list[str]:
@@ -95,16 +124,32 @@ def launch(argv: Sequence[str], *, nproc: int, nnodes: int = 1, node_rank: int =
         where = [f"--nnodes={nnodes}", f"--node-rank={node_rank}", f"--master-addr={master_addr}",
                  f"--master-port={master_port or DEFAULT_PORT}"]
     command = [sys.executable, "-m", "torch.distributed.run", f"--nproc-per-node={nproc}", *where, "-m", "zoo", *argv]
-    env = {**os.environ}
+    status = Path(tempfile.mkstemp(prefix="zoo-launch-", suffix=".status")[1])
+    env = {**os.environ, STATUS_ENV: str(status)}
     if "OMP_NUM_THREADS" not in env:  # torchrun would set 1; the cores are shared out instead
         env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // nproc))
-    process = subprocess.Popen(command, env=env)
     try:
-        return process.wait()
-    except KeyboardInterrupt:  # pass it on (torchrun stops the ranks; each saves a state) and wait for them
-        process.send_signal(signal.SIGINT)
-        process.wait()
-        return 130
+        process = subprocess.Popen(command, env=env)
+        try:
+            code = process.wait()
+        except KeyboardInterrupt:  # pass it on (torchrun stops the ranks; each saves a state) and wait for them
+            process.send_signal(signal.SIGINT)
+            process.wait()
+            return INTERRUPTED
+        return INTERRUPTED if code == 0 and status.read_text().strip() == str(INTERRUPTED) else code
+    finally:
+        status.unlink(missing_ok=True)
+
+
+def settle_exit(code: object) -> object:
+    """The exit status a ``zoo`` process under :func:`launch` should end with: 0 instead of an interrupted rank
+    0's 130, which goes to the launcher through the status file (torchrun would report it as a failure)."""
+    path = os.environ.get(STATUS_ENV)
+    if code != INTERRUPTED or not path or "RANK" not in os.environ:
+        return code
+    if rank() == 0:
+        Path(path).write_text(str(INTERRUPTED))
+    return 0
 
 
 def train_replica(model: str | None, dataset: str | None, *, overrides: dict[str, Any],
@@ -125,5 +170,5 @@ def train_replica(model: str | None, dataset: str | None, *, overrides: dict[str
         plan = plan_run(model, dataset, overrides=overrides)
     prepared = prepare_run(plan, data_dir)
     control = RunControl(resume=point)
-    with stop_on_signals(control):
+    with stop_on_signals(control), contextlib.suppress(TrainingInterrupted):  # rank 0 says it, with the hint
         plan.backend.fit(plan.spec, prepared.data, plan.config, SilentProgress(), control)

@@ -19,6 +19,7 @@ from zoo.api.config import RUNTIME_SETTINGS, TrainConfig
 from zoo.api.control import ResumePoint, RunControl
 from zoo.api.errors import DiskFull, NonFiniteLoss, TrainingInterrupted, UsageError, ZooError
 from zoo.run.checkpoint import Checkpoint, save_checkpoint
+from zoo.run.distributed import resume_flags
 from zoo.run.folders import create_run_folder, default_root, highest_folder_id, orphaned_folders_note, run_folder_name
 from zoo.run.locks import FolderLock, lock_folder
 from zoo.run.memory import out_of_memory
@@ -217,7 +218,10 @@ def _execute(
     if before:
         shown = _ShiftedProgress(shown, before)
     control = run_control(directory / STATE_DIR, run_id=run_id, save_every=config.save_every, resume=resume)
-    hint = f"; resume with 'zoo train --resume {run_id}'" if run_id is not None else ""
+    flags = resume_flags(plan.environment)
+    hint = f"; resume with 'zoo train --resume {run_id}{flags}'" if run_id is not None else ""
+    if " --node-rank" in hint:
+        hint += " on every node, each with its own --node-rank"
     started = time.perf_counter()
     clock = PhaseClock()
     try:

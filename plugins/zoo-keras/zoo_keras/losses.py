@@ -31,15 +31,50 @@ class SmoothedSparseCrossentropy(keras.losses.Loss):
         return {**super().get_config(), "label_smoothing": self.label_smoothing}
 
 
+class ReplicaShareOfMean(keras.losses.Loss):
+    """Under ``tf.distribute`` with several replicas: a replica's share of the global batch's mean loss,
+    ``sum(weight * loss over its rows) / sum(weight over all replicas' rows)``, so that the gradients the
+    strategy sums over the replicas are those of the whole batch's mean over its real images. Keras' own
+    reduction divides each replica's mean by the replica count, which weighs the replicas of a last batch
+    filled up with weight-0 rows wrongly (one may hold no real image at all)."""
+
+    def __init__(self, inner: keras.losses.Loss) -> None:
+        super().__init__(name=inner.name, reduction="none")
+        self.inner = inner
+
+    def call(self, y_true: Any, y_pred: Any) -> Any:
+        return self.inner.call(y_true, y_pred)
+
+    def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> Any:
+        import tensorflow as tf
+
+        per_image = self.inner.call(tf.convert_to_tensor(y_true), tf.convert_to_tensor(y_pred, self.inner.dtype))
+        weights = tf.ones_like(per_image) if sample_weight is None else tf.cast(
+            tf.reshape(sample_weight, tf.shape(per_image)), per_image.dtype)
+        total = tf.reduce_sum(weights)
+        context = tf.distribute.get_replica_context()
+        if context is not None:
+            total = context.all_reduce(tf.distribute.ReduceOp.SUM, total)
+        return tf.math.divide_no_nan(tf.reduce_sum(per_image * weights), total)
+
+
 REDUCTION = "mean_with_sample_weight"  # a batch's loss is the mean over its real images (weight 1), not its rows
 
 
 def training_loss(label_smoothing: float) -> Any:
     """Keras' sparse cross-entropy on logits, or :class:`SmoothedSparseCrossentropy` when ``label_smoothing`` > 0,
-    averaged over the images whose sample weight is 1 (filler rows weigh 0)."""
+    averaged over the images whose sample weight is 1 (filler rows weigh 0); under a ``tf.distribute`` strategy
+    with several replicas, each replica's share of that average (:class:`ReplicaShareOfMean`)."""
     if label_smoothing:
-        return SmoothedSparseCrossentropy(label_smoothing, reduction=REDUCTION)
-    return keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction=REDUCTION)
+        loss = SmoothedSparseCrossentropy(label_smoothing, reduction=REDUCTION)
+    else:
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction=REDUCTION)
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        if tf.distribute.has_strategy() and tf.distribute.get_strategy().num_replicas_in_sync > 1:
+            return ReplicaShareOfMean(loss)
+    return loss
 
 
 def per_image_loss(loss: Any) -> Any:

@@ -89,6 +89,7 @@ def _tensorflow_rtld_local() -> Iterator[None]:
 
 
 KERAS_BACKENDS = ("tensorflow", "jax", "torch")
+DEVICES_ENV = "ZOO_DATA_PARALLEL_DEVICES"  # set by `zoo train --nproc-per-node N` before Keras loads
 INSTALL_HINT = {"jax": "pip install 'zoo-keras[jax]'", "torch": "pip install torch"}
 
 
@@ -116,10 +117,25 @@ def _import_keras() -> ModuleType:
                 # Retracing notices (one per model built in a process) are noise in a CLI.
                 tf.get_logger().setLevel(logging.ERROR)
 
-            for gpu in tf.config.list_physical_devices("GPU"):
+            gpus = tf.config.list_physical_devices("GPU")
+            for gpu in gpus:
                 with contextlib.suppress(RuntimeError):  # already initialised: too late, harmless
                     tf.config.experimental.set_memory_growth(gpu, True)
+            if not gpus:
+                _split_cpu(tf)
     return keras
+
+
+def _split_cpu(tf: ModuleType) -> None:
+    """With ``--nproc-per-node N`` on a machine without GPUs, show TensorFlow the CPU as N logical devices, so
+    that ``MirroredStrategy`` runs N replicas (which share the CPU's thread pools). Only possible before
+    TensorFlow initialises its runtime, which is why it happens here."""
+    text = os.environ.get(DEVICES_ENV, "").strip()
+    if not text.isdecimal() or int(text) < 2:
+        return
+    (cpu, *_) = tf.config.list_physical_devices("CPU")
+    with contextlib.suppress(RuntimeError):  # already initialised: parallel.py then says it sees one device
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * int(text))
 
 
 keras = _import_keras()
@@ -200,6 +216,10 @@ def keras_device(device: str) -> Any:
     """
     if not uses_tensorflow():
         return contextlib.nullcontext()
+    import tensorflow as tf
+
+    if tf.distribute.has_strategy():  # a MirroredStrategy places each replica's work itself
+        return contextlib.nullcontext()
     if device == "cpu":
         return keras.device("cpu:0")
     return keras.device(f"gpu:{device.split(':', 1)[1]}")
@@ -223,18 +243,29 @@ def device_label(device: str) -> str:
     return device if device == "cpu" else f"{device} ({device_name(device)})"
 
 
+ONE_THREAD_XLA = "--xla_cpu_multi_thread_eigen=false"  # as zoo compare --jobs sets it for one-thread workers
+
+
 def threads() -> int:
-    """Threads the backend uses for one op on the CPU."""
+    """Threads the backend uses for one op on the CPU: TensorFlow's setting, else its ``TF_NUM_INTRAOP_THREADS``;
+    PyTorch's; on JAX one where XLA's CPU ops are single-threaded (``XLA_FLAGS``); else the cores this process
+    may run on."""
     name = backend_name()
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
     if name == "tensorflow":
         import tensorflow as tf
 
-        return tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count() or 1
+        variable = os.environ.get("TF_NUM_INTRAOP_THREADS", "").strip()
+        from_variable = int(variable) if variable.isdecimal() else 0
+        return tf.config.threading.get_intra_op_parallelism_threads() or from_variable or cores
     if name == "torch":
         import torch
 
         return torch.get_num_threads()
-    return os.cpu_count() or 1
+    return 1 if ONE_THREAD_XLA in os.environ.get("XLA_FLAGS", "") else cores
 
 
 def environment(device: str) -> dict[str, str]:

@@ -91,7 +91,7 @@ STEPS_PER_EXECUTION_VARIABLE = "ZOO_KERAS_STEPS_PER_EXECUTION"  # a fixed number
 def steps_per_execution(device: str, step_macs: float) -> int:
     """Training steps per call of Keras' step function, for a step of ``step_macs`` forward MACs
     (``ZOO_KERAS_STEPS_PER_EXECUTION=N`` fixes it, e.g. 1 for stops and progress at every step)."""
-    if backend_name() == "torch":
+    if backend_name() == "torch" or _mirrored():
         return 1
     fixed = os.environ.get(STEPS_PER_EXECUTION_VARIABLE, "").strip()
     if fixed:
@@ -100,6 +100,17 @@ def steps_per_execution(device: str, step_macs: float) -> int:
         return int(fixed)
     budget = EXECUTION_MACS["cpu" if device == "cpu" else "gpu"]
     return max(1, min(MAX_STEPS_PER_EXECUTION, int(budget // max(step_macs, 1.0))))
+
+
+def _mirrored() -> bool:
+    """Whether a ``tf.distribute`` strategy with several replicas is in scope. Keras 3's multi-step loop
+    fails under one (its ``tf.cond`` around a replica step: "You must feed a value for placeholder tensor",
+    keras-team/keras#19246, open), so such runs take one step per execution."""
+    if not uses_tensorflow():
+        return False
+    import tensorflow as tf
+
+    return tf.distribute.has_strategy() and tf.distribute.get_strategy().num_replicas_in_sync > 1
 
 
 def compile_model(model: Any, config: TrainConfig, steps_per_epoch: int, device: str,
