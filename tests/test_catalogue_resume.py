@@ -163,3 +163,48 @@ def test_a_fixed_size_timm_model_is_built_at_the_datas_size_through_img_size(zoo
     assert info["summary_at_input"]["param_count"] == sum(p.numel() for p in expected.parameters())
     below = _zoo(zoo_exe, env, "info", "timm/vit_tiny_patch16_224", "--input", "1x15x15")
     assert below.returncode == 2 and "at least 16x16" in below.stderr and below.stderr.count("\n") == 1, below.stderr
+
+
+def test_pretrained_weights_fit_a_fixed_size_model_built_smaller(tmp_path: Path) -> None:
+    import timm
+    import torch
+    from safetensors.torch import save_file
+
+    from zoo_timm.models import create
+    from zoo_timm.pretrained import load
+
+    source = timm.create_model("test_vit", num_classes=10)  # at its native 160x160: 10x10 position embeddings
+    weights = tmp_path / "test_vit.safetensors"
+    save_file({k: v.contiguous() for k, v in source.state_dict().items()}, str(weights))
+    model = create("test_vit", num_classes=10, in_chans=3, img_size=(32, 32))
+    load(model, weights=str(weights))
+    ours, theirs = model.state_dict(), source.state_dict()
+    assert ours["pos_embed"].shape[1] < theirs["pos_embed"].shape[1]  # resampled by timm to 2x2 patches
+    assert torch.equal(ours["blocks.0.attn.qkv.weight"], theirs["blocks.0.attn.qkv.weight"])
+    assert model(torch.zeros(1, 3, 32, 32)).shape == (1, 10)
+
+
+def test_the_minimum_search_finds_sizes_a_doubling_skips() -> None:
+    from zoo_timm.gen_index import minimum
+    from zoo_timm.index import load_index
+
+    index = load_index()["models"]
+    # patch 16 x pooling kernel 3: runs at multiples of 48 only (16, 32, 64, ... 512 all fail).
+    assert minimum("gemma4_vit_167m_enc", (3, 768, 768), False) == (48, False)
+    assert minimum("inception_v3", (3, 299, 299), False) == (75, False)  # Keras' own minimum for it too
+    assert minimum("deit_tiny_patch16_224", (3, 224, 224), True) == (16, True)
+    assert index["gemma4_vit_167m_enc"]["min_img_size"] == [48, 48]
+    assert index["inception_v3"]["min_img_size"] == [75, 75]
+    assert index["deit_tiny_patch16_224"]["min_img_size"] == [16, 16] and index["deit_tiny_patch16_224"]["img_size"]
+
+
+def test_a_size_timm_builds_but_cannot_run_is_one_line_naming_one_that_runs() -> None:
+    from zoo.api import UsageError
+    from zoo_timm.models import create
+
+    with pytest.raises(UsageError) as refused:  # test_vit takes multiples of its 16 px patches only
+        create("test_vit", num_classes=10, in_chans=1, img_size=(28, 28))
+    message = str(refused.value)
+    assert "built at 28x28 through timm's img_size" in message and "`image_size` 32" in message
+    assert "\n" not in message
+    assert create("test_vit", num_classes=10, in_chans=1, img_size=(32, 32)).zoo_img_size == (32, 32)
