@@ -121,7 +121,7 @@ def entry(name: str, modules: dict[str, str]) -> dict[str, Any]:
         "input_size": list(input_size),
         "min_img_size": [side, side] if not fixed or img_size else list(input_size[1:]),
         "fixed": fixed,
-        "img_size": img_size,
+        **({"img_size": True} if img_size else {}),  # only where true: listing reads every byte of the index
         "paper": paper,
         "license": (cfg.license or "") if cfg is not None else "",
         "hf_hub_id": (cfg.hf_hub_id or "") if cfg is not None else "",
