@@ -37,14 +37,23 @@ def size_policy(entry: dict[str, Any]) -> str:
     """What zoo does with images below the model's minimum, for ``zoo info``."""
     _, height, width = entry["input_size"]
     side = entry["min_img_size"][0]
+    if entry["fixed"] and entry.get("img_size"):
+        return (f"timm builds it for one input size ({height}x{width} by default: position embeddings or attention "
+                "windows sized for it), so zoo builds it at the run's own input size through timm's "
+                "create_model(img_size=(H, W)): `zoo info --input 1x32x32` builds it at 32x32, and 28 px "
+                f"Fashion-MNIST trains it at 28x28. Minimum input {side}x{side} px (the smallest size timm builds "
+                "and runs, python -m zoo_timm.gen_index); data below it is resized up to the native "
+                f"{height}x{width} on the device, as the AlexNets' is.")
     if entry["fixed"]:
         return (f"timm builds it for {height}x{width} inputs only (fixed_input_size: position embeddings or "
-                f"attention windows sized for one input), so that is also its minimum: smaller data is resized "
-                f"up to {height}x{width} on the device, as the AlexNets' is.")
-    return (f"Minimum input {side}x{side} px: the network's total stride, found by running it (python -m "
-            f"zoo_timm.gen_index). Data below it (28 px Fashion-MNIST) is resized up to the native {height}x{width} "
-            f"on the device, as the AlexNets' is; --image-size {max(side, 32)} trains at that size instead "
-            "(fastest; the last feature map is then about 1x1).")
+                f"attention windows sized for one input, and timm's img_size does not make it smaller), so that is "
+                f"also its minimum: smaller data is resized up to {height}x{width} on the device, as the AlexNets' "
+                "is.")
+    why = ("the network's total stride" if side <= 32 else
+           "the smallest size at or above the network's total stride at which it runs")
+    return (f"Minimum input {side}x{side} px: {why}, found by running it (python -m zoo_timm.gen_index). Data "
+            f"below it (28 px Fashion-MNIST) is resized up to the native {height}x{width} on the device, as the "
+            f"AlexNets' is; --image-size {max(side, 32)} trains at that size instead.")
 
 
 def timm_spec(name: str, entry: dict[str, Any] | None = None) -> ModelSpec:
@@ -53,6 +62,7 @@ def timm_spec(name: str, entry: dict[str, Any] | None = None) -> ModelSpec:
     family = PAIRS.get(name, entry["family"])
     pair = CROSS_FRAMEWORK_PAIRS.get(family) if name in PAIRS else None
     notes = size_policy(entry)
+    sized = ", img_size=(H, W)" if entry["fixed"] and entry.get("img_size") else ""
     if pair is not None:
         notes = f"{notes} Cross-framework pair of keras/{family} (zoo compare --family {family}): {pair}"
     return ModelSpec(
@@ -66,7 +76,7 @@ def timm_spec(name: str, entry: dict[str, Any] | None = None) -> ModelSpec:
         min_img_size=tuple(entry["min_img_size"]),
         reference=entry["paper"] or "timm (pytorch-image-models)",
         license=entry["license"] or "see timm",
-        notes=notes + f" Built by timm.create_model({name!r}, num_classes=..., in_chans=...)." + (
+        notes=notes + f" Built by timm.create_model({name!r}, num_classes=..., in_chans=...{sized})." + (
             f" --pretrained reads model.safetensors of {entry['hf_hub_id']} (Hugging Face cache) or --weights FILE."
             if entry["hf_hub_id"] else " timm publishes no pretrained weights for it."),
         pretrained="zoo_timm.pretrained:load" if entry["hf_hub_id"] else "",

@@ -64,8 +64,11 @@ def load(model: Any, *, weights: str | None = None) -> None:
                        f"{architecture} model.safetensors?") from exc
     first_conv = model.get_submodule(cfg["first_conv"]) if cfg.get("first_conv") else None
     in_chans = getattr(first_conv, "in_channels", 3)
+    # A fixed-size model zoo built at another size: timm resamples the position embeddings to it.
+    sized = {"img_size": model.zoo_img_size} if getattr(model, "zoo_img_size", None) else {}
     try:
         source = timm.create_model(architecture, pretrained=True, num_classes=model.num_classes, in_chans=in_chans,
+                                   **sized,
                                    pretrained_cfg_overlay={"state_dict": state, "file": None, "url": None})
         model.load_state_dict(source.state_dict())
     except (RuntimeError, KeyError, ValueError) as exc:
