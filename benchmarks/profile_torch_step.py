@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     data, _ = prepare_data(spec, load_dataset("fashion-mnist"), config)
     prep, augmentation, cpu = data.preprocessing, data.augmentation, torch.device("cpu")
     train = DeviceImages(data.train.images, data.train.labels, prep, cpu, channels_last=True,
-                         prepare=not args.per_batch)
+                         prepare=not args.per_batch, pad=augmentation.crop_padding)
     generator = torch.Generator().manual_seed(0)
     batches = torch.randperm(len(train), generator=generator).split(BATCH)[:-1]
     model = build(spec, num_classes=10, in_chans=prep.in_chans, img_size=prep.img_size)

@@ -193,11 +193,11 @@ def test_ctrl_c_cancels_the_ray_tasks_and_keeps_the_store_consistent(
     log = home / "stderr.txt"
     with log.open("w") as stderr:
         process = subprocess.Popen(
-            [str(zoo_exe), "compare", "lenet5-torch", "--dataset", "digits", "--epochs", "50", "--batch-size", "20",
+            [str(zoo_exe), "compare", "lenet5-torch", "--dataset", "digits", "--epochs", "500", "--batch-size", "20",
              "--executor", "ray", "--address", cluster, "--format", "json"],
             stdout=subprocess.PIPE, stderr=stderr, text=True, env={**base_env, "ZOO_HOME": str(home)})
         deadline = time.monotonic() + 120
-        while "epoch 1/50" not in log.read_text() and process.poll() is None and time.monotonic() < deadline:
+        while "epoch 1/500" not in log.read_text() and process.poll() is None and time.monotonic() < deadline:
             time.sleep(0.2)
         process.send_signal(signal.SIGINT)
         out, _ = process.communicate(timeout=120)
@@ -275,11 +275,11 @@ def test_ctrl_c_with_jobs_2_interrupts_every_worker_and_records_it(
     log = home / "stderr.txt"
     with log.open("w") as stderr:
         process = subprocess.Popen(
-            [str(zoo_exe), "compare", "lenet5-torch", "--dataset", "digits", "--epochs", "50", "--batch-size", "20",
+            [str(zoo_exe), "compare", "lenet5-torch", "--dataset", "digits", "--epochs", "500", "--batch-size", "20",
              "--seeds", "0,1", "--jobs", "2", "--format", "json"],
             stdout=subprocess.PIPE, stderr=stderr, text=True, env={**base_env, "ZOO_HOME": str(home)})
         deadline = time.monotonic() + 120
-        while log.read_text().count("epoch 1/50") < 2 and process.poll() is None and time.monotonic() < deadline:
+        while log.read_text().count("epoch 1/500") < 2 and process.poll() is None and time.monotonic() < deadline:
             time.sleep(0.2)
         process.send_signal(signal.SIGINT)
         out, _ = process.communicate(timeout=120)

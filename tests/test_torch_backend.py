@@ -199,14 +199,16 @@ def test_device_images_resize_per_batch_only() -> None:
 def test_a_prepared_split_gives_the_per_batch_inputs_bit_for_bit(fashion, size: tuple[int, int]) -> None:
     images = fashion.train.images[:1500]  # real images; more than one conversion chunk
     prep = Preprocessing((0.2860,), (0.3530,), size)
-    prepared = DeviceImages(images, None, prep, CPU, channels_last=True, prepare=True)
     per_batch = DeviceImages(images, None, prep, CPU, channels_last=True)
-    assert prepared._prepared is not None and per_batch._prepared is None
     index = torch.randperm(len(images), generator=torch.Generator().manual_seed(0))[:128]
-    for augmentation in (None, Augmentation(crop_padding=2), Augmentation(crop_padding=4, horizontal_flip=True)):
-        same_draws = [torch.Generator().manual_seed(1) for _ in range(2)]
-        assert torch.equal(prepared.inputs(index, augmentation, same_draws[0]),
-                           per_batch.inputs(index, augmentation, same_draws[1])), augmentation
+    for pad in (0, 2):  # the split padded for `shift`'s crop, or not
+        prepared = DeviceImages(images, None, prep, CPU, channels_last=True, prepare=True, pad=pad)
+        assert prepared._prepared is not None and per_batch._prepared is None
+        for augmentation in (None, Augmentation(crop_padding=2), Augmentation(crop_padding=4, horizontal_flip=True),
+                             Augmentation(crop_padding=2, cutout=8)):
+            same_draws = [torch.Generator().manual_seed(1) for _ in range(2)]
+            assert torch.equal(prepared.inputs(index, augmentation, same_draws[0]),
+                               per_batch.inputs(index, augmentation, same_draws[1])), (pad, augmentation)
 
 
 def test_a_split_over_the_budget_stays_uint8(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -214,9 +216,9 @@ def test_a_split_over_the_budget_stays_uint8(monkeypatch: pytest.MonkeyPatch) ->
 
     images, _ = random_images(8)
     monkeypatch.setattr(zoo_torch.data, "PREPARED_BUDGET_BYTES", 8 * 32 * 32 * 4 - 1)
-    data = DeviceImages(images, None, Preprocessing((0.5,), (0.5,), (32, 32)), CPU, prepare=True)
+    data = DeviceImages(images, None, Preprocessing((0.5,), (0.5,), (30, 30)), CPU, prepare=True, pad=1)
     assert data.prepared_bytes() == 8 * 32 * 32 * 4 and data._prepared is None
-    assert data.inputs(slice(0, 8)).shape == (8, 1, 32, 32)
+    assert data.inputs(slice(0, 8)).shape == (8, 1, 30, 30)
 
 
 def test_device_images_refuse_the_wrong_channels() -> None:

@@ -80,7 +80,7 @@ def fit(
         if len(data.train) == 0:
             raise ZooError(f"no training images for {spec.name}; check --limit and --val-split")
         train = DeviceImages(data.train.images, data.train.labels, prep, device, channels_last=channels_last,
-                             prepare=True)
+                             prepare=True, pad=data.augmentation.crop_padding)
         val = None
         if data.val is not None and len(data.val):
             val = DeviceImages(data.val.images, data.val.labels, prep, device, channels_last=channels_last)
