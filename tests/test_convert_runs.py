@@ -136,7 +136,7 @@ def test_keras_on_torch_exports_the_converted_checkpoint_to_onnx(converted, home
 def test_a_converted_keras_run_converts_back_and_trains_on_in_torch(converted, tmp_path: Path) -> None:
     """The other direction: the Keras run converted to torch is a run converted from it, and trains on in torch."""
     from zoo.run.convert import convert_checkpoint
-    from zoo.run.training import resume_training
+    from zoo.run.resuming import resume_training
 
     back = convert_checkpoint(converted.target.directory, to="torch", output=tmp_path / "back", check_images=32)
     record = _store().get(back.run_id)
@@ -150,7 +150,7 @@ def test_train_resume_trains_the_converted_run_on_in_keras(source, converted, ho
     """The refusals through the command line (one line, exit 2); the training itself through the library
     in this process (Keras is imported here already: a second process would import it again)."""
     from zoo.run.checkpoint import load_checkpoint, read_checkpoint
-    from zoo.run.training import resume_training
+    from zoo.run.resuming import resume_training
 
     refused = run_zoo("train", "--resume", str(converted.run_id), env=home)
     assert refused.returncode == EXIT_USAGE and "pass --epochs N above 1" in refused.stderr

@@ -84,7 +84,7 @@ def train(
     Options left unset take the model's recipe ('zoo info MODEL' shows it) and the dataset's default augmentation.
     """
     from zoo.run.progress import RichTrainingProgress
-    from zoo.run.training import resume_training
+    from zoo.run.resuming import resume_training
     from zoo.run.training import train as run_training
 
     check_format(fmt, ("table", "json"))

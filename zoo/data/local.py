@@ -42,13 +42,14 @@ from zoo.data import cache
 from zoo.data.arrays import Dataset
 from zoo.data.decode import decode_files
 from zoo.data.folder_dirs import directory_key, forget, remember, remembered
-from zoo.data.folders import BadFile, SourceIndex, scan_source
+from zoo.data.folders import scan_source
 from zoo.data.local_decoded import Decoded
 from zoo.data.local_images import build_images
 from zoo.data.local_npz import build_npz, npz_fingerprint, read_npz
 from zoo.data.local_spec import LOCAL_LOADER, LocalDatasetSpec
 from zoo.data.locate import cache_root
 from zoo.data.pixels import Target
+from zoo.data.source_index import BadFile, SourceIndex
 from zoo.plugins.registry import Registered
 
 

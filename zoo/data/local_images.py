@@ -24,10 +24,10 @@ import numpy as np
 from zoo.api.errors import ZooError
 from zoo.data import cache
 from zoo.data.decode import decode_files
-from zoo.data.folders import BadFile, Sample, SourceIndex, check_coverage
 from zoo.data.local_decoded import Decoded, channel_stats, choose_target, tally
 from zoo.data.local_spec import LocalDatasetSpec
 from zoo.data.pixels import Native, Target
+from zoo.data.source_index import BadFile, Sample, SourceIndex, check_coverage
 
 INDEX = "index.json"
 PROBE_FILES = 256

@@ -113,7 +113,7 @@ def train_on(store: RunStore, record: RunRecord, *, overrides: dict[str, Any] | 
     from zoo.run.plan import plan_run, prepare_run
     from zoo.run.recorder import StoreRecorder
     from zoo.run.states import load_resume_point
-    from zoo.run.training import Continuation, _execute
+    from zoo.run.training import Continuation, execute_run
 
     origin = dict(record.converted_from or {})
     settings = {k: v for k, v in (overrides or {}).items() if v is not None}
@@ -163,7 +163,7 @@ def train_on(store: RunStore, record: RunRecord, *, overrides: dict[str, Any] | 
     continuation = Continuation(recipe=recipe, epochs_before=before, converted_from=origin, details=details,
                                 note=f"run {record.id}: epochs {before + 1}-{recipe['epochs']} trained on "
                                      f"{record.backend}, {FRESH_OPTIMIZER}")
-    return _execute(prepared, directory, StoreRecorder(store, record.id), progress=progress, resume=point,
+    return execute_run(prepared, directory, StoreRecorder(store, record.id), progress=progress, resume=point,
                     lock=lock, continuation=continuation)
 
 

@@ -1,7 +1,6 @@
 """``zoo.train``: one run end to end — resolve, load data, fit, score, checkpoint, record.
 
-Also ``resume_training``: continue an interrupted, crashed or failed run from
-its last saved state, in the same output directory and run record. The checks of
+``execute_run`` is the part a resumed run shares (``zoo.run.resuming``). The checks of
 a request (``zoo.run.plan``, ``zoo.run.outputs``) all run before a record or a folder
 exists; the bookkeeping goes through a :class:`~zoo.run.recorder.Recorder`.
 """
@@ -15,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from zoo.api.backend import EpochMetrics, SilentProgress, TrainingProgress
-from zoo.api.config import RUNTIME_SETTINGS, TrainConfig
+from zoo.api.config import TrainConfig
 from zoo.api.control import ResumePoint, RunControl
-from zoo.api.errors import DiskFull, NonFiniteLoss, TrainingInterrupted, UsageError, ZooError
+from zoo.api.errors import DiskFull, NonFiniteLoss, TrainingInterrupted, ZooError
 from zoo.run.checkpoint import Checkpoint, save_checkpoint
 from zoo.run.distributed import resume_flags
 from zoo.run.folders import create_run_folder, default_root, highest_folder_id, orphaned_folders_note, run_folder_name
@@ -27,7 +26,6 @@ from zoo.run.metrics import Evaluation, evaluate_probabilities
 from zoo.run.outputs import STATE_DIR, check_free_space, check_output_dir, check_output_unused, clear_previous_run
 from zoo.run.plan import PreparedRun, RunPlan, plan_run, prepare_run
 from zoo.run.recorder import NoRecorder, Recorder, StoreRecorder
-from zoo.run.records import require_resumable
 from zoo.run.signals import stop_at_once_on_signals, stop_on_signals
 from zoo.run.states import load_resume_point, run_control
 from zoo.run.timing import PhaseClock, run_figures
@@ -86,7 +84,7 @@ def train(
     ``config`` replaces the model's default recipe; ``overrides`` (``None`` values
     ignored) adjust the recipe instead. The run is recorded in the run store
     unless ``record`` is False. Ctrl-C saves a resumable state and raises
-    :class:`~zoo.api.TrainingInterrupted`; see :func:`resume_training`.
+    :class:`~zoo.api.TrainingInterrupted`; see :func:`zoo.run.resuming.resume_training`.
 
     Everything that can be wrong with the request (names, shapes, memory, free space)
     is checked before a run record or folder exists. The run folder is locked while the
@@ -148,59 +146,10 @@ def train_prepared(
         if lock is not None:
             lock.release()
         raise
-    return _execute(prepared, directory, recorder, progress=progress, resume=None, lock=lock)
+    return execute_run(prepared, directory, recorder, progress=progress, resume=None, lock=lock)
 
 
-def resume_training(
-    ref: str,
-    *,
-    overrides: dict[str, Any] | None = None,
-    data_dir: str | Path | None = None,
-    progress: TrainingProgress | None = None,
-) -> TrainResult:
-    """Continue run ``ref`` (an id or ``"last"``) from its last saved state, in place.
-
-    Only settings that do not change what is learnt (device, compile,
-    compile_mode, channels_last, save_every) may be overridden.
-    """
-    from zoo.run.store import RunStore
-
-    store = RunStore()
-    record = store.get(store.resolve(ref))
-    if record.converted_from is not None:  # a checkpoint zoo convert registered: trained on in its new framework
-        from zoo.run.converted import train_on
-
-        return train_on(store, record, overrides=overrides, data_dir=data_dir, progress=progress)
-    require_resumable(record.id, record.status)
-    changed = {k for k, v in (overrides or {}).items() if v is not None and k not in RUNTIME_SETTINGS}
-    if changed:
-        settings = ", ".join(f"`{k}`" for k in sorted(changed))
-        names = [f"`{k}`" for k in RUNTIME_SETTINGS]
-        allowed = ", ".join(names[:-1]) + " and " + names[-1]
-        raise UsageError(f"`resume` continues run {record.id}'s recipe; drop {settings} (only {allowed} may change)")
-    if not record.output_dir:
-        raise ZooError(f"run {record.id} recorded no output directory; it cannot be resumed")
-    directory = Path(record.output_dir)
-    point = load_resume_point(directory / STATE_DIR)
-    if point is None:
-        raise ZooError(f"run {record.id} saved no training state in {directory / STATE_DIR}; start a new run")
-    if point.run_id is not None and point.run_id != record.id:
-        raise ZooError(f"{directory / STATE_DIR} now holds run {point.run_id}'s state (the folder was overwritten); "
-                       f"run {record.id} cannot be resumed, start a new run")
-    runtime = {k: v for k, v in (overrides or {}).items() if v is not None}
-    plan = plan_run(record.model, record.dataset, TrainConfig.build(record.recipe, runtime))
-    prepared = prepare_run(plan, data_dir)
-    lock = lock_folder(directory, fix="wait for it to end")
-    try:
-        store.reopen_run(record.id)
-    except BaseException:
-        lock.release()
-        raise
-    return _execute(prepared, directory, StoreRecorder(store, record.id), progress=progress, resume=point,
-                    lock=lock)
-
-
-def _execute(
+def execute_run(
     prepared: PreparedRun,
     directory: Path,
     recorder: Recorder,
@@ -322,4 +271,4 @@ def _kept_state(control: RunControl) -> str:
     return f"; the last good state ({where}) is in {control.state_dir}"
 
 
-__all__ = ["RunPlan", "TrainResult", "plan_run", "resume_training", "train", "train_prepared"]
+__all__ = ["RunPlan", "TrainResult", "execute_run", "plan_run", "train", "train_prepared"]
