@@ -2,10 +2,10 @@
 
 Real ``zoo train`` processes on 200 real Fashion-MNIST images: a run stopped by Ctrl-C (SIGINT) after
 its first epoch and resumed with ``zoo train --resume`` ends where an uninterrupted run of the same
-recipe ends; ``evaluate`` and ``predict`` then read the resumed checkpoint (and, for the timm model,
+recipe ends; ``evaluate`` then reads the resumed checkpoint in a fresh process (and, for the timm model,
 ``predict`` gives the uninterrupted checkpoint's probabilities and ``bench`` runs it at the same size).
-``timm/test_vit`` is a ViT timm builds for 160x160 (``fixed_input_size``): zoo builds it at
-Fashion-MNIST's 28x28 through timm's ``img_size``, so resuming and loading must rebuild it at 28x28.
+``timm/test_vit`` is a ViT timm builds for 160x160 (``fixed_input_size``): zoo builds it at 32x32
+(``--image-size 32``) through timm's ``img_size``, so resuming and loading must rebuild it at 32x32.
 ``keras/mobilenet_v2`` runs at 32x32, its smallest input.
 """
 
@@ -36,7 +36,8 @@ MODELS = {  # model: its extra arguments, the image size it trains at
     "keras/mobilenet_v2": (["--image-size", "32"], (32, 32)),
 }
 # A Keras process costs ~15 s of CPU here (TensorFlow's import, tracing MobileNetV2): the Keras model skips
-# the second predict (of the uninterrupted checkpoint) and bench, which zoo-torch's path already covers.
+# predict and bench (evaluate already loads its resumed checkpoint in a fresh process; predict's image path
+# is the backend's, tested with the AlexNets).
 CHEAP = {"timm/test_vit"}
 PNGS = 4
 
@@ -104,7 +105,7 @@ def runs(zoo_exe: Path, workspace, module_tmp: MakeDir) -> Callable[[str], dict[
         checkpoint = str(out / "resumed")
         evaluated = _zoo(zoo_exe, env, "evaluate", checkpoint, "--limit-test", "100", "--format", "json")
         predicted = {name: _zoo(zoo_exe, env, "predict", str(out / name), *pngs, "--top", "10", "--format", "json")
-                     for name in (("straight", "resumed") if model in CHEAP else ("resumed",))}
+                     for name in (("straight", "resumed") if model in CHEAP else ())}
         bench = _zoo(zoo_exe, env, "bench", model, "--input", f"1x{size[0]}x{size[1]}", "--batch-size", "8",
                      "--steps", "2", "--warmup", "1", "--infer", "--format", "json") if model in CHEAP else None
         done[model] = {"straight": straight, "interrupted": (code, stderr), "resumed": resumed, "out": out,
@@ -145,11 +146,11 @@ def test_evaluate_predict_and_bench_use_the_resumed_checkpoint(runs, model: str)
     evaluated = _json(done["evaluated"])
     assert evaluated["count"] == 100 and evaluated["top1_pct"] == pytest.approx(resumed["top1_pct"])
     assert evaluated["loss"] == pytest.approx(resumed["test_loss"], rel=1e-5)
+    if model not in CHEAP:
+        return
     got = probabilities(done["predicted"]["resumed"])
     assert got.shape == (PNGS, 10)
     np.testing.assert_allclose(got.sum(axis=1), 1.0, atol=1e-5)
-    if model not in CHEAP:
-        return
     np.testing.assert_allclose(got, probabilities(done["predicted"]["straight"]), atol=1e-5)
     report = _json(done["bench"])
     [row] = report["rows"]
