@@ -298,6 +298,7 @@ class _Loop:
                     loss_sum, correct = distributed.total(loss_sum), distributed.total(correct)
                 saved = self.save(epoch - 1, step, PartialEpoch(step, loss_sum, correct, seen), epoch_start,
                                   where=(epoch, step))
+                self.leave_if_parallel()
                 raise TrainingInterrupted(f"training stopped at epoch {epoch}, step {step} of {self.steps}; {saved}",
                                           epoch=epoch - 1, step=step)
         _check_losses(losses, checked, self.steps, epoch)
@@ -319,8 +320,15 @@ class _Loop:
         if self.control.should_save(epoch, self.config.epochs) or stop:
             saved = self.save(epoch, 0, None, self.generator.get_state(), where=(epoch, self.steps))
         if stop and epoch < self.config.epochs:
+            self.leave_if_parallel()
             raise TrainingInterrupted(f"training stopped after epoch {epoch} of {self.config.epochs}; {saved}",
                                       epoch=epoch, step=0)
+
+    def leave_if_parallel(self) -> None:
+        """Every rank stops at the same step (they agree on it), so they leave the process group together:
+        a rank that exits with the group's threads still running can abort (SIGABRT) and fail the launch."""
+        if self.world.parallel:
+            distributed.leave()
 
     def save(self, epoch: int, step: int, partial: PartialEpoch | None, generator_epoch_start: Tensor, *,
              where: tuple[int, int]) -> str:
