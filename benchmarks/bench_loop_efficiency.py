@@ -18,9 +18,13 @@ script also times every training step from the progress callbacks (on a CPU each
 when ``advance`` is called) and prints the loop's median step against the bare median step: the
 same ratio, robust to bursts.
 
+Each child sets glibc's malloc as zoo's runs and ``zoo compare``'s workers do (``zoo.run.allocator``);
+``--malloc system,zoo`` also measures every model with ``ZOO_MALLOC=system`` (glibc's own dynamic
+thresholds), alternating the two in each round, to show what the setting changes.
+
     .venv/bin/python benchmarks/bench_loop_efficiency.py [--models lenet5-torch,alexnet-torch-small]
         [--keras-backends tensorflow,jax,torch] [--limit 20000] [--batch-size 128] [--epochs 1]
-        [--bench-steps 20] [--device cpu] [--data-dir DIR] [--rounds 1] [--threads N]
+        [--bench-steps 20] [--device cpu] [--data-dir DIR] [--rounds 1] [--threads N] [--malloc zoo]
 
 Default models: lenet5-torch and alexnet-torch-small, plus lenet5-keras and alexnet-keras-small when
 zoo-keras is installed, on ``--keras-backends`` (default ``$KERAS_BACKEND``, else tensorflow).
@@ -75,8 +79,10 @@ def child(model: str, args: argparse.Namespace) -> dict[str, Any]:
     from zoo.api.sizes import training_img_size
     from zoo.plugins.backends import get_backend
     from zoo.plugins.registry import get_registry
+    from zoo.run.allocator import keep_freed_memory
     from zoo.run.store import RunStore
 
+    malloc = keep_freed_memory()  # first, as zoo's runs and workers do
     spec = get_registry().model(model).spec
     backend = get_backend(spec.backend)
     if args.threads and spec.backend == "torch":
@@ -102,6 +108,7 @@ def child(model: str, args: argparse.Namespace) -> dict[str, Any]:
     steady = record.metrics.get("train_steady_samples_per_sec")
     return {
         "model": model, "keras_backend": record.environment.get("keras_backend", "-"), "status": "ok",
+        "malloc": "system" if os.environ.get("ZOO_MALLOC") == "system" else "zoo", "malloc_setting": malloc,
         "execution": record.execution or "-", "steady": steady, "bare": args.batch_size / bare_median,
         "bare_before": before.samples_per_sec, "bare_after": after.samples_per_sec,
         "efficiency": steady * bare_median / args.batch_size if steady else None,
@@ -111,9 +118,14 @@ def child(model: str, args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def measure(model: str, keras_backend: str | None, args: argparse.Namespace, home: Path) -> dict[str, Any]:
-    """Run :func:`child` for ``model`` in a fresh process (``KERAS_BACKEND`` set for a Keras model)."""
+def measure(model: str, keras_backend: str | None, args: argparse.Namespace, home: Path,
+            malloc: str = "zoo") -> dict[str, Any]:
+    """Run :func:`child` for ``model`` in a fresh process (``KERAS_BACKEND`` set for a Keras model,
+    ``ZOO_MALLOC=system`` for ``malloc="system"``)."""
     env = {**os.environ, "ZOO_HOME": str(home), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    env.pop("ZOO_MALLOC", None)
+    if malloc == "system":
+        env["ZOO_MALLOC"] = "system"
     if keras_backend:
         env["KERAS_BACKEND"] = keras_backend
     command = [sys.executable, __file__, "--child", model, *(["--threads", str(args.threads)] if args.threads else []),
@@ -126,8 +138,8 @@ def measure(model: str, keras_backend: str | None, args: argparse.Namespace, hom
     lines = done.stdout.strip().splitlines()
     if done.returncode != 0 or not lines:
         last = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
-        return {"model": model, "keras_backend": keras_backend or "-", "status": "failed", "reason": last,
-                "seconds": seconds}
+        return {"model": model, "keras_backend": keras_backend or "-", "malloc": malloc, "status": "failed",
+                "reason": last, "seconds": seconds}
     return {**json.loads(lines[-1]), "seconds": seconds}
 
 
@@ -162,25 +174,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=1, help="measure each model this many times")
     parser.add_argument("--threads", type=int, help="torch CPU threads for the bare step and the run alike "
                                                     "[torch's default]; 1 is steadier on a shared machine")
+    parser.add_argument("--malloc", default="zoo", help="comma-separated: zoo (zoo's malloc thresholds, as zoo "
+                                                      "runs) and/or system (ZOO_MALLOC=system) [zoo]")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         print(json.dumps(child(args.child, args)))
         return 0
+    mallocs = args.malloc.split(",")
+    if not set(mallocs) <= {"zoo", "system"}:
+        parser.error("--malloc takes zoo and/or system")
     models = args.models.split(",") if args.models else [*TORCH_MODELS,
                                                          *(KERAS_MODELS if _installed("zoo-keras") else ())]
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
           f"load {_load()} | limit {args.limit}, batch {args.batch_size}, epochs {args.epochs}, "
           f"device {args.device}, {args.bench_steps} bare steps before and after, torch threads "
-          f"{args.threads or 'default'}", flush=True)
+          f"{args.threads or 'default'}, malloc {args.malloc}", flush=True)
     rows = []
     with tempfile.TemporaryDirectory(prefix="zoo-loop-efficiency-") as tmp:
         for model in models:
             for backend in (args.keras_backends.split(",") if "keras" in model else [None]):
-                for _ in range(args.rounds):
-                    row = measure(model, backend, args, Path(tmp, "home"))
+                for _, malloc in ((r, m) for r in range(args.rounds) for m in mallocs):
+                    row = measure(model, backend, args, Path(tmp, "home"), malloc)
                     rows.append(row)
-                    label = model + (f" ({backend})" if backend else "")
+                    label = model + (f" ({backend})" if backend else "") + (f" [malloc {malloc}]"
+                                                                           if len(mallocs) > 1 else "")
                     if row["status"] != "ok":
                         print(f"{label}: failed: {row['reason']}", flush=True)
                         continue
@@ -190,19 +208,21 @@ def main(argv: list[str] | None = None) -> int:
                           f"{_num(row['median_efficiency'], '.3f')}; compile {_num(row['compile_s'], '.2f')} s, "
                           f"{row['execution']}, {row['seconds']:.0f} s, load {_load()}", flush=True)
     print()
-    print("| model | Keras backend | steps | steady img/s | bare img/s | loop efficiency | loop median step img/s "
-          "| median-step efficiency | compile s |")
-    print("|---|---|---|---:|---:|---:|---:|---:|---:|")
+    print("| model | Keras backend | malloc | steps | steady img/s | bare img/s | loop efficiency "
+          "| loop median step img/s | median-step efficiency | compile s |")
+    print("|---|---|---|---|---:|---:|---:|---:|---:|---:|")
     for row in rows:
         if row["status"] != "ok":
-            print(f"| {row['model']} | {row['keras_backend']} | failed | | | | | | |")
+            print(f"| {row['model']} | {row['keras_backend']} | {row['malloc']} | failed | | | | | | |")
             continue
-        print(f"| {row['model']} | {row['keras_backend']} | {row['execution']} | {_num(row['steady'])} | "
+        print(f"| {row['model']} | {row['keras_backend']} | {row['malloc']} | {row['execution']} | "
+              f"{_num(row['steady'])} | "
               f"{_num(row['bare'])} | **{_num(row['efficiency'], '.3f')}** | {_num(row['loop_median'])} | "
               f"{_num(row['median_efficiency'], '.3f')} | {_num(row['compile_s'], '.2f')} |")
     groups: dict[str, list[float]] = {}
     for row in rows:
         key = row["model"] + (f" ({row['keras_backend']})" if row["keras_backend"] != "-" else "")
+        key += f" [malloc {row['malloc']}]" if len(mallocs) > 1 else ""
         groups.setdefault(key, []).append(row.get("efficiency") or 0.0)
     medians = {key: statistics.median(values) for key, values in groups.items()}
     met = [key for key, value in medians.items() if value >= GOAL]

@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from zoo import get_spec
 from zoo.api.config import TrainConfig
 from zoo.data import load_dataset
+from zoo.run.allocator import keep_freed_memory
 from zoo.run.plan import prepare_data
 from zoo_torch import runtime
 from zoo_torch.data import DeviceImages
@@ -41,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-batch", action="store_true", help="convert every batch, as zoo did before 2026-12-07")
     parser.add_argument("--warmup", type=int, default=60, help="loop steps before timing")
     args = parser.parse_args(argv)
+    keep_freed_memory()  # as zoo's runs do
     if args.threads:
         torch.set_num_threads(args.threads)
     spec = get_spec(args.model)

@@ -140,8 +140,11 @@ def conditions_from(results: Sequence[JobResult], **extra: Any) -> dict[str, Any
     env = core_environment()
     versions: dict[str, str] = {}
     devices: set[str] = set()
+    allocators: set[str] = set()
     for result in results:
         environment = result.environment
+        if environment.get("malloc"):
+            allocators.add(environment["malloc"])
         for key in ("torch", "timm", "keras", "tensorflow", "jax", "keras_backend"):
             if environment.get(key):
                 versions[key] = environment[key]
@@ -158,6 +161,7 @@ def conditions_from(results: Sequence[JobResult], **extra: Any) -> dict[str, Any
         "commit": env["commit"],
         "python": env["python"],
         "host": env["hostname"],
+        **({"malloc": "; ".join(sorted(allocators))} if allocators else {}),
         **{k: v for k, v in ran.items() if v is not None},
         **extra,
     }

@@ -185,8 +185,10 @@ def run_bench_job(job: Job) -> JobResult:
     from zoo.api.sizes import check_input_size
     from zoo.plugins.backends import get_backend
     from zoo.plugins.registry import get_registry
+    from zoo.run.allocator import keep_freed_memory
     from zoo.run.environment import core_environment
 
+    keep_freed_memory()
     spec = get_registry().model(job.model).spec
     config = TrainConfig.build(job.settings)
     backend = get_backend(spec.backend)

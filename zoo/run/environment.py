@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 from zoo.api.version import ZOO_VERSION as __version__
+from zoo.run.allocator import malloc_setting
 
 
 @functools.cache
@@ -49,4 +50,5 @@ def core_environment() -> dict[str, str]:
         "hostname": platform.node(),
         "cpu": cpu_model(),
         "cpu_count": str(os.cpu_count() or 0),
+        "malloc": malloc_setting(),
     }

@@ -24,6 +24,7 @@ from zoo.data.arrays import Dataset, split_validation
 from zoo.data.datasets import dataset_identity, find_dataset
 from zoo.plugins.backends import get_backend
 from zoo.plugins.registry import get_registry
+from zoo.run.allocator import keep_freed_memory
 from zoo.run.environment import core_environment
 from zoo.run.memory import check_training_batch, out_of_memory
 
@@ -63,6 +64,7 @@ def plan_run(model: str, dataset: str, config: TrainConfig | None = None, *,
         raise UsageError(f"{spec.name} has no pretrained weights; leave out `pretrained` and `weights`")
     dataset_spec = find_dataset(dataset).spec
     backend = get_backend(spec.backend)
+    keep_freed_memory()  # before the data and the model are allocated
     environment = {**core_environment(), **backend.environment(config.device)}
     plugin = f"{entry.plugin.distribution} {entry.plugin.version}".strip()
     return RunPlan(spec, dataset_spec, backend, config, environment, plugin)
