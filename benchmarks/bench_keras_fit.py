@@ -72,7 +72,7 @@ def run_tutorial(model: str, images: np.ndarray, labels: np.ndarray, epochs: int
     keras.utils.set_random_seed(0)
     channels = images.shape[-1]
     net = get_backend("keras").build(get_spec(model), num_classes=10, in_chans=channels,
-                                     input_size=images.shape[1:3])
+                                     img_size=images.shape[1:3])
     net.compile(
         optimizer=keras.optimizers.Adam(1e-3, epsilon=1e-8),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),

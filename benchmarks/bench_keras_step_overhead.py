@@ -35,8 +35,8 @@ from zoo_keras.runtime import backend_name, keras
 BATCH = 128
 
 
-def tiny(*, num_classes: int, in_chans: int, input_size: tuple[int, int]) -> Any:
-    inputs = keras.Input((*input_size, in_chans))
+def tiny(*, num_classes: int, in_chans: int, img_size: tuple[int, int]) -> Any:
+    inputs = keras.Input((*img_size, in_chans))
     return keras.Model(inputs, keras.layers.Dense(num_classes)(keras.layers.Flatten()(inputs)))
 
 
@@ -73,7 +73,7 @@ def main() -> None:
         print(json.dumps({"backend": backend_name(), "steps_per_execution": executions,
                           "wall_ms_per_step": [round(w, 2) for w in wall],
                           "cpu_ms_per_step": [round(c / steps * 1e3, 2) for c in clock.cpu[1:]]}), flush=True)
-    model = tiny(num_classes=10, in_chans=1, input_size=(28, 28))
+    model = tiny(num_classes=10, in_chans=1, img_size=(28, 28))
     model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     x = keras.random.normal((BATCH, 28, 28, 1), seed=0)
     y = keras.random.randint((BATCH,), 0, 10, seed=1, dtype="int32")

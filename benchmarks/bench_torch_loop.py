@@ -83,7 +83,7 @@ def tutorial_loop(
     x = (torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255 - mean) / std
     loader = DataLoader(TensorDataset(x, torch.from_numpy(labels)), batch_size=BATCH, shuffle=True)
     torch.manual_seed(0)
-    model = builder(num_classes=10, in_chans=images.shape[3], input_size=images.shape[1:3]).to(device)
+    model = builder(num_classes=10, in_chans=images.shape[3], img_size=images.shape[1:3]).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-8)
     model.train()
     running_loss, correct, steps = 0.0, 0, []
