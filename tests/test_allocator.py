@@ -16,6 +16,8 @@ import sys
 
 import pytest
 
+from zoo.run.allocator import ZOO_SETTING
+
 pytestmark = pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt is glibc's")
 
 PROBE = """
@@ -57,7 +59,7 @@ def test_glibc_maps_a_large_block_by_default() -> None:
 def test_zoo_takes_a_large_block_from_the_heap_once_set_and_says_so() -> None:
     result = probe("keep")
     assert result["before"] == "the C library's defaults"
-    assert result["setting"] == "glibc, mmap threshold 32 MiB, trim threshold 256 MiB (zoo)"
+    assert result["setting"] == ZOO_SETTING == "glibc, mmap threshold 32 MiB, trim threshold 256 MiB (zoo)"
     assert result["mapped"] == 0
     assert result["again"]  # set once per process
 

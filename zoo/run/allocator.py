@@ -30,6 +30,7 @@ OPT_OUT = "ZOO_MALLOC"  # "system": leave malloc as it is
 GLIBC_SETTINGS = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_", "GLIBC_TUNABLES")
 OTHER_ALLOCATORS = ("jemalloc", "tcmalloc", "mimalloc")
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # mallopt's parameter numbers (malloc.h)
+ZOO_SETTING = f"glibc, mmap threshold {MMAP_THRESHOLD // MIB} MiB, trim threshold {TRIM_THRESHOLD // MIB} MiB (zoo)"
 
 
 def user_choice() -> str | None:
@@ -61,7 +62,7 @@ def keep_freed_memory() -> str:
     applied = libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD) and libc.mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD)
     if not applied:
         return "glibc's defaults (mallopt refused zoo's thresholds)"
-    return f"glibc, mmap threshold {MMAP_THRESHOLD // MIB} MiB, trim threshold {TRIM_THRESHOLD // MIB} MiB (zoo)"
+    return ZOO_SETTING
 
 
 def malloc_setting() -> str:
