@@ -100,12 +100,20 @@ step graphs-vs-eager 240 90 bash -c 'for mode in --no-compile "--compile-mode re
     zoo runs show last -f json > "$W/bench/graphs-vs-eager-$(zoo runs list -f json | python3 -c \
         "import json,sys; print(json.load(sys.stdin)[-1][\"id\"])").json"; done'
 # 24d. The whole zoo compare 'alexnet-*' --dataset mnist --epochs 1 (goal on one H200: <= 60 s; 150+ s before),
-#      with its wall seconds per phase; Keras on JAX.
-step compare-alexnet 300 120 env KERAS_BACKEND=jax bash -c 'ZOO_DATA_DIR=$MNIST_DIR; [[ $CMP_ARGS == *fashion* ]] &&
-    ZOO_DATA_DIR=$PWD/.gpu/data/fashion-mnist; export ZOO_DATA_DIR ZOO_HOME=$W/home-compare; t0=$(date +%s.%N)
+#      with its wall seconds per phase; Keras on JAX. Cold: its own empty cache, so that no program the steps
+#      above compiled is loaded from JAX's compilation cache; then the stored runs reused.
+cmp_env() { ZOO_DATA_DIR=$MNIST_DIR; [[ $CMP_ARGS == *fashion* ]] && ZOO_DATA_DIR=$PWD/.gpu/data/fashion-mnist
+    export ZOO_DATA_DIR ZOO_HOME=$W/home-compare ZOO_CACHE_DIR=$W/cache-compare KERAS_BACKEND=jax; }
+export -f cmp_env
+step compare-alexnet 300 120 bash -c 'cmp_env; t0=$(date +%s.%N)
     zoo compare $CMP_PATTERN $CMP_ARGS --device "$DEV" --timings -f json --output "$W/bench/compare-alexnet.json"
     echo "zoo compare wall: $(python3 -c "import time; print(round(time.time() - $t0, 1))") s"
     zoo compare $CMP_PATTERN $CMP_ARGS --device "$DEV" --timings'
+# 24e. The same compare trained again with the compilation cache the cold one filled (docs/keras.md).
+step compare-alexnet-warm 240 90 bash -c 'cmp_env; t0=$(date +%s.%N)
+    zoo compare $CMP_PATTERN $CMP_ARGS --device "$DEV" --rerun --timings -f json \
+        --output "$W/bench/compare-alexnet-warm.json"
+    echo "zoo compare --rerun, warm cache, wall: $(python3 -c "import time; print(round(time.time() - $t0, 1))") s"'
 
 # 0. What the last lease left open, first (figures so far in docs/benchmarks.md).
 # 0a. Classic AlexNet with zoo's LocalResponseNorm (hand-written backward): the layer and the model against

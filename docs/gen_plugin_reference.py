@@ -240,6 +240,7 @@ def section() -> str:
         errors,
         hookspecs,
         loading,
+        paths,
         sizes,
         specs,
         version,
@@ -290,6 +291,8 @@ def section() -> str:
     out += record(conversion.LayerMap) + record(conversion.WeightMap) + protocol(conversion.ConvertibleBackend)
     out += ["### Run control: states, stops, resumes", "", *markdown(inspect.getdoc(control)), ""]
     out += record(control.RunControl) + record(control.ResumePoint) + protocol(control.StateSink)
+    out += ["### Where to keep files", "", *markdown(inspect.getdoc(paths)), ""]
+    out += function(paths.zoo_home) + function(paths.cache_home)
     out += ["### Errors", "", *markdown(inspect.getdoc(errors)), ""]
     for cls in (errors.ZooError, errors.UsageError, errors.PluginError, errors.TrainingInterrupted,
                 errors.NonFiniteLoss, errors.DiskFull):

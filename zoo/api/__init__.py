@@ -53,7 +53,7 @@ if TYPE_CHECKING:
     from zoo.api.families import CROSS_FRAMEWORK_PAIRS, alexnet_specs
     from zoo.api.hookspecs import hookimpl
     from zoo.api.loading import load_object
-    from zoo.api.paths import zoo_home
+    from zoo.api.paths import cache_home, zoo_home
     from zoo.api.sizes import check_input_size
     from zoo.api.specs import BackendSpec, DataFile, DatasetSpec, ModelSpec
     from zoo.api.version import PLUGIN_API_VERSION
@@ -97,6 +97,7 @@ _HOME = {
     "atomic_path": "zoo.api.atomic",
     "atomic_write_bytes": "zoo.api.atomic",
     "atomic_write_text": "zoo.api.atomic",
+    "cache_home": "zoo.api.paths",
     "call_builder": "zoo.api.builders",
     "check_input_size": "zoo.api.sizes",
     "describe_error": "zoo.api.errors",
@@ -143,6 +144,7 @@ __all__ = [
     "atomic_path",
     "atomic_write_bytes",
     "atomic_write_text",
+    "cache_home",
     "call_builder",
     "check_input_size",
     "describe_error",

@@ -72,7 +72,13 @@ class TrainingData:
 
 @dataclass
 class FitResult:
-    """A trained model (framework object) and how the training went."""
+    """A trained model (framework object) and how the training went.
+
+    ``extra`` is recorded as the run's ``fit_details``. Keys zoo reads: ``execution`` (how the steps ran:
+    ``eager``, ``compiled``, ``cuda-graphs``), ``compile_cache`` (``{"hits": H, "misses": M}``: programs a
+    persistent compilation cache loaded and compiled during the fit; ``zoo compare`` reports the share
+    loaded), ``distributed``, ``resumed_from``; a backend may add its own.
+    """
 
     model: Any
     history: list[EpochMetrics]

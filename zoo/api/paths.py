@@ -1,4 +1,5 @@
-"""Where zoo keeps its own state: ``$ZOO_HOME`` or the platform's user data directory."""
+"""Where zoo keeps its own state (``$ZOO_HOME`` or the platform's user data directory) and what it can
+rebuild (``$ZOO_CACHE_DIR`` or the platform's user cache directory)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 from zoo.api.errors import ZooError
 
 HOME_ENV = "ZOO_HOME"
+CACHE_ENV = "ZOO_CACHE_DIR"
 
 
 def zoo_home_path() -> Path:
@@ -30,6 +32,17 @@ def zoo_home(*, create: bool = True) -> Path:
     if create:
         _make(home)
     return home
+
+
+def cache_home() -> Path:
+    """Where zoo keeps what it can rebuild (datasets, compiled programs), without creating it:
+    ``$ZOO_CACHE_DIR`` when set and non-empty, else ``platformdirs.user_cache_dir("zoo")``."""
+    override = os.environ.get(CACHE_ENV, "").strip()
+    if override:
+        return Path(override).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("zoo", appauthor=False))
 
 
 def runs_dir() -> Path:

@@ -15,9 +15,10 @@ from __future__ import annotations
 ZOO_VERSION = "0.1.0"
 # 2.1 added ModelSpec.pretrained, load_pretrained, TrainConfig.pretrained/weights, namespaced model names
 # and the weight maps of zoo convert (WeightMap, LayerMap, ModelSpec.weight_map).
-PLUGIN_API_VERSION = "2.1"
+# 2.2 added cache_home, where a plugin keeps what it can rebuild (zoo-keras: JAX's compiled programs).
+PLUGIN_API_VERSION = "2.2"
 # Contracts this zoo still runs, through the deprecated names kept for one version (docs/plugins.md).
-SUPPORTED_API_VERSIONS = ("1.0", "2.0", PLUGIN_API_VERSION)
+SUPPORTED_API_VERSIONS = ("1.0", "2.0", "2.1", PLUGIN_API_VERSION)
 API_ATTRIBUTE = "zoo_plugin_api"
 
 _PROBES = tuple(f"{major}.{minor}" for major in range(1, 10) for minor in range(10))

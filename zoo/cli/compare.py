@@ -39,7 +39,8 @@ HEADERS = {"param_count": "params (M)", "top1": "top-1 %", "top5": "top-5 %", "t
 # The speed table's headers take two lines so that it fits in 100 columns (Markdown joins them).
 SPEED_HEADERS = {**HEADERS, "execution": "steps", "train_steady_samples_per_sec": "train\nimg/s",
                  "train_bare_samples_per_sec": "bare\nimg/s", "loop_efficiency": "loop\neff.",
-                 "compile_s": "compile\ns", "infer_samples_per_sec": "infer\nimg/s"}
+                 "compile_s": "compile\ns", "compile_cache_hits_pct": "cached\n%",
+                 "infer_samples_per_sec": "infer\nimg/s"}
 # Markdown (for docs) has no width limit: both tables' columns in one, without the wall-time split.
 MARKDOWN_COLUMNS = [
     {"top1_pct": "top1", "top5_pct": "top5"}.get(c, c) for c in COMPARE_COLUMNS
@@ -67,8 +68,20 @@ def shown_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         native = row.get("native_input_size")
         if row.get("input_size") and native and row["input_size"] != native:
             extra["input_size"] = f"{row['input_size']}*"
+        if row.get("compile_s") is not None and (row.get("compile_cache_hits_pct") or 0) > 0:
+            extra["compile_s"] = f"{row['compile_s']:.2f}\u2020"
         shown.append({**row, **extra})
     return shown
+
+
+def cache_note(rows: list[dict[str, Any]]) -> str | None:
+    """The line under the speed table when some runs loaded compiled programs instead of compiling them."""
+    loaded = [f"{row['model']} {row['compile_cache_hits_pct']:.0f}%" for row in rows
+              if (row.get("compile_cache_hits_pct") or 0) > 0]
+    if not loaded:
+        return None
+    return ("\u2020 programs loaded from JAX's compilation cache, compiled by an earlier run (" + ", ".join(loaded)
+            + " of the run's): compile s is mostly loading; ZOO_COMPILE_CACHE=off with --rerun gives a cold compile")
 
 
 def size_note(rows: list[dict[str, Any]]) -> str | None:
@@ -182,6 +195,8 @@ def render(comparison: Comparison, columns: list[str], fmt: str, output: Path | 
                 stdout.print(Text(note, style="dim"), width=min(stdout.width, NOTE_WIDTH))
             render_rows(rows, COMPARE_SPEED_COLUMNS, "table", console=stdout, headers=SPEED_HEADERS,
                         title=_speed_title(comparison.conditions))
+            if (note := cache_note(rows)) is not None:
+                stdout.print(Text(note, style="dim"), width=min(stdout.width, NOTE_WIDTH))
             if timings:
                 render_rows(comparison.rows, ["model", *WALL_COLUMNS, "wall_s"], "table", console=stdout,
                             headers=HEADERS, title="wall seconds per phase")

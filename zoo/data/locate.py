@@ -21,24 +21,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from zoo.api.errors import ZooError
+from zoo.api.paths import CACHE_ENV, cache_home
 from zoo.api.specs import DataFile, DatasetSpec
 
 DATA_DIR_ENV = "ZOO_DATA_DIR"
-CACHE_DIR_ENV = "ZOO_CACHE_DIR"
+CACHE_DIR_ENV = CACHE_ENV
 OFFLINE_ENV = "ZOO_OFFLINE"
 _READ = 1 << 20
 
 
 def cache_root() -> Path:
     """Root of zoo's dataset cache: ``$ZOO_CACHE_DIR/datasets`` or the platform's user cache."""
-    override = os.environ.get(CACHE_DIR_ENV, "").strip()
-    if override:
-        base = Path(override).expanduser()
-    else:
-        import platformdirs
-
-        base = Path(platformdirs.user_cache_dir("zoo", appauthor=False))
-    return base / "datasets"
+    return cache_home() / "datasets"
 
 
 def cache_dir(spec: DatasetSpec) -> Path:

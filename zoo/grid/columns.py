@@ -20,7 +20,8 @@ COMPARE_COLUMNS = [
     "model", "backend", "variant", "status", "param_count", "gmacs", "input_size", "native_input_size",
     "top1_pct", "top1_pct_std", "top5_pct", "top5_pct_std", "execution",
     "train_steady_samples_per_sec", "train_bare_samples_per_sec", "loop_efficiency", "compile_s",
-    "infer_samples_per_sec", "batch_size", "precision", "device", "train_s", "wall_s", *WALL_COLUMNS, "source",
+    "compile_cache_hits_pct", "infer_samples_per_sec", "batch_size", "precision", "device", "train_s", "wall_s",
+    *WALL_COLUMNS, "source",
 ]
 BENCH_COLUMNS = [
     "model", "status", "infer_samples_per_sec", "infer_step_time", "infer_batch_size", "infer_img_size",

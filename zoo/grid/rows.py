@@ -64,6 +64,7 @@ def aggregate(model: str, spec_backend: str, variant: str, results: Sequence[Job
         train_bare_samples_per_sec=_rounded(bare, 1),
         loop_efficiency=_rounded(steady / bare if steady and bare else None, 3),
         compile_s=_rounded(_mean_of(ok, "compile_seconds"), 2),
+        compile_cache_hits_pct=_rounded(_mean_of(ok, "compile_cache_hits_pct"), 1),
         infer_samples_per_sec=_rounded(_mean_of(ok, "infer_samples_per_sec"), 1),
         throughput_source=first.throughput_source, worker_pid=first.worker_pid,
         batch_size=first.batch_size, precision=first.precision,

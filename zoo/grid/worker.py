@@ -106,6 +106,16 @@ def _run_phases(metrics: dict[str, float]) -> dict[str, float]:
             "eval": metrics.get("val_seconds", 0.0) + metrics.get("test_seconds", 0.0)}
 
 
+def _compile_cache_share(fit_details: dict[str, Any]) -> dict[str, float]:
+    """``compile_cache_hits_pct``: the share of the fit's compiled programs a backend loaded from its persistent
+    compilation cache (``fit_details["compile_cache"]``: hits and misses); nothing without such a cache."""
+    cache = fit_details.get("compile_cache")
+    if not isinstance(cache, dict):
+        return {}
+    hits, misses = int(cache.get("hits", 0)), int(cache.get("misses", 0))
+    return {"compile_cache_hits_pct": 100.0 * hits / (hits + misses)} if hits + misses else {}
+
+
 def device_share() -> str:
     """What this process shares with others on its host: the GPUs it sees, or the CPU."""
     visible = os.environ.get("CUDA_VISIBLE_DEVICES", "").strip()
@@ -156,7 +166,7 @@ def run_train_job(job: Job, finished: Finder | None = None) -> JobResult:
         print(f"{label}: reusing stored run {record.id} ({how}finished {record.finished[:19]})", file=sys.stderr,
               flush=True)
         source = "converted" if record.converted_from else "reused"
-    metrics = dict(record.metrics)
+    metrics = {**record.metrics, **_compile_cache_share(record.fit_details)}
     input_size = prepared.data.preprocessing.input_size  # what the run trained at
     bench_started = time.perf_counter()
     if "train_bare_samples_per_sec" not in metrics or job.rerun:

@@ -31,6 +31,8 @@ from types import ModuleType
 from typing import Any
 
 from zoo.api import UsageError
+from zoo_keras.compile_cache import setting as compile_cache_setting
+from zoo_keras.compile_cache import use_compile_cache
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -110,6 +112,10 @@ def _import_keras() -> ModuleType:
     with _quiet_stderr(), _tensorflow_rtld_local():
         import keras
 
+        if keras.backend.backend() == "jax":
+            import jax
+
+            use_compile_cache(jax)
         if keras.backend.backend() == "tensorflow":
             import tensorflow as tf
 
@@ -284,6 +290,7 @@ def environment(device: str) -> dict[str, str]:
         import jax
 
         env["jax"] = jax.__version__
+        env["compile_cache"] = compile_cache_setting()
     elif backend_name() == "torch":
         import torch
 

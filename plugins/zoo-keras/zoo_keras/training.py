@@ -28,6 +28,8 @@ import numpy as np
 from zoo.api import FitResult, Preprocessing, TrainConfig, TrainingData, TrainingProgress, UsageError, ZooError
 from zoo_keras import data as tfdata
 from zoo_keras.callbacks import LazyLogs
+from zoo_keras.compile_cache import cache_counts
+from zoo_keras.compile_cache import setting as compile_cache_setting
 from zoo_keras.control import ControlCallback
 from zoo_keras.device_data import DeviceArrays, DeviceBatches, EpochSetter
 from zoo_keras.losses import per_image_loss, training_loss
@@ -184,7 +186,7 @@ def fit(build: Any, data: TrainingData, config: TrainConfig, progress: TrainingP
 
 def _fit(build: Any, data: TrainingData, config: TrainConfig, progress: TrainingProgress,
          control: RunControl | None) -> FitResult:
-    started = time.perf_counter()
+    started, cache_before = time.perf_counter(), cache_counts()
     device = resolve_device(config.device)
     set_random_seed(config.seed)
     if config.deterministic and uses_tensorflow():
@@ -238,6 +240,9 @@ def _fit(build: Any, data: TrainingData, config: TrainConfig, progress: Training
         "dtype_policy": policy,
         "data_pipeline": "tf.data" if uses_tensorflow() else "device batches",
     }
+    if compile_cache_setting() not in ("", "off"):
+        (hits, misses), (hits_before, misses_before) = cache_counts(), cache_before
+        extra["compile_cache"] = {"hits": hits - hits_before, "misses": misses - misses_before}
     if resume is not None:
         extra["resumed_from"] = {"epoch": resume.epoch, "step": resume.step}
     return FitResult(model=model, history=progress_callback.history, device=device_label(device),
