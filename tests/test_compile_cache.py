@@ -40,7 +40,8 @@ def test_a_second_run_loads_every_program_the_first_compiled(zoo_exe: Path, zoo_
     assert any(path.name.startswith("jit_train_step-") for path in cache.iterdir())
 
     # The same recipe again, trained anew (--rerun) by zoo compare's worker, another process.
-    report = zoo(zoo_exe, zoo_env, "compare", "lenet5-keras", *RECIPE, "--seeds", "0", "--rerun")
+    report = zoo(zoo_exe, zoo_env, "compare", "lenet5-keras", *RECIPE, "--seeds", "0", "--rerun", "--bench-steps", "2",
+                 "--bench-warmup", "0")
     (row,) = report["rows"]
     assert row["compile_cache_hits_pct"] == 100.0  # no program of its fit was compiled again
     (second_id,) = row["run_ids"]
@@ -52,16 +53,20 @@ def test_a_second_run_loads_every_program_the_first_compiled(zoo_exe: Path, zoo_
     assert second["metrics"]["test_loss"] == pytest.approx(stored["metrics"]["test_loss"], rel=1e-6)
 
 
-@pytest.mark.parametrize(("variables", "expected_setting", "expected_dir"), [
-    ({"ZOO_COMPILE_CACHE": "off"}, "off", "None"),
-    ({"JAX_COMPILATION_CACHE_DIR": "{tmp}/mine"}, "user: {tmp}/mine", "{tmp}/mine"),
+NO_FILELOCK = "import sys; sys.modules['filelock'] = None; "  # `import filelock` raises ImportError
+
+
+@pytest.mark.parametrize(("variables", "prelude", "expected_setting", "expected_dir"), [
+    ({"ZOO_COMPILE_CACHE": "off"}, "", "off", "None"),
+    ({"JAX_COMPILATION_CACHE_DIR": "{tmp}/mine"}, "", "user: {tmp}/mine", "{tmp}/mine"),
+    ({}, NO_FILELOCK, "off (filelock is not installed)", "None"),
 ])
 def test_the_users_choice_of_cache_is_kept(zoo_env: dict[str, str], tmp_path: Path, variables: dict[str, str],
-                                           expected_setting: str, expected_dir: str) -> None:
+                                           prelude: str, expected_setting: str, expected_dir: str) -> None:
     """``ZOO_COMPILE_CACHE=off`` leaves JAX without a disk cache; a user's own ``JAX_COMPILATION_CACHE_DIR``
-    stays as JAX read it; the run's environment says which."""
+    stays as JAX read it; without filelock (JAX's cache lock) the cache stays off. The environment says which."""
     env = {**zoo_env, "KERAS_BACKEND": "jax", **{k: v.format(tmp=tmp_path) for k, v in variables.items()}}
-    script = ("import jax; from zoo_keras.runtime import environment; "
+    script = (prelude + "import jax; from zoo_keras.runtime import environment; "
               "print(environment('cpu')['compile_cache']); print(jax.config.jax_compilation_cache_dir)")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]

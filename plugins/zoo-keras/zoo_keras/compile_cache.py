@@ -48,6 +48,8 @@ def use_compile_cache(jax: Any) -> str:
         _setting = "off"
     elif user_dir:
         _setting = f"user: {user_dir}"
+    elif not _filelock_installed():  # JAX's size bound, and so its lock, need it
+        _setting = "off (filelock is not installed)"
     else:
         jax.config.update("jax_compilation_cache_dir", cache_dir())
         # Weight initialisers and batch makers compile in well under JAX's default threshold of 1 s each,
@@ -55,14 +57,22 @@ def use_compile_cache(jax: Any) -> str:
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
         jax.config.update("jax_compilation_cache_max_size", MAX_BYTES)
         _setting = cache_dir()
-    if _setting != "off":
+    if not _setting.startswith("off"):
         jax.monitoring.register_event_listener(_count)
     return _setting
 
 
+def _filelock_installed() -> bool:
+    try:
+        import filelock  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def setting() -> str:
-    """What this process uses: zoo's cache directory, ``user: DIR``, ``off``, or ``""`` before
-    :func:`use_compile_cache` (Keras on another backend)."""
+    """What this process uses: zoo's cache directory, ``user: DIR``, ``off`` (with the reason when zoo, not the
+    user, turned it off), or ``""`` before :func:`use_compile_cache` (Keras on another backend)."""
     return _setting or ""
 
 

@@ -240,7 +240,7 @@ def _fit(build: Any, data: TrainingData, config: TrainConfig, progress: Training
         "dtype_policy": policy,
         "data_pipeline": "tf.data" if uses_tensorflow() else "device batches",
     }
-    if compile_cache_setting() not in ("", "off"):
+    if compile_cache_setting() and not compile_cache_setting().startswith("off"):
         (hits, misses), (hits_before, misses_before) = cache_counts(), cache_before
         extra["compile_cache"] = {"hits": hits - hits_before, "misses": misses - misses_before}
     if resume is not None:
