@@ -34,7 +34,8 @@ def _load() -> str:
 def run_grid(jobs: int, args: argparse.Namespace, extra: list[str]) -> dict:
     """One comparison in a fresh zoo home: wall seconds, rows."""
     with tempfile.TemporaryDirectory(prefix="zoo-grid-bench-") as home:
-        env = {**os.environ, "ZOO_HOME": home, "OMP_NUM_THREADS": str(args.threads)}
+        # No JAX compilation cache: the first grid of a round would fill it for the second.
+        env = {**os.environ, "ZOO_HOME": home, "OMP_NUM_THREADS": str(args.threads), "ZOO_COMPILE_CACHE": "off"}
         started = time.perf_counter()
         result = subprocess.run([str(ZOO), "compare", args.model, *RECIPE, "--seeds", args.seeds, "--jobs", str(jobs),
                                  "--format", "json", *extra], capture_output=True, text=True, env=env, check=False)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One lent-GPU session's measurements, in priority order, inside a deadline (issues 4, 5 and 24).
+# One lent-GPU session's measurements, in priority order, inside a deadline (issues 4, 5, 24 and 29).
 #
 # Runs on the device machine (the `device` tool), in the repository root, with
 #   .gpu/whl/   keras, namex, optree, platformdirs wheels (the machine has torch, timm, jax; no keras)
@@ -57,13 +57,15 @@ if [[ "$DRY" != "--dry" ]]; then
     export DEV=cuda BIG=1024 STEPS=40 LOOP_STEPS=400 LRN_BATCH=256 LRN_PRECISION=bf16 TRAIN_EXTRA="--save-every 1000"
     export EFF_LIMIT=20000 EFF_TORCH=alexnet-torch-bn,alexnet-torch-small,alexnet-torch-res,alexnet-torch \
         EFF_KERAS=alexnet-keras-bn,alexnet-keras-small,alexnet-keras-res,alexnet-keras GRAPH_LIMIT=60000 \
-        CMP_PATTERN='alexnet-*' CMP_ARGS="--dataset mnist --epochs 1"
+        CMP_PATTERN='alexnet-*' CMP_ARGS="--dataset mnist --epochs 1" GRID_ARGS="" \
+        GRID_TORCH=alexnet-torch-small GRID_KERAS=alexnet-keras-small
     nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm --format=csv
 else
     export PATH=$PWD/.venv/bin:$PATH
     export DEV=cpu BIG=8 STEPS=2 LOOP_STEPS=2 LRN_BATCH=2 LRN_PRECISION=fp32 TRAIN_EXTRA="--epochs 1 --limit 256 --limit-test 256 --save-every 1000"
     export EFF_LIMIT=600 EFF_TORCH=alexnet-torch-res EFF_KERAS=alexnet-keras-res GRAPH_LIMIT=300 \
-        CMP_PATTERN='alexnet-*-res' CMP_ARGS="--dataset fashion-mnist --epochs 1 --limit 256 --limit-test 256 --bench-steps 2"
+        CMP_PATTERN='alexnet-*-res' CMP_ARGS="--dataset fashion-mnist --epochs 1 --limit 256 --limit-test 256 --bench-steps 2" \
+        GRID_ARGS="--limit 256 --limit-test 256" GRID_TORCH=lenet5-torch GRID_KERAS=lenet5-keras
 fi
 export W ZOO_HOME=$W/home ZOO_DATA_DIR=$PWD/.gpu/data/fashion-mnist PYTHONUNBUFFERED=1
 export MNIST_DIR=$PWD/.gpu/data/mnist
@@ -114,6 +116,14 @@ step compare-alexnet-warm 240 90 bash -c 'cmp_env; t0=$(date +%s.%N)
     zoo compare $CMP_PATTERN $CMP_ARGS --device "$DEV" --rerun --timings -f json \
         --output "$W/bench/compare-alexnet-warm.json"
     echo "zoo compare --rerun, warm cache, wall: $(python3 -c "import time; print(round(time.time() - $t0, 1))") s"'
+# 29. Issue 29 (docs/benchmarks.md, "The grid with two workers side by side"): the fan-out on the one GPU, four
+#     workers on cuda:0 (--jobs 4) against one (--jobs 1), four seeds of a small model; zoo-torch, then Keras on
+#     JAX (whose workers must not each reserve 75% of the GPU: zoo.grid.placement). The --jobs 4 rows are flagged
+#     contended; their steady img/s against --jobs 1's says what sharing the GPU does to the figures.
+step grid-gpu-torch 200 90 python3 benchmarks/bench_grid_scaling.py --jobs 4 --threads 4 --model "$GRID_TORCH" \
+    --seeds 0,1,2,3 --rounds 1 -- --device "$DEV" $GRID_ARGS
+step grid-gpu-keras-jax 240 120 env KERAS_BACKEND=jax python3 benchmarks/bench_grid_scaling.py --jobs 4 --threads 4 \
+    --model "$GRID_KERAS" --seeds 0,1,2,3 --rounds 1 -- --device "$DEV" $GRID_ARGS
 
 # 0. What the last lease left open, first (figures so far in docs/benchmarks.md).
 # 0a. Classic AlexNet with zoo's LocalResponseNorm (hand-written backward): the layer and the model against

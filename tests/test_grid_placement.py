@@ -8,7 +8,7 @@ import pytest
 from zoo.api.errors import UsageError
 from zoo.grid.contention import flag_contended, is_contended
 from zoo.grid.jobs import JobResult
-from zoo.grid.placement import parse_devices, slots
+from zoo.grid.placement import JAX_MEMORY_VARIABLES, parse_devices, slots
 from zoo.run.distributed import without_launch_options
 
 
@@ -29,6 +29,28 @@ def test_gpu_slots_get_one_device_each_round_robin(monkeypatch: pytest.MonkeyPat
     assert [slot.device for slot in made] == ["cuda:0", "cuda:1", "cuda:0"]
     assert [slot.env["CUDA_VISIBLE_DEVICES"] for slot in made] == ["0", "1", "0"]
     assert all(slot.threads == 2 for slot in made)
+
+
+def test_only_slots_that_share_a_gpu_keep_jax_from_reserving_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """JAX reserves 75% of a GPU when it starts: a second JAX worker on the same GPU would fail."""
+    for name in JAX_MEMORY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    shared = slots(3, parse_devices("cuda:0,cuda:1"), cores=16)  # cuda:0 twice, cuda:1 once
+    assert [slot.env.get("XLA_PYTHON_CLIENT_PREALLOCATE") for slot in shared] == ["false", None, "false"]
+    assert all("XLA_PYTHON_CLIENT_PREALLOCATE" not in slot.env for slot in slots(2, ["cuda:0", "cuda:1"], cores=16))
+    assert all("XLA_PYTHON_CLIENT_PREALLOCATE" not in slot.env for slot in slots(2, ["cpu"], cores=2))
+    monkeypatch.setenv("XLA_PYTHON_CLIENT_MEM_FRACTION", "0.3")  # the user's own share: left as it is
+    assert all("XLA_PYTHON_CLIENT_PREALLOCATE" not in slot.env for slot in slots(4, ["cuda:0"], cores=16))
+
+
+def test_ray_tasks_with_a_share_of_a_gpu_keep_jax_from_reserving_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    from zoo.grid.ray_executor import task_environment
+
+    for name in JAX_MEMORY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    assert task_environment(1, 0.5)["XLA_PYTHON_CLIENT_PREALLOCATE"] == "false"  # two tasks per GPU
+    for whole in (None, 0, 1, 2):
+        assert "XLA_PYTHON_CLIENT_PREALLOCATE" not in task_environment(1, whole)
 
 
 @pytest.mark.parametrize("text", ["gpu0", "cuda:x", "cuda"])

@@ -4,7 +4,9 @@ shared out so that N workers together never ask for more threads than the machin
 Each worker slot gets environment variables, read by the frameworks when they start: ``CUDA_VISIBLE_DEVICES``
 (one GPU per slot, round robin when slots outnumber GPUs), ``OMP_NUM_THREADS`` / ``MKL_NUM_THREADS`` (torch's
 intra-op pool), TensorFlow's ``TF_NUM_INTRAOP_THREADS`` / ``TF_NUM_INTEROP_THREADS``, and for one thread
-XLA's single-threaded Eigen flag (JAX).
+XLA's single-threaded Eigen flag (JAX). Slots that share a GPU also get ``XLA_PYTHON_CLIENT_PREALLOCATE=false``:
+JAX otherwise reserves 75% of the GPU's memory when it starts, and a second JAX worker on that GPU fails
+(TensorFlow already grows its memory as it needs it: zoo_keras.runtime; PyTorch's allocator does).
 """
 
 from __future__ import annotations
@@ -20,6 +22,10 @@ from zoo.api.errors import UsageError
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "TF_NUM_INTRAOP_THREADS",
                     "TF_NUM_INTEROP_THREADS")
 ONE_THREAD_XLA = "--xla_cpu_multi_thread_eigen=false"
+# JAX's GPU memory settings: a user who set one of these chose how JAX shares a GPU, and zoo leaves it.
+JAX_MEMORY_VARIABLES = (
+    "XLA_PYTHON_CLIENT_PREALLOCATE", "XLA_PYTHON_CLIENT_MEM_FRACTION", "XLA_PYTHON_CLIENT_ALLOCATOR",
+)
 
 
 @dataclass(frozen=True)
@@ -78,13 +84,16 @@ def slots(jobs: int, devices: Sequence[str] = (), *, cores: int | None = None) -
     inherited = os.environ.get("OMP_NUM_THREADS", "")
     if inherited.isdecimal() and int(inherited) > 0:
         threads = min(threads, int(inherited))
+    placed = [devices[index % len(devices)] for index in range(jobs)]
+    jax_chose = any(name in os.environ for name in JAX_MEMORY_VARIABLES)
     made = []
-    for index in range(jobs):
-        device = devices[index % len(devices)]
+    for device in placed:
         env = dict.fromkeys(THREAD_VARIABLES, str(threads))
         if threads == 1:
             env["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " " + ONE_THREAD_XLA).strip()
         # A GPU slot sees its one device as cuda:0; a CPU slot sees none, so "auto" picks the CPU.
         env["CUDA_VISIBLE_DEVICES"] = device.partition(":")[2] if device.startswith("cuda:") else "-1"
+        if device.startswith("cuda:") and placed.count(device) > 1 and not jax_chose:
+            env["XLA_PYTHON_CLIENT_PREALLOCATE"] = "false"
         made.append(Slot(device, threads, env))
     return made

@@ -19,7 +19,7 @@ from typing import Any
 
 from zoo.api.errors import UsageError
 from zoo.grid.jobs import Job, JobResult, RayOptions
-from zoo.grid.placement import ONE_THREAD_XLA
+from zoo.grid.placement import JAX_MEMORY_VARIABLES, ONE_THREAD_XLA
 
 Announce = Callable[[str], None]
 # Settings a task inherits from the driver's environment (the run folders' home is the task's own).
@@ -34,8 +34,9 @@ def _ray() -> Any:
     return ray
 
 
-def task_environment(num_cpus: float) -> dict[str, str]:
-    """Environment variables of each task: the driver's zoo settings, and threads as the CPUs it reserved."""
+def task_environment(num_cpus: float, num_gpus: float | None = None) -> dict[str, str]:
+    """Environment variables of each task: the driver's zoo settings, threads as the CPUs it reserved, and
+    with a share of a GPU (``--ray-gpus`` below 1) JAX kept from reserving most of it (zoo.grid.placement)."""
     env = {name: os.environ[name] for name in PASSED_ON if name in os.environ}
     env.update({k: v for k, v in os.environ.items() if k.startswith("ZOO_") and k != "ZOO_HOME"})
     threads = str(max(1, int(num_cpus)))
@@ -43,6 +44,8 @@ def task_environment(num_cpus: float) -> dict[str, str]:
                                            "TF_NUM_INTEROP_THREADS")})
     if threads == "1":
         env["XLA_FLAGS"] = ONE_THREAD_XLA
+    if num_gpus is not None and 0 < num_gpus < 1 and not any(name in os.environ for name in JAX_MEMORY_VARIABLES):
+        env["XLA_PYTHON_CLIENT_PREALLOCATE"] = "false"
     return env
 
 
@@ -82,8 +85,9 @@ def _run(ray: Any, jobs: Sequence[Job], options: RayOptions,
 
     started_here = not ray.is_initialized()
     if started_here:
-        ray.init(address=options.address, include_dashboard=False, log_to_driver=True,
-                 configure_logging=False, runtime_env={"env_vars": task_environment(options.num_cpus)})
+        env = task_environment(options.num_cpus, options.num_gpus)
+        ray.init(address=options.address, include_dashboard=False, log_to_driver=True, configure_logging=False,
+                 runtime_env={"env_vars": env})
     try:
         gpus = options.num_gpus
         if gpus is None:
