@@ -25,7 +25,6 @@ from zoo.api.paths import CACHE_ENV, cache_home
 from zoo.api.specs import DataFile, DatasetSpec
 
 DATA_DIR_ENV = "ZOO_DATA_DIR"
-CACHE_DIR_ENV = CACHE_ENV
 OFFLINE_ENV = "ZOO_OFFLINE"
 _READ = 1 << 20
 
@@ -282,7 +281,7 @@ def ensure_local(
     except OSError as exc:
         raise ZooError(
             f"cannot create the cache directory {target.path} ({exc.strerror or exc}); "
-            f"set {CACHE_DIR_ENV} to a writable directory"
+            f"set {CACHE_ENV} to a writable directory"
         ) from exc
     for status in check_place(spec, target):
         if status.state == "ok":

@@ -82,7 +82,10 @@ def _count(event: str, **_: Any) -> None:
             _events[event] += 1
 
 
-def cache_counts() -> tuple[int, int]:
-    """(hits, misses) of the persistent cache in this process so far: programs loaded, programs compiled."""
+def cache_counts() -> tuple[int, int] | None:
+    """(hits, misses) of the persistent cache in this process so far: programs loaded, programs compiled;
+    None when no cache is in use."""
+    if not _setting or _setting.startswith("off"):
+        return None
     with _lock:
         return _events[HIT], _events[MISS]

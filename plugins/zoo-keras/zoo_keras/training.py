@@ -29,7 +29,6 @@ from zoo.api import FitResult, Preprocessing, TrainConfig, TrainingData, Trainin
 from zoo_keras import data as tfdata
 from zoo_keras.callbacks import LazyLogs
 from zoo_keras.compile_cache import cache_counts
-from zoo_keras.compile_cache import setting as compile_cache_setting
 from zoo_keras.control import ControlCallback
 from zoo_keras.device_data import DeviceArrays, DeviceBatches, EpochSetter
 from zoo_keras.losses import per_image_loss, training_loss
@@ -240,9 +239,8 @@ def _fit(build: Any, data: TrainingData, config: TrainConfig, progress: Training
         "dtype_policy": policy,
         "data_pipeline": "tf.data" if uses_tensorflow() else "device batches",
     }
-    if compile_cache_setting() and not compile_cache_setting().startswith("off"):
-        (hits, misses), (hits_before, misses_before) = cache_counts(), cache_before
-        extra["compile_cache"] = {"hits": hits - hits_before, "misses": misses - misses_before}
+    if cache_before is not None and (cache_after := cache_counts()) is not None:
+        extra["compile_cache"] = {"hits": cache_after[0] - cache_before[0], "misses": cache_after[1] - cache_before[1]}
     if resume is not None:
         extra["resumed_from"] = {"epoch": resume.epoch, "step": resume.step}
     return FitResult(model=model, history=progress_callback.history, device=device_label(device),
