@@ -51,6 +51,12 @@ def first(zoo_exe: Path, compare_env: dict[str, str], module_tmp: MakeDir) -> di
     return {"result": result, "report": json.loads(result.stdout or "{}"), "plot": plot}
 
 
+@pytest.fixture(scope="module")
+def again_as_csv(first, zoo_exe: Path, compare_env: dict[str, str]) -> subprocess.CompletedProcess:
+    """The same compare a second time (it reuses the first's runs), as CSV."""
+    return _zoo(zoo_exe, compare_env, "compare", *PATTERNS, *RECIPE, "--format", "csv")
+
+
 def test_every_matching_model_gets_a_row_with_every_column(first) -> None:
     assert first["result"].returncode == 0, first["result"].stderr
     rows = {row["model"]: row for row in first["report"]["rows"]}
@@ -127,14 +133,13 @@ def test_wall_time_splits_into_named_phases(first) -> None:
 
 
 def test_table_csv_and_json_show_the_same_speed_figures_within_100_columns(
-    first, zoo_exe: Path, compare_env: dict[str, str]
+    first, again_as_csv, zoo_exe: Path, compare_env: dict[str, str]
 ) -> None:
     """A second compare reuses the runs: its CSV, its terminal tables (accuracy, speed, --timings) and the
     first JSON agree; every table line fits in 100 columns."""
     before = {row["model"]: row for row in first["report"]["rows"]}
-    as_csv = _zoo(zoo_exe, compare_env, "compare", *PATTERNS, *RECIPE, "--format", "csv")
-    assert as_csv.returncode == 0, as_csv.stderr
-    rows = {row["model"]: row for row in csv.DictReader(io.StringIO(as_csv.stdout))}
+    assert again_as_csv.returncode == 0, again_as_csv.stderr
+    rows = {row["model"]: row for row in csv.DictReader(io.StringIO(again_as_csv.stdout))}
     for name in STEADY:
         for column in [*SPEED, "execution"]:
             assert rows[name][column] == _cell(before[name][column]), (name, column)
@@ -245,8 +250,8 @@ def test_plot_is_written(first) -> None:
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
 
 
-def test_second_compare_reuses_stored_runs(first, zoo_exe: Path, compare_env: dict[str, str]) -> None:
-    result = _zoo(zoo_exe, compare_env, "compare", *PATTERNS, *RECIPE, "--format", "csv")
+def test_second_compare_reuses_stored_runs(first, again_as_csv) -> None:
+    result = again_as_csv
     assert result.returncode == 0, result.stderr
     assert "epoch 1/1" not in result.stderr  # nothing was trained again
     rows = {row["model"]: row for row in csv.DictReader(io.StringIO(result.stdout))}
@@ -270,7 +275,7 @@ def test_recipe_options_reach_training_and_a_changed_one_trains_again(
     zoo_exe: Path, compare_env: dict[str, str]
 ) -> None:
     options = ["--augment", "shift", "--label-smoothing", "0.1", "--scheduler", "cosine", "--optimizer", "adamw",
-               "--weight-decay", "0.01"]
+               "--weight-decay", "0.01", "--image-size", "28"]
     first = _zoo(zoo_exe, compare_env, "compare", "alexnet-torch-bn", *RECIPE, *options, "-f", "json")
     assert first.returncode == 0, first.stderr
     row = json.loads(first.stdout)["rows"][0]
@@ -278,7 +283,7 @@ def test_recipe_options_reach_training_and_a_changed_one_trains_again(
     run_id = row["source"].split()[-1]
     recipe = json.loads(_zoo(zoo_exe, compare_env, "runs", "show", run_id, "-f", "json").stdout)["recipe"]
     assert (recipe["augment"], recipe["label_smoothing"], recipe["scheduler"], recipe["optimizer"],
-            recipe["weight_decay"]) == ("shift", 0.1, "cosine", "adamw", 0.01)
+            recipe["weight_decay"], recipe["image_size"]) == ("shift", 0.1, "cosine", "adamw", 0.01, 28)
     smoother = [*options[:3], "0.2", *options[4:]]
     second = _zoo(zoo_exe, compare_env, "compare", "alexnet-torch-bn", *RECIPE, *smoother, "-f", "json")
     assert second.returncode == 0, second.stderr
@@ -316,7 +321,7 @@ def test_unknown_pattern_and_bad_seeds_are_usage_errors(zoo_exe: Path, compare_e
 
 def test_two_trainings_at_once_both_record_complete_runs(zoo_exe: Path, compare_env: dict[str, str]) -> None:
     args = ["train", "alexnet-torch-bn", "--dataset", "fashion-mnist", "--epochs", "2", "--limit", "200",
-            "--limit-test", "100", "--batch-size", "50", "--format", "json"]
+            "--limit-test", "100", "--batch-size", "50", "--image-size", "28", "--format", "json"]
     processes = [
         subprocess.Popen([str(zoo_exe), *args, "--seed", str(seed)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          text=True, env=compare_env)

@@ -116,6 +116,16 @@ def test_environment_names_keras_its_backend_and_the_device(backend) -> None:
     assert env["framework"] == "keras" and env["keras"] == keras.__version__
     assert env["keras_backend"] == "tensorflow" and env["tensorflow"]
     assert env["device"] == "cpu" and env["device_name"] and int(env["threads"]) >= 1
+    assert env["onednn"] == "on"  # zoo's default, whatever TensorFlow would choose on this CPU
+
+
+def test_a_users_onednn_setting_is_kept_and_recorded() -> None:
+    result = run_python("""
+        from zoo_keras import runtime
+        print(runtime.environment("cpu")["onednn"])
+    """, TF_ENABLE_ONEDNN_OPTS="0")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["off"]
 
 
 def test_a_gpu_that_is_not_there_is_a_usage_error() -> None:

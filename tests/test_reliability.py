@@ -23,7 +23,7 @@ pytestmark = pytest.mark.skipif(not FASHION.exists(), reason="needs Debian's dat
 # Big enough that an epoch outlasts the signal's delivery, small enough for a 2-core CPU.
 EPOCHS = 2
 RECIPE = ["--dataset", "fashion-mnist", "--epochs", str(EPOCHS), "--limit", "1000", "--limit-test", "200",
-          "--batch-size", "50", "--seed", "5", "--val-split", "0.2"]
+          "--batch-size", "50", "--seed", "5", "--val-split", "0.2", "--image-size", "28"]
 MODELS = ["alexnet-torch-bn", "alexnet-keras-bn"]
 RESUME_TOLERANCE = 0.005  # test top-1, absolute: resumed vs uninterrupted, same seed
 

@@ -2,7 +2,8 @@
 
 Every zoo-keras module that needs Keras imports it from here, so the
 environment is set before TensorFlow loads: ``TF_CPP_MIN_LOG_LEVEL=2``, the
-C++ start-up banners kept off stderr, and memory growth switched on for every
+C++ start-up banners kept off stderr; ``TF_ENABLE_ONEDNN_OPTS=1`` unless the
+user set it (see ``ONEDNN_ENV``); and memory growth switched on for every
 GPU (TensorFlow would otherwise reserve all GPU memory at the first op).
 ``KERAS_BACKEND`` (tensorflow, jax or torch; ``zoo ... --keras-backend NAME``
 sets it) is checked before Keras is imported and respected; TensorFlow is the
@@ -35,6 +36,13 @@ from zoo_keras.compile_cache import setting as compile_cache_setting
 from zoo_keras.compile_cache import use_compile_cache
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+# TensorFlow turns its oneDNN CPU kernels on by itself only on CPUs with AVX512-VNNI, AVX512-BF16 or AMX;
+# elsewhere (AVX2 CPUs such as AMD's Zen 3) it runs Eigen's, which trained the AlexNet variants 1.4-1.8x
+# and lenet5-keras 2.2x slower (docs/keras.md). PyTorch uses oneDNN on every x86 CPU, so without this a
+# comparison would report TensorFlow's default kernel choice as Keras' speed. A user's value is kept.
+ONEDNN_ENV = "TF_ENABLE_ONEDNN_OPTS"
+os.environ.setdefault(ONEDNN_ENV, "1")
 
 
 def _debug() -> bool:
@@ -274,6 +282,13 @@ def threads() -> int:
     return 1 if ONE_THREAD_XLA in os.environ.get("XLA_FLAGS", "") else cores
 
 
+def onednn_state() -> str:
+    """``on`` or ``off``: whether TensorFlow's CPU kernels are oneDNN's, as TensorFlow itself reports it."""
+    from tensorflow.python.util import _pywrap_util_port
+
+    return "on" if _pywrap_util_port.IsMklEnabled() else "off"
+
+
 def environment(device: str) -> dict[str, str]:
     """Versions and the resolved device, for run records."""
     resolved = resolve_device(device)
@@ -286,6 +301,7 @@ def environment(device: str) -> dict[str, str]:
         import tensorflow as tf
 
         env["tensorflow"] = tf.__version__
+        env["onednn"] = onednn_state()
     elif backend_name() == "jax":
         import jax
 
