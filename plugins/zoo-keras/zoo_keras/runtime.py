@@ -283,9 +283,12 @@ def threads() -> int:
 
 
 def onednn_state() -> str:
-    """``on`` or ``off``: whether TensorFlow's CPU kernels are oneDNN's, as TensorFlow itself reports it."""
-    from tensorflow.python.util import _pywrap_util_port
-
+    """``on`` or ``off``: whether TensorFlow's CPU kernels are oneDNN's, as TensorFlow itself reports it
+    (its private ``IsMklEnabled``; a TensorFlow without it gets ``TF_ENABLE_ONEDNN_OPTS`` as asked)."""
+    try:
+        from tensorflow.python.util import _pywrap_util_port
+    except ImportError:
+        return "asked: " + os.environ.get(ONEDNN_ENV, "")
     return "on" if _pywrap_util_port.IsMklEnabled() else "off"
 
 
